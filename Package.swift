@@ -1,0 +1,47 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+/// The engine is numeric code: it is always built with the optimizer on, so that debug builds
+/// of the tools stay usable and tests that run real models finish in seconds.
+let optimized: [SwiftSetting] = [.unsafeFlags(["-Ounchecked"])]
+
+let package = Package(
+    name: "llmopt",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "llmopt", targets: ["llmopt"]),
+        .library(name: "LLMOptCore", targets: ["LLMOptCore"]),
+        .library(name: "LLMOptScript", targets: ["LLMOptScript"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // Hot loops in C (GEMM, quantized dot products), each with a Swift or C reference beside it.
+        .target(
+            name: "CLLMOptKernels",
+            cSettings: [.unsafeFlags(["-O3", "-ffp-contract=off", "-fno-math-errno"])]
+        ),
+        // libedit, through pkg-config, and a small C shim for its variadic calls.
+        .systemLibrary(name: "CLineEdit", pkgConfig: "libedit", providers: [.apt(["libedit-dev"])]),
+        .target(name: "CLineEditShim", dependencies: ["CLineEdit"]),
+
+        .target(name: "LLMOptCore", dependencies: ["CLLMOptKernels"], swiftSettings: optimized),
+        .target(name: "LLMOptScript", dependencies: ["LLMOptCore"], swiftSettings: optimized),
+        .target(name: "LLMOptREPL", dependencies: ["LLMOptScript", "CLineEditShim"]),
+        .target(
+            name: "LLMOptCLI",
+            dependencies: [
+                "LLMOptCore", "LLMOptScript", "LLMOptREPL",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(name: "llmopt", dependencies: ["LLMOptCLI"]),
+
+        .testTarget(name: "LLMOptCoreTests", dependencies: ["LLMOptCore"]),
+        .testTarget(name: "LLMOptScriptTests", dependencies: ["LLMOptScript"]),
+        .testTarget(name: "LLMOptCLITests", dependencies: ["LLMOptCLI"]),
+    ],
+    // Numeric kernels pass raw pointers between threads; Swift 5 mode keeps that plain.
+    swiftLanguageModes: [.v5]
+)

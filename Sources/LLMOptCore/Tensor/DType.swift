@@ -1,0 +1,43 @@
+/// Element types a tensor can be stored in. Float types hold one value per element; the ggml
+/// block formats pack `blockSize` consecutive values of a row into `blockBytes` bytes.
+public enum DType: String, Sendable, CaseIterable, Codable {
+    case f32, f16, bf16
+    case i8, i32
+    case q8_0, q4_0, q4_1
+
+    /// Values per storage block (1 for plain element types).
+    public var blockSize: Int {
+        switch self {
+        case .f32, .f16, .bf16, .i8, .i32: return 1
+        case .q8_0, .q4_0, .q4_1: return 32
+        }
+    }
+
+    /// Bytes per storage block.
+    public var blockBytes: Int {
+        switch self {
+        case .f32, .i32: return 4
+        case .f16, .bf16: return 2
+        case .i8: return 1
+        case .q8_0: return 34   // f16 scale + 32 int8
+        case .q4_0: return 18   // f16 scale + 16 bytes of nibbles
+        case .q4_1: return 20   // f16 scale + f16 min + 16 bytes of nibbles
+        }
+    }
+
+    public var isQuantized: Bool { blockSize > 1 }
+    public var isFloat: Bool { self == .f32 || self == .f16 || self == .bf16 }
+
+    /// Bits of storage per value, including block scales.
+    public var bitsPerValue: Double { Double(blockBytes * 8) / Double(blockSize) }
+
+    /// Bytes needed for `count` values; `nil` when `count` is not a whole number of blocks.
+    public func byteCount(elements count: Int) -> Int? {
+        guard count >= 0, count % blockSize == 0 else { return nil }
+        let (bytes, overflow) = (count / blockSize).multipliedReportingOverflow(by: blockBytes)
+        return overflow ? nil : bytes
+    }
+
+    /// The name llama.cpp and the GGUF spec use (`F32`, `Q4_0`, ...).
+    public var ggmlName: String { rawValue.uppercased() }
+}

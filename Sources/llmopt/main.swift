@@ -1,0 +1,3 @@
+import LLMOptCLI
+
+LLMOptCommand.main()

@@ -1,0 +1,2 @@
+import XCTest
+final class ScriptPlaceholderTests: XCTestCase { func testBuilds() { XCTAssertTrue(true) } }

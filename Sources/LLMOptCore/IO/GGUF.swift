@@ -324,7 +324,7 @@ struct GGUFReader {
     mutating func count(_ what: String, minimumItemSize: Int) throws -> Int {
         let n = try u64(what)
         guard n <= UInt64(remaining / minimumItemSize) else {
-            throw fail("\(what) \(n) is more than the \(remaining) remaining bytes can hold")
+            throw fail("\(what) \(n) is more than the rest of the file (\(remaining) bytes at offset \(position)) can hold")
         }
         return Int(n)
     }

@@ -89,18 +89,8 @@ public final class SentencePieceBPETokenizer: Tokenizer, VocabularyExporting {
         return output
     }
 
-    /// A candidate merge; `<` puts the higher score first and, on ties, the leftmost pair.
-    private struct Bigram: Comparable {
-        let score: Float
-        let left: Int32, right: Int32
-        /// Bytes of the pair when it was queued: a later merge of either side makes it stale.
-        let size: Int32
-        static func < (a: Bigram, b: Bigram) -> Bool {
-            a.score > b.score || (a.score == b.score && a.left < b.left)
-        }
-    }
-
-    /// llama.cpp's SPM session over escaped text.
+    /// llama.cpp's SPM session over escaped text. Queue keys order candidate pairs by score,
+    /// highest first, then by position, leftmost first.
     private func tokenize(_ text: [UInt8], into output: inout [Int]) {
         guard !text.isEmpty else { return }
         var start: [Int32] = [], length: [Int32] = [], prev: [Int32] = [], next: [Int32] = []
@@ -113,24 +103,31 @@ public final class SentencePieceBPETokenizer: Tokenizer, VocabularyExporting {
             offset += n
             next.append(offset == text.count ? -1 : Int32(start.count))
         }
-        var queue = PriorityQueue<Bigram>(capacity: start.count)
-        func tryAdd(_ left: Int32, _ right: Int32) {
-            guard left >= 0, right >= 0 else { return }
-            let from = Int(start[Int(left)])
-            let size = Int(length[Int(left)] + length[Int(right)])
-            guard let id = idByText[text[from..<from + size]] else { return }
-            queue.push(Bigram(score: scores[Int(id)], left: left, right: right, size: Int32(size)))
+        /// The token that the symbol at `left` and the one after it spell together, if any.
+        func pairToken(_ left: Int) -> Int32? {
+            guard left >= 0, length[left] > 0, next[left] >= 0 else { return nil }
+            let from = Int(start[left])
+            return idByText[text[from..<from + Int(length[left] + length[Int(next[left])])]]
         }
-        for i in 1..<start.count { tryAdd(Int32(i - 1), Int32(i)) }
-        while let bigram = queue.pop() {
-            let l = Int(bigram.left), r = Int(bigram.right)
-            guard length[l] != 0, length[r] != 0, length[l] + length[r] == bigram.size else { continue }
+        var queue = PriorityQueue(capacity: start.count)
+        func push(_ left: Int) {
+            guard let id = pairToken(left) else { return }
+            queue.push(PriorityQueue.descending(scores[Int(id)]) << 32 | UInt64(left))
+        }
+        for i in 0..<(start.count - 1) { push(i) }
+        while let key = queue.pop() {
+            let l = Int(key & 0xFFFF_FFFF)
+            // A queued pair is stale once either side has merged. The pair now at `l` with the
+            // same score has a key equal to this one, so taking it here is what llama.cpp's
+            // length check amounts to.
+            guard let id = pairToken(l), PriorityQueue.descending(scores[Int(id)]) == key >> 32 else { continue }
+            let r = Int(next[l])
             length[l] += length[r]
             length[r] = 0
             next[l] = next[r]
-            if next[r] >= 0 { prev[Int(next[r])] = bigram.left }
-            tryAdd(prev[l], bigram.left)
-            tryAdd(bigram.left, next[l])
+            if next[r] >= 0 { prev[Int(next[r])] = Int32(l) }
+            push(Int(prev[l]))
+            push(l)
         }
         var i: Int32 = 0
         while i >= 0 {

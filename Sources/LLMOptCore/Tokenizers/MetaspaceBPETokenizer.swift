@@ -26,8 +26,9 @@ public final class MetaspaceBPETokenizer: Tokenizer {
     private let idByPiece: [String: Int]
     private let merges: MergeTable
     private let prefix: Prefix
-    /// Metaspace `split`: every "▁" starts a new word.
-    private let splitsWords: Bool
+    /// Cuts the text into words: before every "▁" (Metaspace `split`), or where no merge can
+    /// reach across; nil when "▁" is not a token, as unknown characters around it could fuse.
+    private let chunker: MetaspaceChunker?
     private let byteTokens: [Int32]?
     private let unknownTokenId: Int?
     private let fusesUnknown: Bool
@@ -52,12 +53,13 @@ public final class MetaspaceBPETokenizer: Tokenizer {
         self.unknownTokenId = unknownTokenId
         addsBOSByDefault = addBOS && bosTokenId != nil
         self.prefix = prefix
-        self.splitsWords = splitsWords
         self.fusesUnknown = fusesUnknown
 
         var idByPiece: [String: Int] = [:]
         for (id, piece) in pieces.enumerated() { idByPiece[piece] = id }
         self.idByPiece = idByPiece
+        chunker = splitsWords ? MetaspaceChunker(pieces: [])
+            : idByPiece["\u{2581}"] != nil ? MetaspaceChunker(pieces: pieces) : nil
 
         var table = MergeTable()
         for (rank, (left, right)) in merges.enumerated() {
@@ -112,20 +114,29 @@ public final class MetaspaceBPETokenizer: Tokenizer {
         for b in text {
             if b == 0x20 { normalized += Self.metaspace } else { normalized.append(b) }
         }
-        let (scalars, offsets) = UTF8Scalars.decode(normalized)
-        var wordStart = 0
-        for i in 0...scalars.count where i == scalars.count || (splitsWords && i > wordStart && scalars[i] == 0x2581) {
-            encodeWord(normalized, scalars: wordStart..<i, offsets: offsets, into: &output)
-            wordStart = i
+        var cache: [ArraySlice<UInt8>: [Int32]] = [:]
+        for word in words(normalized) {
+            let key = normalized[word]
+            if cache[key] == nil { cache[key] = encodeWord(key) }
+            for id in cache[key]! { output.append(Int(id)) }
         }
     }
 
-    private func encodeWord(_ bytes: [UInt8], scalars: Range<Int>, offsets: [Int], into output: inout [Int]) {
+    /// Metaspace `split` cuts before every "▁"; otherwise the text is one word, which the
+    /// chunker cuts where no merge can reach across.
+    private func words(_ text: [UInt8]) -> [Range<Int>] {
+        if let chunker { return chunker.chunks(text) }
+        return text.isEmpty ? [] : [0..<text.count]
+    }
+
+    private func encodeWord(_ word: ArraySlice<UInt8>) -> [Int32] {
+        let (scalars, offsets) = UTF8Scalars.decode(Array(word))
+        let base = word.startIndex
         var symbols: [Int32] = []
         symbols.reserveCapacity(scalars.count)
         var lastWasUnknown = false
-        for i in scalars {
-            let charBytes = bytes[offsets[i]..<offsets[i + 1]]
+        for i in scalars.indices {
+            let charBytes = word[(base + offsets[i])..<(base + offsets[i + 1])]
             if let id = idByPiece[String(decoding: charBytes, as: UTF8.self)] {
                 symbols.append(Int32(id))
                 lastWasUnknown = false
@@ -138,7 +149,7 @@ public final class MetaspaceBPETokenizer: Tokenizer {
             }
         }
         merges.apply(&symbols)
-        for id in symbols { output.append(Int(id)) }
+        return symbols
     }
 
     public func decodeBytes(_ id: Int, previous: Int?) -> [UInt8] {

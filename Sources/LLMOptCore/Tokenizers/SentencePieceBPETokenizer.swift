@@ -16,6 +16,7 @@ public final class SentencePieceBPETokenizer: Tokenizer, VocabularyExporting {
     private let byteTokens: [Int32]
     private let addsSpacePrefix: Bool
     private let specials: SpecialTokenSplitter
+    private let chunker: MetaspaceChunker
     private let decodedPieces: [[UInt8]]
     /// What a GGUF saver writes back.
     public let exportedVocabulary: ExportedVocabulary
@@ -49,6 +50,7 @@ public final class SentencePieceBPETokenizer: Tokenizer, VocabularyExporting {
         specials = SpecialTokenSplitter(tokens: pieces.indices.compactMap { id in
             types[id].isMatchedInText ? (pieces[id], id) : nil
         })
+        chunker = MetaspaceChunker(pieces: pieces)
         decodedPieces = pieces.indices.map { id in
             switch types[id] {
             case .normal: return Array(pieces[id].replacingOccurrences(of: "\u{2581}", with: " ").utf8)
@@ -70,6 +72,7 @@ public final class SentencePieceBPETokenizer: Tokenizer, VocabularyExporting {
         if addBOS, let bos = bosTokenId { output.append(bos) }
         let bytes = Array(text.utf8)
         var afterSpecial = true
+        var cache: [ArraySlice<UInt8>: [Int32]] = [:]
         for fragment in specials.split(bytes) {
             switch fragment {
             case .token(let id):
@@ -82,7 +85,11 @@ public final class SentencePieceBPETokenizer: Tokenizer, VocabularyExporting {
                 for b in bytes[range] {
                     if b == 0x20 { escaped += Self.metaspace } else { escaped.append(b) }
                 }
-                tokenize(escaped, into: &output)
+                for chunk in chunker.chunks(escaped) {
+                    let key = escaped[chunk]
+                    if cache[key] == nil { cache[key] = tokenize(Array(key)) }
+                    for id in cache[key]! { output.append(Int(id)) }
+                }
                 afterSpecial = false
             }
         }
@@ -91,8 +98,8 @@ public final class SentencePieceBPETokenizer: Tokenizer, VocabularyExporting {
 
     /// llama.cpp's SPM session over escaped text. Queue keys order candidate pairs by score,
     /// highest first, then by position, leftmost first.
-    private func tokenize(_ text: [UInt8], into output: inout [Int]) {
-        guard !text.isEmpty else { return }
+    private func tokenize(_ text: [UInt8]) -> [Int32] {
+        var output: [Int32] = []
         var start: [Int32] = [], length: [Int32] = [], prev: [Int32] = [], next: [Int32] = []
         var offset = 0
         while offset < text.count {
@@ -134,12 +141,13 @@ public final class SentencePieceBPETokenizer: Tokenizer, VocabularyExporting {
             let from = Int(start[Int(i)])
             let symbol = text[from..<from + Int(length[Int(i)])]
             if let id = idByText[symbol] {
-                output.append(Int(id))
+                output.append(id)
             } else {
-                for b in symbol where byteTokens[Int(b)] >= 0 { output.append(Int(byteTokens[Int(b)])) }
+                for b in symbol where byteTokens[Int(b)] >= 0 { output.append(byteTokens[Int(b)]) }
             }
             i = next[Int(i)]
         }
+        return output
     }
 
     /// llama.cpp's `unicode_len_utf8`: a character's byte count from its first byte.

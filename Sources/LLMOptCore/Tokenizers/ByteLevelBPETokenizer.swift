@@ -153,6 +153,16 @@ public final class ByteLevelBPETokenizer: Tokenizer, VocabularyExporting {
         return symbols.filter { $0 >= 0 }
     }
 
+    /// The words the pre-tokenizer cuts `text` into before merging (special tokens are not
+    /// looked for), e.g. ["Hello", " world", "!"] for GPT-2.
+    public func preTokenize(_ text: String) -> [String] {
+        let bytes = Array(text.utf8)
+        let (scalars, offsets) = UTF8Scalars.decode(bytes)
+        return preTokenizer.split(scalars).map { word in
+            String(decoding: bytes[offsets[word.lowerBound]..<offsets[word.upperBound]], as: UTF8.self)
+        }
+    }
+
     public func decodeBytes(_ id: Int, previous: Int?) -> [UInt8] {
         id >= 0 && id < decodedPieces.count ? decodedPieces[id] : []
     }

@@ -86,6 +86,36 @@ final class TokenizerJSONTests: XCTestCase {
         XCTAssertLessThan(seconds, 10)
     }
 
+    /// tiny-llama's tokenizer.json with other Metaspace settings, against Hugging Face
+    /// `tokenizers` (Tests/Fixtures/data/tokenizers/metaspace_variants.json, made by
+    /// Scripts/fixtures/make-metaspace-variants.py).
+    func testMetaspaceVariants() throws {
+        let data = try Data(contentsOf: URL(fileURLWithPath: Fixtures.path("data/tokenizers/metaspace_variants.json")))
+        guard let root = try JSONSerialization.jsonObject(with: data) as? [String: Any],
+              let variants = root["variants"] as? [[String: Any]] else { return XCTFail("malformed fixture") }
+        XCTAssertEqual(variants.count, 5)
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("llmopt-metaspace-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        for variant in variants {
+            let name = variant["name"] as? String ?? "?"
+            let folder = dir.appendingPathComponent(name)
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            let path = folder.appendingPathComponent("tokenizer.json")
+            try JSONSerialization.data(withJSONObject: variant["tokenizer"] as Any).write(to: path)
+            let tokenizer = try TokenizerJSON.load(path: path.path)
+            for c in variant["cases"] as? [[String: Any]] ?? [] {
+                let text = c["text"] as? String ?? ""
+                XCTAssertEqual(tokenizer.encode(text, addBOS: false), c["ids"] as? [Int], "\(name): \(text.debugDescription)")
+                XCTAssertEqual(tokenizer.encode(text), c["ids_with_bos"] as? [Int], "\(name): \(text.debugDescription) with BOS")
+                // Hugging Face strips only at the very start; a BOS inside the text is not a start.
+                if !text.dropFirst().contains("<s>") {
+                    XCTAssertEqual(tokenizer.decode(c["ids_with_bos"] as? [Int] ?? []), c["decoded"] as? String,
+                                   "\(name): decode \(text.debugDescription)")
+                }
+            }
+        }
+    }
+
     func testMissingFileNamesIt() {
         XCTAssertThrowsError(try TokenizerJSON.load(path: "/nonexistent/tokenizer.json")) { error in
             XCTAssertEqual(error as? LLMOptError, .badFile(path: "/nonexistent/tokenizer.json", reason: "cannot read the file"))

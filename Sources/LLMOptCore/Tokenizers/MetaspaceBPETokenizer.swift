@@ -2,7 +2,7 @@
 /// TinyLlama and Mistral tokenizer.json files): spaces become "▁", a "▁" goes in front of the
 /// text, characters missing from the vocabulary fall back to `<0xNN>` byte tokens, and merges
 /// apply by rank over the whole text. Decoding turns "▁" back into spaces, byte tokens into
-/// bytes, and drops the space the encoder put in front.
+/// bytes, and drops the space at the start when the decoder says so.
 public final class MetaspaceBPETokenizer: Tokenizer {
     /// Where the encoder puts a "▁" in front of a text (Metaspace's `prepend_scheme`).
     public enum Prefix: Sendable {
@@ -32,6 +32,7 @@ public final class MetaspaceBPETokenizer: Tokenizer {
     private let byteTokens: [Int32]?
     private let unknownTokenId: Int?
     private let fusesUnknown: Bool
+    private let stripsLeadingSpace: Bool
     private let specials: SpecialTokenSplitter
     private let decodedPieces: [[UInt8]]
 
@@ -41,9 +42,12 @@ public final class MetaspaceBPETokenizer: Tokenizer {
     ///   - merges: pairs of pieces in rank order.
     ///   - byteFallback: characters missing from the vocabulary become `<0xNN>` tokens;
     ///     without it (or without those tokens) they become `unknownTokenId`.
+    ///   - stripsLeadingSpace: the decoder drops one space at the start of the text (its
+    ///     `Strip` step), i.e. in the first token and the one after BOS.
     public init(
         pieces: [String], merges: [(String, String)], types: [TokenType], bosTokenId: Int?, eosTokenId: Int?,
-        unknownTokenId: Int?, addBOS: Bool, prefix: Prefix, splitsWords: Bool, byteFallback: Bool, fusesUnknown: Bool
+        unknownTokenId: Int?, addBOS: Bool, prefix: Prefix, splitsWords: Bool, byteFallback: Bool, fusesUnknown: Bool,
+        stripsLeadingSpace: Bool
     ) {
         self.pieces = pieces
         self.types = pieces.indices.map { $0 < types.count ? types[$0] : .normal }
@@ -54,6 +58,7 @@ public final class MetaspaceBPETokenizer: Tokenizer {
         addsBOSByDefault = addBOS && bosTokenId != nil
         self.prefix = prefix
         self.fusesUnknown = fusesUnknown
+        self.stripsLeadingSpace = stripsLeadingSpace
 
         var idByPiece: [String: Int] = [:]
         for (id, piece) in pieces.enumerated() { idByPiece[piece] = id }
@@ -155,8 +160,9 @@ public final class MetaspaceBPETokenizer: Tokenizer {
     public func decodeBytes(_ id: Int, previous: Int?) -> [UInt8] {
         guard id >= 0 && id < decodedPieces.count else { return [] }
         let bytes = decodedPieces[id]
-        // Hugging Face's `Strip` decoder removes the space the encoder added at the start.
-        if prefix != .never && (previous == nil || previous == bosTokenId) && bytes.first == 0x20 {
+        // Hugging Face's `Strip` decoder removes the space the encoder added at the start. (A
+        // BOS in the middle of a sequence strips the space after it too.)
+        if stripsLeadingSpace && (previous == nil || previous == bosTokenId) && bytes.first == 0x20 {
             return Array(bytes.dropFirst())
         }
         return bytes

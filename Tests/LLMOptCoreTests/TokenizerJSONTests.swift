@@ -94,15 +94,10 @@ final class TokenizerJSONTests: XCTestCase {
         guard let root = try JSONSerialization.jsonObject(with: data) as? [String: Any],
               let variants = root["variants"] as? [[String: Any]] else { return XCTFail("malformed fixture") }
         XCTAssertEqual(variants.count, 5)
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("llmopt-metaspace-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: dir) }
         for variant in variants {
             let name = variant["name"] as? String ?? "?"
-            let folder = dir.appendingPathComponent(name)
-            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-            let path = folder.appendingPathComponent("tokenizer.json")
-            try JSONSerialization.data(withJSONObject: variant["tokenizer"] as Any).write(to: path)
-            let tokenizer = try TokenizerJSON.load(path: path.path)
+            guard let json = variant["tokenizer"] as? [String: Any] else { return XCTFail("\(name): no tokenizer") }
+            let tokenizer = try TokenizerJSON.make(json: json, source: name)
             for c in variant["cases"] as? [[String: Any]] ?? [] {
                 let text = c["text"] as? String ?? ""
                 XCTAssertEqual(tokenizer.encode(text, addBOS: false), c["ids"] as? [Int], "\(name): \(text.debugDescription)")
@@ -112,6 +107,31 @@ final class TokenizerJSONTests: XCTestCase {
                     XCTAssertEqual(tokenizer.decode(c["ids_with_bos"] as? [Int] ?? []), c["decoded"] as? String,
                                    "\(name): decode \(text.debugDescription)")
                 }
+            }
+        }
+    }
+
+    /// tiny-gpt2's tokenizer.json with other byte-level pre-tokenizers (prefix space, SmolLM's
+    /// digits, Llama 3's and Qwen 2's Split regexes, ignore_merges), against Hugging Face
+    /// `tokenizers` (Tests/Fixtures/data/tokenizers/bytelevel_variants.json, made by
+    /// Scripts/fixtures/make-bytelevel-variants.py).
+    func testByteLevelVariants() throws {
+        let fixture = try Data(contentsOf: URL(fileURLWithPath: Fixtures.path("data/tokenizers/bytelevel_variants.json")))
+        let baseData = try Data(contentsOf: URL(fileURLWithPath: Fixtures.path("models/tiny-gpt2/tokenizer.json")))
+        guard let root = try JSONSerialization.jsonObject(with: fixture) as? [String: Any],
+              let variants = root["variants"] as? [[String: Any]],
+              var base = try JSONSerialization.jsonObject(with: baseData) as? [String: Any],
+              var model = base["model"] as? [String: Any] else { return XCTFail("malformed fixture") }
+        XCTAssertEqual(variants.count, 4)
+        for variant in variants {
+            let name = variant["name"] as? String ?? "?"
+            base["pre_tokenizer"] = variant["pre_tokenizer"]
+            model["ignore_merges"] = variant["ignore_merges"]
+            base["model"] = model
+            let tokenizer = try TokenizerJSON.make(json: base, source: name)
+            for c in variant["cases"] as? [[String: Any]] ?? [] {
+                let text = c["text"] as? String ?? ""
+                XCTAssertEqual(tokenizer.encode(text), c["ids"] as? [Int], "\(name): \(text.debugDescription)")
             }
         }
     }

@@ -11,6 +11,12 @@ public enum TokenizerJSON {
         return try Builder(path: path, root: root, config: config).build()
     }
 
+    /// The tokenizer of an already parsed tokenizer.json object (and tokenizer_config.json
+    /// object); `source` names it in errors.
+    public static func make(json: [String: Any], config: [String: Any] = [:], source: String = "tokenizer.json") throws -> any Tokenizer {
+        try Builder(path: source, root: json, config: config).build()
+    }
+
     private static func readObject(_ path: String) throws -> [String: Any] {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw LLMOptError.badFile(path: path, reason: "cannot read the file")

@@ -105,4 +105,45 @@ final class FormatRoundTripTests: XCTestCase {
         XCTAssertThrowsError(try SafetensorsWriter.write([("w", quantized.weights["lm_head.weight"]!)], to: dir.file("q.safetensors")))
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path), [])
     }
+
+    struct GoldenIds: Decodable { let ids: [Int] }
+
+    func goldenIds(_ name: String) throws -> [Int] {
+        try JSONDecoder().decode(GoldenIds.self, from: Data(contentsOf: URL(fileURLWithPath: Fixtures.path("golden/\(name).json")))).ids
+    }
+
+    /// A Hugging Face tokenizer written into GGUF and read back by the GGUF tokenizer gives the
+    /// ids the `tokenizers` library gave.
+    func testTokenizerSurvivesHuggingFaceToGGUF() throws {
+        let dir = try TempDir()
+        let tricky = try String(contentsOfFile: Fixtures.path("text/tricky.txt"), encoding: .utf8)
+        for name in ["tiny-gpt2", "tiny-llama"] {
+            let hf = try HuggingFaceFolder.load(Fixtures.path("models/" + name))
+            try ModelSaver.save(hf, to: dir.file(name + ".gguf"))
+            let back = try ModelLoader.load(path: dir.file(name + ".gguf"))
+            let tokenizer = try XCTUnwrap(back.tokenizer, name)
+            XCTAssertEqual(tokenizer.vocabularySize, hf.tokenizer?.vocabularySize, name)
+            XCTAssertEqual(tokenizer.encode(tricky), try goldenIds("tokenize_\(name)_tricky"), name)
+            XCTAssertEqual(tokenizer.addsBOSByDefault, name == "tiny-llama", name)
+        }
+    }
+
+    /// GGUF → GGUF keeps the tokenizer metadata exactly (SmolLM2's byte-level BPE).
+    func testSmolLM2TokenizerRoundTrip() throws {
+        let path = GGUFFormatTests.example("Examples/models/SmolLM2-135M-Instruct.Q4_1.gguf")
+        guard FileManager.default.fileExists(atPath: path) else { throw XCTSkip("SmolLM2 not fetched: run Scripts/fetch-models") }
+        let dir = try TempDir()
+        let m = try GGUFModel.load(path)
+        try ModelSaver.save(m, to: dir.file("smol.gguf"))
+        let a = try GGUFFile(path: path), b = try GGUFFile(path: dir.file("smol.gguf"))
+        for key in ["tokenizer.ggml.model", "tokenizer.ggml.pre", "tokenizer.ggml.tokens", "tokenizer.ggml.token_type",
+                    "tokenizer.ggml.merges", "tokenizer.ggml.bos_token_id", "tokenizer.ggml.eos_token_id",
+                    "tokenizer.ggml.add_bos_token", "tokenizer.chat_template", "llama.rope.freq_base"] {
+            XCTAssertEqual(a[key], b[key], key)
+        }
+        let back = try GGUFModel.load(dir.file("smol.gguf"))
+        let text = "<|im_start|>user\nHello world, 12345 tokens!<|im_end|>"
+        XCTAssertEqual(back.tokenizer?.encode(text), m.tokenizer?.encode(text))
+        assertSameTensors(m, back)
+    }
 }

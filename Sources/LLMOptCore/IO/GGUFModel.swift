@@ -32,7 +32,10 @@ public enum GGUFModel {
 
         let config = try self.config(file, architecture: architecture, weights: weights)
         try WeightShapes.check(weights, config: config, source: file.path)
-        let tokenizer: (any Tokenizer)? = nil  // PENDING tokenizers merge
+        let tokenizer = file.metadata["tokenizer.ggml.model"] == nil ? nil : try GGUFTokenizerFactory.make(from: file)
+        if let tokenizer, tokenizer.vocabularySize > config.vocabSize {
+            throw fail("the tokenizer has \(tokenizer.vocabularySize) tokens, more than the \(config.vocabSize) rows of token_embd.weight")
+        }
         var metadata: [String: String] = [:]
         for (key, value) in file.metadata where value.array == nil && !key.hasPrefix("tokenizer.") {
             metadata[key] = value.string ?? value.int.map(String.init) ?? value.double.map { "\($0)" } ?? value.bool.map { "\($0)" }

@@ -1,48 +1,5 @@
 import Foundation
 
-/// What a tokenizer must tell a saver so that the saved file carries it: GGUF's
-/// `tokenizer.ggml.*` vocabulary.
-public struct ExportedVocabulary: Sendable {
-    /// GGUF's `tokenizer.ggml.model`: "llama" (SentencePiece-style BPE) or "gpt2" (byte-level BPE).
-    public var model: String
-    public var pieces: [String]
-    /// One score per piece ("llama" model), `nil` otherwise.
-    public var scores: [Float]?
-    /// GGUF token types (1 normal, 2 unknown, 3 control, 4 user-defined, 5 unused, 6 byte).
-    public var tokenTypes: [Int]
-    /// Merge rules "a b" in rank order ("gpt2" model), `nil` otherwise.
-    public var merges: [String]?
-    public var bosTokenId: Int?
-    public var eosTokenId: Int?
-    public var unknownTokenId: Int?
-    public var addBOS: Bool
-    /// `tokenizer.ggml.add_space_prefix` ("llama" model).
-    public var addSpacePrefix: Bool?
-    /// `tokenizer.ggml.pre` ("gpt2" model), e.g. "gpt2" or "smollm".
-    public var preTokenizer: String?
-
-    public init(model: String, pieces: [String], scores: [Float]?, tokenTypes: [Int], merges: [String]?,
-                bosTokenId: Int?, eosTokenId: Int?, unknownTokenId: Int?, addBOS: Bool,
-                addSpacePrefix: Bool?, preTokenizer: String?) {
-        self.model = model
-        self.pieces = pieces
-        self.scores = scores
-        self.tokenTypes = tokenTypes
-        self.merges = merges
-        self.bosTokenId = bosTokenId
-        self.eosTokenId = eosTokenId
-        self.unknownTokenId = unknownTokenId
-        self.addBOS = addBOS
-        self.addSpacePrefix = addSpacePrefix
-        self.preTokenizer = preTokenizer
-    }
-}
-
-/// Tokenizers that can hand their vocabulary to a saver.
-public protocol VocabularyExporting {
-    var exportedVocabulary: ExportedVocabulary { get }
-}
-
 /// Saves a `Model` as a GGUF v3 file that llama.cpp loads: `<arch>.*` hyperparameters, the
 /// tokenizer, the chat template, and every tensor in the dtype it already has, under
 /// llama.cpp's names, each aligned to 32 bytes.

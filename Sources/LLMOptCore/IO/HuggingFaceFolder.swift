@@ -38,8 +38,8 @@ public enum HuggingFaceFolder {
         try WeightShapes.check(weights, config: config, source: folder)
 
         let tokenizerPath = path(folder, "tokenizer.json")
-        let tokenizer: (any Tokenizer)? = nil  // PENDING tokenizers merge: TokenizerJSON.load(path: tokenizerPath)
-        _ = tokenizerPath
+        let tokenizer = FileManager.default.fileExists(atPath: tokenizerPath)
+            ? try ModelLoader.loadTokenizer(path: tokenizerPath, vocabSize: config.vocabSize) : nil
         return Model(
             config: config, weights: weights, weightOrder: order, tokenizer: tokenizer,
             chatTemplate: try chatTemplate(folder), format: .huggingFace, sourcePath: folder)

@@ -66,7 +66,7 @@ public enum GGUFWriter {
             guard let exporting = tokenizer as? VocabularyExporting else {
                 throw LLMOptError.unsupported("\(path): the model's tokenizer (\(type(of: tokenizer))) cannot export its vocabulary to GGUF")
             }
-            kv += tokenizerMetadata(exporting.exportedVocabulary)
+            kv += tokenizerMetadata(try exporting.exportVocabulary())
         }
         // The config's special tokens stand in for a tokenizer that does not name them.
         if !kv.contains(where: { $0.0 == "tokenizer.ggml.bos_token_id" }), let id = c.bosTokenId {

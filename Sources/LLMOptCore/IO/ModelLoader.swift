@@ -97,8 +97,7 @@ public enum ModelLoader {
             tokenizer = try GGUFTokenizerFactory.make(from: GGUFFile(path: path))
         } else if file.size >= 1, file.base.load(as: UInt8.self) == UInt8(ascii: "{") {
             let loaded = try TokenizerJSON.load(path: path)
-            tokenizer = ExportedVocabulary.tokenizerJSON(path: path, loaded: loaded)
-                .map { ExportableTokenizer(loaded, vocabulary: $0) } ?? loaded
+            tokenizer = ExportableTokenizer(loaded) { try ExportedVocabulary.tokenizerJSON(path: path, loaded: loaded) }
         } else {
             tokenizer = ExportableTokenizer(
                 try Llama2CTokenizer(path: path, vocabSize: vocabSize),

@@ -40,19 +40,27 @@ public struct ExportedVocabulary: Sendable {
 
 /// Tokenizers that can hand their vocabulary to a saver.
 public protocol VocabularyExporting {
-    var exportedVocabulary: ExportedVocabulary { get }
+    func exportVocabulary() throws -> ExportedVocabulary
 }
 
 /// A tokenizer together with the vocabulary it was built from, so that savers can write it
 /// out again. The tokenizer types keep their tables private; loaders wrap what they build.
+/// The vocabulary is produced only when a saver asks (reading it again from a large
+/// tokenizer.json costs as much as loading the tokenizer).
 public struct ExportableTokenizer: Tokenizer, VocabularyExporting {
     public let base: any Tokenizer
-    public let exportedVocabulary: ExportedVocabulary
+    let vocabulary: @Sendable () throws -> ExportedVocabulary
+
+    public init(_ base: any Tokenizer, vocabulary: @escaping @Sendable () throws -> ExportedVocabulary) {
+        self.base = base
+        self.vocabulary = vocabulary
+    }
 
     public init(_ base: any Tokenizer, vocabulary: ExportedVocabulary) {
-        self.base = base
-        self.exportedVocabulary = vocabulary
+        self.init(base) { vocabulary }
     }
+
+    public func exportVocabulary() throws -> ExportedVocabulary { try vocabulary() }
 
     public var vocabularySize: Int { base.vocabularySize }
     public var bosTokenId: Int? { base.bosTokenId }
@@ -109,13 +117,15 @@ extension ExportedVocabulary {
     /// The vocabulary of a Hugging Face `tokenizer.json` BPE model, as llama.cpp's converter
     /// writes it: byte-level files become "gpt2" with their merges; Metaspace files become
     /// "llama" with each merged piece scored by minus the rank of the merge that first makes
-    /// it (SentencePiece's convention: earlier merges win). `nil` for other tokenizers.
-    static func tokenizerJSON(path: String, loaded: any Tokenizer) -> ExportedVocabulary? {
+    /// it (SentencePiece's convention: earlier merges win). Other tokenizer models are refused.
+    static func tokenizerJSON(path: String, loaded: any Tokenizer) throws -> ExportedVocabulary {
         guard let data = FileManager.default.contents(atPath: path),
               let root = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-              let model = root["model"] as? [String: Any], model["type"] as? String == "BPE",
-              let vocab = model["vocab"] as? [String: Int]
-        else { return nil }
+              let model = root["model"] as? [String: Any], let vocab = model["vocab"] as? [String: Int]
+        else { throw LLMOptError.badFile(path: path, reason: "no model.vocab object to export") }
+        guard model["type"] as? String == "BPE" else {
+            throw LLMOptError.unsupported("\(path): only BPE tokenizers can be written to GGUF, this one is \(model["type"] ?? "untyped")")
+        }
         let added = (root["added_tokens"] as? [[String: Any]]) ?? []
         var pieceById: [Int: String] = [:]
         for (piece, id) in vocab where id >= 0 { pieceById[id] = piece }
@@ -126,7 +136,9 @@ extension ExportedVocabulary {
             typeById[id] = (token["special"] as? Bool ?? false) ? .control : .userDefined
         }
         let count = (pieceById.keys.max() ?? -1) + 1
-        guard count > 0, count <= 10_000_000 else { return nil }
+        guard count > 0, count <= 10_000_000 else {
+            throw LLMOptError.badFile(path: path, reason: "token ids run to \(count - 1)")
+        }
         // Unused ids get placeholder pieces, as llama.cpp's converter writes them.
         let pieces = (0..<count).map { pieceById[$0] ?? "[PAD\($0)]" }
         let merges: [String] = ((model["merges"] as? [Any]) ?? []).compactMap { m in

@@ -146,4 +146,34 @@ final class FormatRoundTripTests: XCTestCase {
         XCTAssertEqual(back.tokenizer?.encode(text), m.tokenizer?.encode(text))
         assertSameTensors(m, back)
     }
+
+    func testGPT2GGUFRoundTrip() throws {
+        let dir = try TempDir()
+        let m = try HuggingFaceFolder.load(Fixtures.path("models/tiny-gpt2"))
+        try ModelSaver.save(m, to: dir.file("gpt2.gguf"))
+        let back = try ModelLoader.load(path: dir.file("gpt2.gguf"))
+        XCTAssertEqual(back.config, m.config)
+        assertSameTensors(m, back)
+        XCTAssertEqual(try GGUFFile(path: dir.file("gpt2.gguf")).tensors["blk.0.attn_qkv.weight"]?.shape, [192, 64])
+    }
+
+    /// A model whose first layer lost FFN channels (structured pruning) saves its per-layer
+    /// widths as llama.cpp's per-layer arrays and loads back unchanged.
+    func testLayersOfDifferentWidthsRoundTrip() throws {
+        let dir = try TempDir()
+        var m = try HuggingFaceFolder.load(Fixtures.path("models/tiny-llama"))
+        let keep = 100
+        let p = "model.layers.0.mlp."
+        m = m.replacing(p + "gate_proj.weight", with: m.weights[p + "gate_proj.weight"]!.rowSlice(0..<keep))
+        m = m.replacing(p + "up_proj.weight", with: m.weights[p + "up_proj.weight"]!.rowSlice(0..<keep))
+        let down = m.weights[p + "down_proj.weight"]!.floats()
+        let narrowDown = (0..<64).flatMap { r in down[(r * 172)..<(r * 172 + keep)] }
+        m = m.replacing(p + "down_proj.weight", with: Tensor(shape: [64, keep], floats: narrowDown))
+        try ModelSaver.save(m, to: dir.file("pruned.gguf"))
+        XCTAssertEqual(try GGUFFile(path: dir.file("pruned.gguf"))["llama.feed_forward_length"]?.ints, [keep, 172])
+        let back = try ModelLoader.load(path: dir.file("pruned.gguf"))
+        XCTAssertEqual(back.config.intermediateSize, 172)
+        XCTAssertEqual(back.weights[p + "down_proj.weight"]?.shape, [64, keep])
+        XCTAssertEqual(back.weights[p + "down_proj.weight"]?.floats(), narrowDown)
+    }
 }

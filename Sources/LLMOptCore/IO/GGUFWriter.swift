@@ -22,16 +22,23 @@ public enum GGUFWriter {
         let p = arch.rawValue + "."
         add(p + "context_length", u32(c.maxPositions))
         add(p + "embedding_length", u32(c.hiddenSize))
-        add(p + "feed_forward_length", u32(c.intermediateSize))
+        // Structured pruning leaves layers of different widths: llama.cpp reads per-layer
+        // arrays for these keys.
+        let widths = layerWidths(model)
+        func perLayer(_ values: [Int], _ nominal: Int) -> GGUFValue {
+            guard Set(values).count > 1 else { return u32(values.first ?? nominal) }
+            return .array(elementType: GGUFValueType.uint32.rawValue, values.map { .uint32(UInt32($0)) })
+        }
+        add(p + "feed_forward_length", perLayer(widths.ffn, c.intermediateSize))
         add(p + "block_count", u32(c.numLayers))
-        add(p + "attention.head_count", u32(c.numHeads))
+        add(p + "attention.head_count", perLayer(widths.heads, c.numHeads))
         switch arch {
         case .llama:
-            add(p + "attention.head_count_kv", u32(c.numKVHeads))
+            add(p + "attention.head_count_kv", perLayer(widths.kvHeads, c.numKVHeads))
             add(p + "rope.freq_base", .float32(c.ropeTheta))
             add(p + "attention.layer_norm_rms_epsilon", .float32(c.normEps))
             add(p + "rope.dimension_count", u32(c.headDim))
-            if c.headDim * c.numHeads != c.hiddenSize {
+            if c.headDim * c.numHeads != c.hiddenSize || Set(widths.heads).count > 1 {
                 add(p + "attention.key_length", u32(c.headDim))
                 add(p + "attention.value_length", u32(c.headDim))
             }
@@ -102,6 +109,29 @@ public enum GGUFWriter {
                 try w.pad(to: alignment)
             }
         }
+    }
+
+    /// Each layer's FFN width and head counts, read from its weights (the config's values
+    /// where a weight is missing).
+    static func layerWidths(_ model: Model) -> (ffn: [Int], heads: [Int], kvHeads: [Int]) {
+        let c = model.config
+        var ffn: [Int] = [], heads: [Int] = [], kvHeads: [Int] = []
+        for i in 0..<c.numLayers {
+            func rows(_ suffix: String) -> Int? {
+                model.weights[GGUFModel.layerPrefix(c.architecture) + "\(i)." + suffix]?.shape.first
+            }
+            switch c.architecture {
+            case .llama:
+                ffn.append(rows("mlp.gate_proj.weight") ?? c.intermediateSize)
+                heads.append(rows("self_attn.q_proj.weight").map { $0 / c.headDim } ?? c.numHeads)
+                kvHeads.append(rows("self_attn.k_proj.weight").map { $0 / c.headDim } ?? c.numKVHeads)
+            case .gpt2:
+                ffn.append(rows("mlp.c_fc.weight") ?? c.intermediateSize)
+                heads.append(rows("attn.c_attn.weight").map { $0 / 3 / c.headDim } ?? c.numHeads)
+                kvHeads.append(heads[heads.count - 1])
+            }
+        }
+        return (ffn, heads, kvHeads)
     }
 
     /// llama.cpp's `general.file_type` (LLAMA_FTYPE_*) from the dtype most matrices have.

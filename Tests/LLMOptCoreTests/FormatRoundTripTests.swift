@@ -138,7 +138,7 @@ final class FormatRoundTripTests: XCTestCase {
         let a = try GGUFFile(path: path), b = try GGUFFile(path: dir.file("smol.gguf"))
         for key in ["tokenizer.ggml.model", "tokenizer.ggml.pre", "tokenizer.ggml.tokens", "tokenizer.ggml.token_type",
                     "tokenizer.ggml.merges", "tokenizer.ggml.bos_token_id", "tokenizer.ggml.eos_token_id",
-                    "tokenizer.ggml.add_bos_token", "tokenizer.chat_template", "llama.rope.freq_base"] {
+                    "tokenizer.ggml.add_bos_token", "tokenizer.chat_template", "llama.rope.freq_base", "general.organization"] {
             XCTAssertEqual(a[key], b[key], key)
         }
         let back = try GGUFModel.load(dir.file("smol.gguf"))

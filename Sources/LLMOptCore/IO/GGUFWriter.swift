@@ -19,6 +19,10 @@ public enum GGUFWriter {
 
         add("general.architecture", .string(arch.rawValue))
         add("general.name", .string(model.metadata["general.name"] ?? "llmopt"))
+        // Descriptive keys of a GGUF source stay with the model.
+        for key in ["general.basename", "general.organization", "general.finetune", "general.license"] {
+            if let value = model.metadata[key] { add(key, .string(value)) }
+        }
         let p = arch.rawValue + "."
         add(p + "context_length", u32(c.maxPositions))
         add(p + "embedding_length", u32(c.hiddenSize))

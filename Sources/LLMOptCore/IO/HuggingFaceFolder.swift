@@ -69,7 +69,10 @@ public enum HuggingFaceFolder {
             if c.architecture == .gpt2 && isConv1D(name) { t = transposed(t) }
             tensors.append((name, t))
         }
-        let configData = try JSONSerialization.data(withJSONObject: configJSON(c), options: [.prettyPrinted, .sortedKeys])
+        var config = configJSON(c)
+        let floatTypes = Set(tensors.map(\.tensor.dtype))
+        config["torch_dtype"] = floatTypes == [.bf16] ? "bfloat16" : floatTypes == [.f16] ? "float16" : "float32"
+        let configData = try JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted, .sortedKeys])
         try write(configData, to: path(folder, "config.json"))
         try SafetensorsWriter.write(tensors, to: path(folder, "model.safetensors"))
         if model.format == .huggingFace, let source = model.sourcePath, source != folder {
@@ -89,7 +92,7 @@ public enum HuggingFaceFolder {
 
     /// `config.json` in transformers' vocabulary for the model's architecture.
     static func configJSON(_ c: ModelConfig) -> [String: Any] {
-        var j: [String: Any] = ["vocab_size": c.vocabSize, "tie_word_embeddings": c.tieEmbeddings, "torch_dtype": "float32"]
+        var j: [String: Any] = ["vocab_size": c.vocabSize, "tie_word_embeddings": c.tieEmbeddings]
         if let bos = c.bosTokenId { j["bos_token_id"] = bos }
         if let eos = c.eosTokenId { j["eos_token_id"] = eos }
         switch c.architecture {

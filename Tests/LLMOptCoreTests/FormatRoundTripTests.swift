@@ -176,4 +176,33 @@ final class FormatRoundTripTests: XCTestCase {
         XCTAssertEqual(back.weights[p + "down_proj.weight"]?.shape, [64, keep])
         XCTAssertEqual(back.weights[p + "down_proj.weight"]?.floats(), narrowDown)
     }
+
+    /// A GGUF model saved as a folder gets a tokenizer.json that tokenizes as the GGUF did.
+    func testGGUFTokenizerWrittenAsTokenizerJSON() throws {
+        let dir = try TempDir()
+        let tricky = try String(contentsOfFile: Fixtures.path("text/tricky.txt"), encoding: .utf8)
+        let m = try GGUFModel.load(GGUFFormatTests.example("Examples/models/stories260K/stories260K.gguf"))
+        try ModelSaver.save(m, to: dir.file("folder"))
+        let back = try ModelLoader.load(path: dir.file("folder"))
+        let a = try XCTUnwrap(m.tokenizer), b = try XCTUnwrap(back.tokenizer)
+        XCTAssertEqual(b.encode(tricky), a.encode(tricky))
+        XCTAssertEqual(b.encode("Once upon a time, <s> there was"), a.encode("Once upon a time, <s> there was"))
+        XCTAssertEqual(b.decode(a.encode(tricky)), a.decode(a.encode(tricky)))
+    }
+
+    func testSmolLM2VocabularyWrittenAsTokenizerJSON() throws {
+        let path = GGUFFormatTests.example("Examples/models/SmolLM2-135M-Instruct.Q4_1.gguf")
+        guard FileManager.default.fileExists(atPath: path) else { throw XCTSkip("SmolLM2 not fetched: run Scripts/fetch-models") }
+        let dir = try TempDir()
+        let gguf = try GGUFTokenizerFactory.make(from: GGUFFile(path: path))
+        let vocabulary = try XCTUnwrap(gguf as? VocabularyExporting).exportVocabulary()
+        try TokenizerJSONWriter.write(vocabulary, to: dir.path)
+        let json = try TokenizerJSON.load(path: dir.file("tokenizer.json"))
+        let tricky = try String(contentsOfFile: Fixtures.path("text/tricky.txt"), encoding: .utf8)
+        for text in [tricky, "<|im_start|>user\nWhat is 1234 + 5678?<|im_end|>\n"] {
+            XCTAssertEqual(json.encode(text), gguf.encode(text))
+        }
+        XCTAssertEqual(json.addsBOSByDefault, false)
+        XCTAssertEqual(json.eosTokenId, 2)
+    }
 }

@@ -48,8 +48,8 @@ public enum HuggingFaceFolder {
     /// Saves `model` as a Hugging Face folder transformers loads: `config.json`,
     /// `model.safetensors` with float weights (quantized tensors dequantized to float32, GPT-2
     /// Conv1D weights transposed back to `[in, out]`, Llama q/k rows moved back to rotate-half
-    /// when the model is interleaved), the chat template, and the tokenizer files copied from
-    /// the source folder when the model came from one.
+    /// when the model is interleaved), the chat template, and the tokenizer: its files copied
+    /// from the source folder when the model came from one, else written from its vocabulary.
     public static func save(_ model: Model, to folder: String) throws {
         let c = model.config
         do {
@@ -75,10 +75,19 @@ public enum HuggingFaceFolder {
         let configData = try JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted, .sortedKeys])
         try write(configData, to: path(folder, "config.json"))
         try SafetensorsWriter.write(tensors, to: path(folder, "model.safetensors"))
+        var copiedTokenizer = false
         if model.format == .huggingFace, let source = model.sourcePath, source != folder {
             for name in ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "generation_config.json"] {
-                if let data = FileManager.default.contents(atPath: path(source, name)) { try write(data, to: path(folder, name)) }
+                guard let data = FileManager.default.contents(atPath: path(source, name)) else { continue }
+                try write(data, to: path(folder, name))
+                copiedTokenizer = copiedTokenizer || name == "tokenizer.json"
             }
+        }
+        if !copiedTokenizer, let tokenizer = model.tokenizer {
+            guard let exporting = tokenizer as? VocabularyExporting else {
+                throw LLMOptError.unsupported("\(folder): the model's tokenizer (\(type(of: tokenizer))) cannot be written as tokenizer.json")
+            }
+            try TokenizerJSONWriter.write(exporting.exportVocabulary(), chatTemplate: model.chatTemplate, to: folder)
         }
         if let template = model.chatTemplate { try write(Data(template.utf8), to: path(folder, "chat_template.jinja")) }
     }

@@ -205,4 +205,21 @@ final class FormatRoundTripTests: XCTestCase {
         XCTAssertEqual(json.addsBOSByDefault, false)
         XCTAssertEqual(json.eosTokenId, 2)
     }
+
+    /// An embedding with more rows than the tokenizer has tokens gets "[PADn]" tokens in GGUF,
+    /// one per row, as llama.cpp expects.
+    func testPaddedVocabularyInGGUF() throws {
+        let dir = try TempDir()
+        var m = try ModelLoader.load(path: GGUFFormatTests.example("Examples/models/stories260K/stories260K.bin"))
+        let embed = m.weights["model.embed_tokens.weight"]!.floats()
+        m = m.replacing("model.embed_tokens.weight", with: Tensor(shape: [520, 64], floats: embed + [Float](repeating: 0, count: 8 * 64)))
+        m.config.vocabSize = 520
+        try ModelSaver.save(m, to: dir.file("padded.gguf"))
+        let f = try GGUFFile(path: dir.file("padded.gguf"))
+        XCTAssertEqual(f["tokenizer.ggml.tokens"]?.strings?.count, 520)
+        XCTAssertEqual(f["tokenizer.ggml.tokens"]?.strings?.last, "[PAD519]")
+        XCTAssertEqual(f["tokenizer.ggml.token_type"]?.ints?.last, 5)
+        let back = try GGUFModel.model(from: f)
+        XCTAssertEqual(back.tokenizer?.encode("Once upon a time"), m.tokenizer?.encode("Once upon a time"))
+    }
 }

@@ -77,7 +77,17 @@ public enum GGUFWriter {
             guard let exporting = tokenizer as? VocabularyExporting else {
                 throw LLMOptError.unsupported("\(path): the model's tokenizer (\(type(of: tokenizer))) cannot export its vocabulary to GGUF")
             }
-            kv += tokenizerMetadata(try exporting.exportVocabulary())
+            var vocabulary = try exporting.exportVocabulary()
+            guard vocabulary.pieces.count <= c.vocabSize else {
+                throw LLMOptError.unsupported("\(path): the tokenizer has \(vocabulary.pieces.count) tokens for \(c.vocabSize) embedding rows")
+            }
+            // llama.cpp wants one token per embedding row: pad as its converter does.
+            for id in vocabulary.pieces.count..<c.vocabSize {
+                vocabulary.pieces.append("[PAD\(id)]")
+                vocabulary.tokenTypes.append(TokenType.unused.rawValue)
+                vocabulary.scores?.append(0)
+            }
+            kv += tokenizerMetadata(vocabulary)
         }
         // The config's special tokens stand in for a tokenizer that does not name them.
         if !kv.contains(where: { $0.0 == "tokenizer.ggml.bos_token_id" }), let id = c.bosTokenId {

@@ -85,17 +85,36 @@ final class TokenizerGGUFVectorTests: XCTestCase {
         XCTAssertEqual(tokenizer.decodeBytes(13, previous: 15043), [0x0A])
     }
 
-    /// WikiText-2's test split with GPT-2's vocabulary, the size a perplexity run tokenizes.
+    /// The vocabulary a saver gets back is the one the file holds.
+    func testExportedVocabularyIsTheFiles() throws {
+        for vocab in ["ggml-vocab-gpt-2.gguf", "ggml-vocab-llama-spm.gguf"] {
+            let file = try GGUFFile(path: Fixtures.path("data/tokenizers/\(vocab)"))
+            guard let exported = (try Self.tokenizer(file) as? VocabularyExporting)?.exportedVocabulary else {
+                return XCTFail("\(vocab): tokenizer cannot export its vocabulary")
+            }
+            XCTAssertEqual(exported.model, file.metadata["tokenizer.ggml.model"]?.string)
+            XCTAssertEqual(exported.pieces, file.metadata["tokenizer.ggml.tokens"]?.strings)
+            XCTAssertEqual(exported.tokenTypes, file.metadata["tokenizer.ggml.token_type"]?.ints)
+            XCTAssertEqual(exported.merges, file.metadata["tokenizer.ggml.merges"]?.strings)
+            XCTAssertEqual(exported.scores, file.metadata["tokenizer.ggml.scores"]?.floats)
+            XCTAssertEqual(exported.bosTokenId, file.metadata["tokenizer.ggml.bos_token_id"]?.int)
+        }
+    }
+
+    /// WikiText-2's test split, the size a perplexity run tokenizes: byte-level BPE merges
+    /// word by word, SentencePiece BPE over the whole text at once.
     func testWikiTextSpeed() throws {
-        let tokenizer = try Self.tokenizer(GGUFFile(path: Fixtures.path("data/tokenizers/ggml-vocab-gpt-2.gguf")))
         let root = URL(fileURLWithPath: Fixtures.root).deletingLastPathComponent().deletingLastPathComponent()
         let text = try String(contentsOf: root.appendingPathComponent("Examples/data/wikitext-2-test.raw"), encoding: .utf8)
-        let start = Date()
-        let ids = tokenizer.encode(text)
-        let seconds = Date().timeIntervalSince(start)
-        print("WikiText-2 test, GPT-2 BPE: \(text.utf8.count) bytes -> \(ids.count) tokens in \(String(format: "%.2f", seconds)) s")
-        XCTAssertEqual(tokenizer.decode(ids), text)
-        XCTAssertLessThan(seconds, 10)
+        for vocab in ["ggml-vocab-gpt-2.gguf", "ggml-vocab-llama-spm.gguf"] {
+            let tokenizer = try Self.tokenizer(GGUFFile(path: Fixtures.path("data/tokenizers/\(vocab)")))
+            let start = Date()
+            let ids = tokenizer.encode(text)
+            let seconds = Date().timeIntervalSince(start)
+            print("WikiText-2 test, \(vocab): \(text.utf8.count) bytes -> \(ids.count) tokens in \(String(format: "%.2f", seconds)) s")
+            XCTAssertEqual(tokenizer.decode(ids), text, vocab)
+            XCTAssertLessThan(seconds, 10, vocab)
+        }
     }
 
     func testSmolLM2ChatPrompt() throws {

@@ -63,7 +63,7 @@ struct MergeTable: Sendable {
             count = n
         }
         var alive = [Bool](repeating: true, count: n)
-        var queue = PriorityQueue<UInt64>(capacity: n)
+        var queue = PriorityQueue(capacity: n)
         func push(_ left: Int32) {
             guard left >= 0 else { return }
             let right = next[Int(left)]

@@ -20,8 +20,10 @@ public final class ByteLevelBPETokenizer: Tokenizer, VocabularyExporting {
     private let addsPrefixSpace: Bool
     private let specials: SpecialTokenSplitter
     private let decodedPieces: [[UInt8]]
-    /// What a GGUF saver writes back.
-    public let exportedVocabulary: ExportedVocabulary
+    private let types: [TokenType]
+    private let addsBOSSetting: Bool
+    /// The GGUF `tokenizer.ggml.pre` name written back on export.
+    private let preTokenizerName: String
 
     /// Whether `preTokenizer` names a pre-tokenizer this tokenizer implements (GGUF's
     /// `tokenizer.ggml.pre`: "gpt-2", "smollm", "llama-bpe", "qwen2", "default"...). The
@@ -103,10 +105,9 @@ public final class ByteLevelBPETokenizer: Tokenizer, VocabularyExporting {
             case .normal, .byte: return byteMap.bytesKeepingUnmapped(of: pieces[id])
             }
         }
-        exportedVocabulary = ExportedVocabulary(
-            model: "gpt2", pieces: pieces, scores: nil, tokenTypes: pieces.indices.map { tokenType($0).rawValue },
-            merges: mergePairs.map { "\($0.0) \($0.1)" }, bosTokenId: bosTokenId, eosTokenId: eosTokenId,
-            unknownTokenId: nil, addBOS: addBOS, addSpacePrefix: nil, preTokenizer: preTokenizerName)
+        self.types = pieces.indices.map(tokenType)
+        addsBOSSetting = addBOS
+        self.preTokenizerName = preTokenizerName
     }
 
     public func encode(_ text: String, addBOS: Bool) -> [Int] {
@@ -170,6 +171,16 @@ public final class ByteLevelBPETokenizer: Tokenizer, VocabularyExporting {
     public func piece(_ id: Int) -> String { id >= 0 && id < pieces.count ? pieces[id] : "" }
 
     public func tokenId(_ piece: String) -> Int? { idByPiece[piece] }
+
+    /// The vocabulary as GGUF's "gpt2" model holds it (merges that name pieces missing from
+    /// the vocabulary were dropped at load and are not written back).
+    public func exportVocabulary() -> ExportedVocabulary {
+        ExportedVocabulary(
+            model: "gpt2", pieces: pieces, scores: nil, tokenTypes: types.map(\.rawValue),
+            merges: merges.pairsInRankOrder().map { "\(pieces[$0.left]) \(pieces[$0.right])" },
+            bosTokenId: bosTokenId, eosTokenId: eosTokenId, unknownTokenId: nil, addBOS: addsBOSSetting,
+            addSpacePrefix: nil, preTokenizer: preTokenizerName)
+    }
 }
 
 /// GPT-2's reversible map from bytes to printable characters: printable Latin-1 bytes map to

@@ -18,8 +18,9 @@ public final class SentencePieceBPETokenizer: Tokenizer, VocabularyExporting {
     private let specials: SpecialTokenSplitter
     private let chunker: MetaspaceChunker
     private let decodedPieces: [[UInt8]]
-    /// What a GGUF saver writes back.
-    public let exportedVocabulary: ExportedVocabulary
+    private let types: [TokenType]
+    private let unknownTokenId: Int?
+    private let addsBOSSetting: Bool
 
     private static let metaspace: [UInt8] = Array("\u{2581}".utf8)
 
@@ -61,10 +62,9 @@ public final class SentencePieceBPETokenizer: Tokenizer, VocabularyExporting {
             case .control, .unknown, .unused: return []
             }
         }
-        exportedVocabulary = ExportedVocabulary(
-            model: "llama", pieces: pieces, scores: self.scores, tokenTypes: types.map(\.rawValue), merges: nil,
-            bosTokenId: bosTokenId, eosTokenId: eosTokenId, unknownTokenId: unknownTokenId, addBOS: addBOS,
-            addSpacePrefix: addSpacePrefix, preTokenizer: nil)
+        self.types = types
+        self.unknownTokenId = unknownTokenId
+        addsBOSSetting = addBOS
     }
 
     public func encode(_ text: String, addBOS: Bool) -> [Int] {
@@ -174,4 +174,12 @@ public final class SentencePieceBPETokenizer: Tokenizer, VocabularyExporting {
     public func piece(_ id: Int) -> String { id >= 0 && id < pieces.count ? pieces[id] : "" }
 
     public func tokenId(_ piece: String) -> Int? { idByText[Array(piece.utf8)[...]].map { Int($0) } }
+
+    /// The vocabulary as GGUF's "llama" model holds it.
+    public func exportVocabulary() -> ExportedVocabulary {
+        ExportedVocabulary(
+            model: "llama", pieces: pieces, scores: scores, tokenTypes: types.map(\.rawValue), merges: nil,
+            bosTokenId: bosTokenId, eosTokenId: eosTokenId, unknownTokenId: unknownTokenId, addBOS: addsBOSSetting,
+            addSpacePrefix: addsSpacePrefix, preTokenizer: nil)
+    }
 }

@@ -87,7 +87,7 @@ public final class ByteLevelBPETokenizer: Tokenizer, VocabularyExporting {
         let tokenType = { (id: Int) in id < types.count ? types[id] : TokenType.normal }
         if ignoresMerges {
             var whole: [[UInt8]: Int32] = [:]
-            for (id, piece) in pieces.enumerated() where tokenType(id) == .normal {
+            for (id, piece) in pieces.enumerated() {
                 if let bytes = byteMap.bytes(of: piece) { whole[bytes] = Int32(id) }
             }
             wholeWordTokens = whole

@@ -7,8 +7,6 @@ struct MergeTable: Sendable {
 
     init() {}
 
-    var count: Int { table.count }
-
     /// Adds a merge; the first rank given to a pair wins (as in llama.cpp).
     mutating func add(left: Int, right: Int, merged: Int, rank: Int) {
         let key = Self.key(Int32(left), Int32(right))

@@ -195,7 +195,7 @@ final class FormatRoundTripTests: XCTestCase {
         guard FileManager.default.fileExists(atPath: path) else { throw XCTSkip("SmolLM2 not fetched: run Scripts/fetch-models") }
         let dir = try TempDir()
         let gguf = try GGUFTokenizerFactory.make(from: GGUFFile(path: path))
-        let vocabulary = try XCTUnwrap(gguf as? VocabularyExporting).exportVocabulary()
+        let vocabulary = try XCTUnwrap(gguf as? VocabularyExporting).exportedVocabulary
         try TokenizerJSONWriter.write(vocabulary, to: dir.path)
         let json = try TokenizerJSON.load(path: dir.file("tokenizer.json"))
         let tricky = try String(contentsOfFile: Fixtures.path("text/tricky.txt"), encoding: .utf8)

@@ -77,7 +77,7 @@ public enum GGUFWriter {
             guard let exporting = tokenizer as? VocabularyExporting else {
                 throw LLMOptError.unsupported("\(path): the model's tokenizer (\(type(of: tokenizer))) cannot export its vocabulary to GGUF")
             }
-            var vocabulary = try exporting.exportVocabulary()
+            var vocabulary = exporting.exportedVocabulary
             guard vocabulary.pieces.count <= c.vocabSize else {
                 throw LLMOptError.unsupported("\(path): the tokenizer has \(vocabulary.pieces.count) tokens for \(c.vocabSize) embedding rows")
             }

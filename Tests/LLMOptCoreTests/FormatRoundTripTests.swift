@@ -222,4 +222,27 @@ final class FormatRoundTripTests: XCTestCase {
         let back = try GGUFModel.model(from: f)
         XCTAssertEqual(back.tokenizer?.encode("Once upon a time"), m.tokenizer?.encode("Once upon a time"))
     }
+
+    /// BF16 and F16 tensors keep their type through GGUF and safetensors.
+    func testHalfPrecisionTensorsRoundTrip() throws {
+        let dir = try TempDir()
+        var m = try HuggingFaceFolder.load(Fixtures.path("models/tiny-llama"))
+        let q = "model.layers.0.self_attn.q_proj.weight", up = "model.layers.1.mlp.up_proj.weight"
+        let qValues = m.weights[q]!.floats(), upValues = m.weights[up]!.floats()
+        m = m.replacing(q, with: Tensor.raw(shape: [64, 64], dtype: .bf16) { out in
+            for (i, x) in qValues.enumerated() { out.storeBytes(of: Dequantize.floatToBF16(x), toByteOffset: 2 * i, as: UInt16.self) }
+        })
+        m = m.replacing(up, with: Tensor.raw(shape: [172, 64], dtype: .f16) { out in
+            for (i, x) in upValues.enumerated() { out.storeBytes(of: Float16(x).bitPattern, toByteOffset: 2 * i, as: UInt16.self) }
+        })
+        // Folder → GGUF (q/k rows permuted) → folder (permuted back): the bytes are unchanged.
+        try ModelSaver.save(m, to: dir.file("half.gguf"))
+        let gguf = try ModelLoader.load(path: dir.file("half.gguf"))
+        XCTAssertEqual(gguf.weights[q]?.dtype, .bf16)
+        XCTAssertEqual(gguf.weights[up]?.dtype, .f16)
+        try ModelSaver.save(gguf, to: dir.file("half"))
+        let back = try ModelLoader.load(path: dir.file("half"))
+        assertSameTensors(m, back)
+        XCTAssertEqual(try SafetensorsFile(path: dir.file("half/model.safetensors")).tensors[q]?.dtype, .bf16)
+    }
 }

@@ -29,6 +29,9 @@ final class FormatRoundTripTests: XCTestCase {
             XCTAssertEqual(f.version, 3)
             XCTAssertTrue(f.tensorInfos.allSatisfy { $0.offset % 32 == 0 })
             XCTAssertEqual(f["tokenizer.ggml.tokens"]?.strings, try GGUFFile(path: source)["tokenizer.ggml.tokens"]?.strings)
+            let text = try String(contentsOfFile: Fixtures.path("text/tricky.txt"), encoding: .utf8)
+            XCTAssertEqual(back.tokenizer?.encode(text), m.tokenizer?.encode(text))
+            XCTAssertEqual(back.tokenizer?.encode(text).count, 614)
         }
     }
 

@@ -177,7 +177,7 @@ public final class ByteLevelBPETokenizer: Tokenizer, VocabularyExporting {
 
     /// The vocabulary as GGUF's "gpt2" model holds it (merges that name pieces missing from
     /// the vocabulary were dropped at load and are not written back).
-    public func exportVocabulary() -> ExportedVocabulary {
+    public var exportedVocabulary: ExportedVocabulary {
         ExportedVocabulary(
             model: "gpt2", pieces: pieces, scores: nil, tokenTypes: types.map(\.rawValue),
             merges: merges.pairsInRankOrder().map { "\(pieces[$0.left]) \(pieces[$0.right])" },

@@ -223,6 +223,8 @@ void llmopt_q8act_quantize_avx512(int k, const float *x, void *dst) {
     llmopt_q8act_view v = llmopt_q8act_make_view(k, dst);
     __m512 sign = _mm512_castsi512_ps(_mm512_set1_epi32(0x7FFFFFFF));
     __m512i ones = _mm512_set1_epi8(1);
+    size_t used = (size_t)nc * 192 + (size_t)nb * 8;
+    memset((uint8_t *)dst + used, 0, llmopt_q8act_row_bytes(k) - used);  // row padding, as the reference leaves it
     for (int c = 0; c < nc; c++) {
         __m128i q8[4];
         __m512 ld = _mm512_setzero_ps();
@@ -244,9 +246,9 @@ void llmopt_q8act_quantize_avx512(int k, const float *x, void *dst) {
         __m512i q = _mm512_inserti32x4(_mm512_castsi128_si512(q8[0]), q8[1], 1);
         q = _mm512_inserti32x4(q, q8[2], 2);
         q = _mm512_inserti32x4(q, q8[3], 3);
-        _mm512_store_si512((__m512i *)(v.q + c * 64), q);
-        _mm512_store_ps(v.lane_d + c * 16, ld);
-        _mm512_store_si512((__m512i *)(v.lane_s + c * 16), _mm512_dpbusd_epi32(_mm512_setzero_si512(), ones, q));
+        _mm512_storeu_si512((__m512i *)(v.q + c * 64), q);
+        _mm512_storeu_ps(v.lane_d + c * 16, ld);
+        _mm512_storeu_si512((__m512i *)(v.lane_s + c * 16), _mm512_dpbusd_epi32(_mm512_setzero_si512(), ones, q));
     }
 }
 
@@ -297,10 +299,10 @@ INLINE void qdot_rows(int wtype, int M, int k, const uint8_t *qx, size_t xb, con
         __m512 wd, wm;
         load_weight_chunk(wtype, row, ch, nb, &wq, &wd, &wm);
         for (int i = 0; i < M; i++) {
-            __m512i xq = _mm512_load_si512((const __m512i *)(v[i].q + ch * 64));
+            __m512i xq = _mm512_loadu_si512((const __m512i *)(v[i].q + ch * 64));
             __m512i dot = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wq, xq);
-            __m512i xs = _mm512_load_si512((const __m512i *)(v[i].lane_s + ch * 16));
-            __m512 xd = _mm512_load_ps(v[i].lane_d + ch * 16);
+            __m512i xs = _mm512_loadu_si512((const __m512i *)(v[i].lane_s + ch * 16));
+            __m512 xd = _mm512_loadu_ps(v[i].lane_d + ch * 16);
             if (wtype == LLMOPT_W_Q8_0) dot = _mm512_sub_epi32(dot, _mm512_slli_epi32(xs, 7));
             else if (wtype == LLMOPT_W_Q4_0) dot = _mm512_sub_epi32(dot, _mm512_slli_epi32(xs, 3));
             acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(wd, xd), acc[i]);

@@ -27,6 +27,10 @@ void llmopt_gemv_avx512(int n, int k, const float *x, const void *b, int wtype, 
 void llmopt_gemv_avx2(int n, int k, const float *x, const void *b, int wtype, size_t rb, float *y);
 void llmopt_gemv_generic(int n, int k, const float *x, const void *b, int wtype, size_t rb, float *y);
 
+void llmopt_gemm_small_avx512(int m, int n, int k, const float *x, int ldx, const void *b, int wtype, size_t rb, float *y, int ldy);
+void llmopt_gemm_small_avx2(int m, int n, int k, const float *x, int ldx, const void *b, int wtype, size_t rb, float *y, int ldy);
+void llmopt_gemm_small_generic(int m, int n, int k, const float *x, int ldx, const void *b, int wtype, size_t rb, float *y, int ldy);
+
 void llmopt_q8act_quantize_avx512(int k, const float *x, void *dst);
 void llmopt_qgemm_nt_avx512(int m, int n, int k, const void *qx, const void *w, int wtype, size_t rb, float *c, int ldc);
 void llmopt_qgemm_nt_avx2(int m, int n, int k, const void *qx, const void *w, int wtype, size_t rb, float *c, int ldc);

@@ -74,6 +74,12 @@ void llmopt_gemm_nt_packed(int m, int n, int k, const float *packed_a, const voi
 /// y[j] = sum_k x[k] * B[j, k] for f32, f16 or bf16 rows `b_row_bytes` apart.
 void llmopt_gemv(int n, int k, const float *x, const void *b, int wtype, size_t b_row_bytes, float *y);
 
+/// Y[m, n] = X[m, k] · B[n, k]ᵀ for a few rows of X (`ldx` apart; Y rows `ldy` apart) and f32, f16
+/// or bf16 weights: each weight row is read once per four rows of X. For m up to about 8, where
+/// the packed GEMM would waste most of its 32-row tile.
+void llmopt_gemm_small(int m, int n, int k, const float *x, int ldx, const void *b, int wtype, size_t b_row_bytes,
+                       float *y, int ldy);
+
 // MARK: Quantized activations and integer dot products (Q8_0, Q4_0, Q4_1 weights)
 
 /// Bytes of one activation row of k values (k a multiple of 32) quantized for the integer kernels:

@@ -318,17 +318,27 @@ INLINE __m512i scale_index(int bb, int has_min) {
 INLINE __m512i scale_index_q4_0(void) { return scale_index(18, 0); }
 INLINE __m512i scale_index_q4_1(void) { return scale_index(20, 1); }
 
+/// vpermt2b indices for Q8_0: values of block 0 from bytes 2..33 of the first load, values of
+/// block 1 from bytes 32..63 of the second load (4 bytes later, so block bytes 36..67).
+INLINE __m512i q8_value_index(void) {
+    int8_t idx[64];
+    for (int j = 0; j < 64; j++) idx[j] = (int8_t)(j < 32 ? 2 + j : 64 + j);
+    return _mm512_loadu_si512(idx);
+}
+
 /// Two blocks of a weight row (chunk c: blocks 2c and 2c + 1, the second absent past nb) as
 /// unsigned bytes for dpbusd (Q8_0 offset by 128, Q4 nibbles as they are) and lane scales.
 INLINE void load_weight_chunk(int wtype, const uint8_t *row, int c, int nb, __m512i *wq, __m512 *wd, __m512 *wm) {
     int b0 = 2 * c, two = b0 + 1 < nb;
     if (wtype == LLMOPT_W_Q8_0) {
+        // The two blocks span 68 bytes: loads at +0 and +4 cover them; vpermt2b picks the 64
+        // values, vpermw the two scales (bytes 0-1 and 34-35).
         const uint8_t *p = row + (size_t)b0 * 34;
-        __m256i lo = _mm256_loadu_si256((const __m256i *)(p + 2));
-        __m256i hi = two ? _mm256_loadu_si256((const __m256i *)(p + 36)) : _mm256_set1_epi8((char)0x80);
-        float d0 = _cvtsh_ss(*(const uint16_t *)p), d1 = two ? _cvtsh_ss(*(const uint16_t *)(p + 34)) : 0.0f;
-        *wq = _mm512_xor_si512(_mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1), _mm512_set1_epi8((char)0x80));
-        *wd = _mm512_mask_blend_ps(0xFF00, _mm512_set1_ps(d0), _mm512_set1_ps(d1));
+        __mmask64 m0 = two ? ~0ull : (1ull << 34) - 1, m1 = two ? ~0ull : (1ull << 30) - 1;
+        __m512i a = _mm512_maskz_loadu_epi8(m0, p), b = _mm512_maskz_loadu_epi8(m1, p + 4);
+        __m512i q = _mm512_permutex2var_epi8(a, q8_value_index(), b);
+        *wq = _mm512_xor_si512(q, _mm512_set1_epi8((char)0x80));
+        *wd = _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutexvar_epi16(scale_index(34, 0), a)));
         *wm = _mm512_setzero_ps();
     } else {
         // One masked load holds both blocks (36 or 40 bytes); byte and word permutes place the

@@ -44,6 +44,15 @@ let quick = args.contains("--quick")
 let runs = quick ? 3 : 10
 print("llmopt kernels: isa \(String(cString: llmopt_kernels_isa())), threads \(Parallel.threadCount) (best of \(runs) runs)")
 
+do {
+    let calls = 2000
+    var sink = [Int](repeating: 0, count: 64)
+    let t = best(runs: runs) {
+        for _ in 0..<calls { Parallel.forRanges(1024, grain: 16) { r in sink.withUnsafeMutableBufferPointer { $0[r.lowerBound / 16] += 1 } } }
+    } / Double(calls)
+    print(String(format: "Parallel.forRanges overhead (tiny body): %.2f us per call", t * 1e6))
+}
+
 print("\nSGEMM, Linear.forward with f32 weights (C[m, n] = A[m, k] · B[n, k]ᵀ)")
 for (m, n, k) in [(256, 768, 768), (256, 3072, 768), (256, 768, 3072), (256, 2304, 768), (256, 50257, 768)] {
     let w = randomWeight(n: n, k: k, dtype: .f32)

@@ -8,7 +8,7 @@
 extern int llmopt_isa_active;
 
 /// GEMM register tile: rows of A per packed panel, and weight rows per micro-panel.
-#define LLMOPT_MR 32
+#define LLMOPT_MR LLMOPT_GEMM_MR
 #define LLMOPT_NR LLMOPT_GEMM_NR
 
 

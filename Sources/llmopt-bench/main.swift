@@ -42,7 +42,8 @@ func randomWeight(n: Int, k: Int, dtype: DType) -> Tensor {
 let args = CommandLine.arguments.dropFirst()
 let quick = args.contains("--quick")
 let runs = quick ? 3 : 10
-print("llmopt kernels: isa \(String(cString: llmopt_kernels_isa())), threads \(Parallel.threadCount) (best of \(runs) runs)")
+let load = (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.split(separator: " ").first.map(String.init) ?? "?"
+print("llmopt kernels: isa \(String(cString: llmopt_kernels_isa())), threads \(Parallel.threadCount) (best of \(runs) runs; load average \(load))")
 
 do {
     let calls = 2000

@@ -57,7 +57,10 @@ public enum Linear {
         }
         let packed = llmopt_scratch(0, llmopt_gemm_packed_a_floats(Int32(rows), Int32(k)) * 4)!
             .assumingMemoryBound(to: Float.self)
-        llmopt_gemm_pack_a(Int32(rows), Int32(k), x, Int32(k), packed)
+        let panels = (rows + Int(LLMOPT_GEMM_MR) - 1) / Int(LLMOPT_GEMM_MR)
+        Parallel.forRanges(panels) { r in
+            llmopt_gemm_pack_a_panels(Int32(rows), Int32(k), x, Int32(k), packed, Int32(r.lowerBound), Int32(r.upperBound))
+        }
         Parallel.forRanges(n, grain: Int(LLMOPT_GEMM_NR)) { r in
             llmopt_gemm_nt_packed(Int32(rows), Int32(r.count), Int32(k), packed, weight + r.lowerBound * rowBytes, wtype,
                                   rowBytes, y + r.lowerBound, Int32(n))

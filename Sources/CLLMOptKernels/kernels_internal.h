@@ -36,11 +36,6 @@ void llmopt_qgemm_nt_avx512(int m, int n, int k, const void *qx, const void *w, 
 void llmopt_qgemm_nt_avx2(int m, int n, int k, const void *qx, const void *w, int wtype, size_t rb, float *c, int ldc);
 void llmopt_qgemm_nt_generic(int m, int n, int k, const void *qx, const void *w, int wtype, size_t rb, float *c, int ldc);
 
-float llmopt_dot_f32_avx512(int n, const float *a, const float *b);
-void llmopt_axpy_f32_avx512(int n, float alpha, const float *x, float *y);
-float llmopt_softmax_f32_avx512(int n, float *x);
-void llmopt_rmsnorm_f32_avx512(int n, const float *x, const float *w, float eps, float *y);
-void llmopt_layernorm_f32_avx512(int n, const float *x, const float *w, const float *b, float eps, float *y);
 
 // Quantized activation row layout (k values, nb = k / 32 blocks, nc = ceil(nb / 2) chunks of 64):
 //   int8  q[nc * 64]      values, zero padded

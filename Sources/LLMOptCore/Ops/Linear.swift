@@ -35,6 +35,38 @@ public enum Linear {
         }
     }
 
+    /// C[m, n] = A[m, k] · B[n, k]ᵀ for plain float32 matrices given by pointer and row stride
+    /// (in floats), for products that are not layers: attention scores against a KV cache whose
+    /// rows hold several heads, for instance. Same kernels and thread split as `forward`.
+    public static func multiplyTransposed(_ a: UnsafePointer<Float>, rows m: Int, lda: Int, _ b: UnsafePointer<Float>, bRows n: Int,
+                                          ldb: Int, depth k: Int, into c: UnsafeMutablePointer<Float>, ldc: Int) {
+        guard m > 0, n > 0 else { return }
+        let wtype = Int32(LLMOPT_W_F32), rowBytes = ldb * 4
+        let raw = UnsafeRawPointer(b)
+        if m <= smallRowLimit {
+            Parallel.forRanges(n, grain: 16) { r in
+                llmopt_gemm_small(Int32(m), Int32(r.count), Int32(k), a, Int32(lda), raw + r.lowerBound * rowBytes, wtype, rowBytes,
+                                  c + r.lowerBound, Int32(ldc))
+            }
+            return
+        }
+        let packed = packA(a, rows: m, lda: lda, depth: k)
+        Parallel.forRanges(n, grain: Int(LLMOPT_GEMM_NR)) { r in
+            llmopt_gemm_nt_packed(Int32(m), Int32(r.count), Int32(k), packed, raw + r.lowerBound * rowBytes, wtype, rowBytes,
+                                  c + r.lowerBound, Int32(ldc))
+        }
+    }
+
+    /// A packed into this thread's scratch buffer (panels shared out between threads).
+    static func packA(_ a: UnsafePointer<Float>, rows m: Int, lda: Int, depth k: Int) -> UnsafeMutablePointer<Float> {
+        let packed = llmopt_scratch(0, llmopt_gemm_packed_a_floats(Int32(m), Int32(k)) * 4)!.assumingMemoryBound(to: Float.self)
+        let panels = (m + Int(LLMOPT_GEMM_MR) - 1) / Int(LLMOPT_GEMM_MR)
+        Parallel.forRanges(panels) { r in
+            llmopt_gemm_pack_a_panels(Int32(m), Int32(k), a, Int32(lda), packed, Int32(r.lowerBound), Int32(r.upperBound))
+        }
+        return packed
+    }
+
     /// The kernels' name for a weight dtype; nil when only the reference path handles it.
     static func kernelType(_ dtype: DType) -> Int32? {
         switch dtype {
@@ -57,12 +89,7 @@ public enum Linear {
             }
             return
         }
-        let packed = llmopt_scratch(0, llmopt_gemm_packed_a_floats(Int32(rows), Int32(k)) * 4)!
-            .assumingMemoryBound(to: Float.self)
-        let panels = (rows + Int(LLMOPT_GEMM_MR) - 1) / Int(LLMOPT_GEMM_MR)
-        Parallel.forRanges(panels) { r in
-            llmopt_gemm_pack_a_panels(Int32(rows), Int32(k), x, Int32(k), packed, Int32(r.lowerBound), Int32(r.upperBound))
-        }
+        let packed = packA(x, rows: rows, lda: k, depth: k)
         Parallel.forRanges(n, grain: Int(LLMOPT_GEMM_NR)) { r in
             llmopt_gemm_nt_packed(Int32(rows), Int32(r.count), Int32(k), packed, weight + r.lowerBound * rowBytes, wtype,
                                   rowBytes, y + r.lowerBound, Int32(n))

@@ -326,10 +326,10 @@ INLINE __m512i q8_value_index(void) {
     return _mm512_loadu_si512(idx);
 }
 
-/// Two blocks of a weight row (chunk c: blocks 2c and 2c + 1, the second absent past nb) as
+/// Two blocks of a weight row (chunk c: blocks 2c and 2c + 1, the second absent unless `two`) as
 /// unsigned bytes for dpbusd (Q8_0 offset by 128, Q4 nibbles as they are) and lane scales.
-INLINE void load_weight_chunk(int wtype, const uint8_t *row, int c, int nb, __m512i *wq, __m512 *wd, __m512 *wm) {
-    int b0 = 2 * c, two = b0 + 1 < nb;
+INLINE void load_weight_chunk(int wtype, const uint8_t *row, int c, int two, __m512i *wq, __m512 *wd, __m512 *wm) {
+    int b0 = 2 * c;
     if (wtype == LLMOPT_W_Q8_0) {
         // The two blocks span 68 bytes: loads at +0 and +4 cover them; vpermt2b picks the 64
         // values, vpermw the two scales (bytes 0-1 and 34-35).
@@ -367,7 +367,9 @@ INLINE void qdot_rows(int wtype, int M, int k, const uint8_t *qx, size_t xb, con
     for (int ch = 0; ch < nc; ch++) {
         __m512i wq;
         __m512 wd, wm;
-        load_weight_chunk(wtype, row, ch, nb, &wq, &wd, &wm);
+        // Constant `two` in the loop over whole chunks; the odd last block, if any, after it.
+        if (2 * ch + 1 < nb) load_weight_chunk(wtype, row, ch, 1, &wq, &wd, &wm);
+        else load_weight_chunk(wtype, row, ch, 0, &wq, &wd, &wm);
         for (int i = 0; i < M; i++) {
             __m512i xq = _mm512_loadu_si512((const __m512i *)(v[i].q + ch * 64));
             __m512i dot = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wq, xq);
@@ -382,9 +384,37 @@ INLINE void qdot_rows(int wtype, int M, int k, const uint8_t *qx, size_t xb, con
     for (int i = 0; i < M; i++) c[(size_t)i * ldc] = _mm512_reduce_add_ps(acc[i]);
 }
 
+/// One activation row against two weight rows (GEMV): the activation chunk is loaded once for both.
+INLINE void qdot_two_weight_rows(int wtype, int k, const uint8_t *qx, const uint8_t *row0, size_t rb, float *c) {
+    int nb = k / 32, nc = (nb + 1) / 2;
+    llmopt_q8act_view v = llmopt_q8act_make_view(k, qx);
+    __m512 acc[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
+    for (int ch = 0; ch < nc; ch++) {
+        __m512i xq = _mm512_loadu_si512((const __m512i *)(v.q + ch * 64));
+        __m512i xs = _mm512_loadu_si512((const __m512i *)(v.lane_s + ch * 16));
+        __m512 xd = _mm512_loadu_ps(v.lane_d + ch * 16);
+        __m512i offset = wtype == LLMOPT_W_Q8_0 ? _mm512_slli_epi32(xs, 7) : _mm512_slli_epi32(xs, 3);
+        for (int r = 0; r < 2; r++) {
+            __m512i wq;
+            __m512 wd, wm;
+            if (2 * ch + 1 < nb) load_weight_chunk(wtype, row0 + r * rb, ch, 1, &wq, &wd, &wm);
+            else load_weight_chunk(wtype, row0 + r * rb, ch, 0, &wq, &wd, &wm);
+            __m512i dot = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wq, xq);
+            if (wtype != LLMOPT_W_Q4_1) dot = _mm512_sub_epi32(dot, offset);
+            acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(wd, xd), acc[r]);
+            if (wtype == LLMOPT_W_Q4_1) acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(xs), _mm512_mul_ps(wm, xd), acc[r]);
+        }
+    }
+    c[0] = _mm512_reduce_add_ps(acc[0]);
+    c[1] = _mm512_reduce_add_ps(acc[1]);
+}
+
 INLINE void qgemm_typed(int wtype, int m, int n, int k, const uint8_t *qx, const uint8_t *w, size_t rb, float *c, int ldc) {
     size_t xb = llmopt_q8act_row_bytes(k);
-    for (int j = 0; j < n; j++) {
+    int j0 = 0;
+    if (m == 1)
+        for (; j0 + 2 <= n; j0 += 2) qdot_two_weight_rows(wtype, k, qx, w + (size_t)j0 * rb, rb, c + j0);
+    for (int j = j0; j < n; j++) {
         const uint8_t *row = w + (size_t)j * rb;
         int i = 0;
         for (; i + 4 <= m; i += 4) qdot_rows(wtype, 4, k, qx + i * xb, xb, row, c + (size_t)i * ldc + j, ldc);

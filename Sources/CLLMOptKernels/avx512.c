@@ -83,19 +83,20 @@ INLINE void convert_range(int wtype, const void *row, int p0, int len, float *ds
 
 /// One 32 x 12 tile of C over kl steps: A from a packed panel (32 floats per step), B from 12
 /// weight rows `ldb` floats apart, broadcast one value at a time. 24 accumulators in registers.
-INLINE void tile_32x12(int kl, const float *pa, const float *b, size_t ldb, float *c, int ldc,
+/// With `halves` = 1 only the first 16 rows of the panel are computed (a last panel of <= 16 rows).
+INLINE void tile_32x12(int halves, int kl, const float *pa, const float *b, size_t ldb, float *c, int ldc,
                        int mrows, int ncols, int overwrite) {
     __m512 acc[LLMOPT_NR][2];
     for (int j = 0; j < LLMOPT_NR; j++) acc[j][0] = acc[j][1] = _mm512_setzero_ps();
     const float *b0 = b, *b3 = b + 3 * ldb, *b6 = b + 6 * ldb, *b9 = b + 9 * ldb;
     for (int p = 0; p < kl; p++) {
-        __m512 a0 = _mm512_loadu_ps(pa), a1 = _mm512_loadu_ps(pa + 16);
+        __m512 a0 = _mm512_loadu_ps(pa), a1 = halves == 2 ? _mm512_loadu_ps(pa + 16) : a0;
         pa += 32;
-#define LLMOPT_STEP(j, base, off)                                  \
-        {                                                          \
-            __m512 bj = _mm512_set1_ps(base[off]);                 \
-            acc[j][0] = _mm512_fmadd_ps(a0, bj, acc[j][0]);        \
-            acc[j][1] = _mm512_fmadd_ps(a1, bj, acc[j][1]);        \
+#define LLMOPT_STEP(j, base, off)                                              \
+        {                                                                      \
+            __m512 bj = _mm512_set1_ps(base[off]);                             \
+            acc[j][0] = _mm512_fmadd_ps(a0, bj, acc[j][0]);                    \
+            if (halves == 2) acc[j][1] = _mm512_fmadd_ps(a1, bj, acc[j][1]);   \
         }
         LLMOPT_STEP(0, b0, p) LLMOPT_STEP(1, b0, ldb + p) LLMOPT_STEP(2, b0, 2 * ldb + p)
         LLMOPT_STEP(3, b3, p) LLMOPT_STEP(4, b3, ldb + p) LLMOPT_STEP(5, b3, 2 * ldb + p)
@@ -152,8 +153,10 @@ void llmopt_gemm_nt_packed_avx512(int m, int n, int k, const float *pa, const vo
             }
             for (int pn = 0; pn < panels; pn++) {
                 int rows = m - pn * LLMOPT_MR < LLMOPT_MR ? m - pn * LLMOPT_MR : LLMOPT_MR;
-                tile_32x12(kl, pblock + (size_t)pn * kl * LLMOPT_MR, bp, ldb, c + (size_t)pn * LLMOPT_MR * ldc + j0,
-                           ldc, rows, nr, p0 == 0);
+                const float *panel = pblock + (size_t)pn * kl * LLMOPT_MR;
+                float *cp = c + (size_t)pn * LLMOPT_MR * ldc + j0;
+                if (rows > 16) tile_32x12(2, kl, panel, bp, ldb, cp, ldc, rows, nr, p0 == 0);
+                else tile_32x12(1, kl, panel, bp, ldb, cp, ldc, rows, nr, p0 == 0);
             }
         }
     }

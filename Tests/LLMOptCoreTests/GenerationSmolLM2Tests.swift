@@ -13,13 +13,18 @@ final class GenerationSmolLM2Tests: XCTestCase {
         guard FileManager.default.fileExists(atPath: Self.path) else {
             throw XCTSkip("SmolLM2 not fetched: run Scripts/fetch-models")
         }
-        let model = try ModelLoader.load(path: Self.path)
+        return try ModelLoader.load(path: Self.path)
+    }
+
+    /// The model with the tokenizer the GGUF loader attaches from its `tokenizer.ggml.*` metadata.
+    func loadSmolLM2WithTokenizer() throws -> Model {
+        let model = try loadSmolLM2()
         XCTAssertNotNil(model.tokenizer, "the GGUF loader attaches the model's tokenizer")
         return model
     }
 
     func testCapitalOfFrance() throws {
-        let model = try loadSmolLM2()
+        let model = try loadSmolLM2WithTokenizer()
         XCTAssertEqual(model.config.numLayers, 30)
         var streamed = ""
         let reply = try Generator.chat(model, messages: [.user("What is the capital of France?")], steps: 64) { _, bytes in
@@ -33,7 +38,7 @@ final class GenerationSmolLM2Tests: XCTestCase {
     /// The same with every weight dequantized to float32 first: every linear layer then runs
     /// the exact float path, so this checks the forward pass apart from kernel approximations.
     func testCapitalOfFranceWithFloatWeights() throws {
-        var model = try loadSmolLM2()
+        var model = try loadSmolLM2WithTokenizer()
         model.weights = model.weights.mapValues { $0.toF32() }
         let reply = try Generator.chat(model, messages: [.user("What is the capital of France?")], steps: 64)
         XCTAssertEqual(reply.text, "The capital of France is Paris.")

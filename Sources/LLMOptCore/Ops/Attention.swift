@@ -40,7 +40,9 @@ func attentionForward(
     let group = heads / kvHeads
     let scale = 1 / Float(hd).squareRoot()
     let scores = scratch.headScores.pointer, capacity = scratch.capacity
-    Parallel.forRanges(heads) { range in
+    // Short contexts of small models are cheaper on one thread than handed out to several.
+    let work = heads * tokens * (position + tokens) * hd
+    Parallel.forRanges(heads, grain: work < 1 << 16 ? heads : 1) { range in
         for h in range {
             let att = scores + h * capacity
             let kvOffset = (h / group) * hd
@@ -49,14 +51,35 @@ func attentionForward(
                 let n = position + t + 1
                 for p in 0..<n { att[p] = dot(qh, keys + p * kvWidth + kvOffset, hd) * scale }
                 softmaxForward(att, count: n)
-                let oh = out + t * qWidth + h * hd
-                oh.update(repeating: 0, count: hd)
-                for p in 0..<n {
-                    let a = att[p], vp = values + p * kvWidth + kvOffset
-                    for i in 0..<hd { oh[i] += a * vp[i] }
-                }
+                weightedSumForward(out + t * qWidth + h * hd, weights: att, rows: values + kvOffset, stride: kvWidth,
+                                   count: n, width: hd)
             }
         }
+    }
+}
+
+/// out = Σ_p weights[p] · rows[p], the probability-weighted sum of value rows.
+/// out: [width]; weights: [count]; rows: [count] rows of `width` floats, `stride` apart.
+@inline(__always)
+func weightedSumForward(
+    _ out: UnsafeMutablePointer<Float>, weights: UnsafePointer<Float>, rows: UnsafePointer<Float>,
+    stride: Int, count: Int, width: Int
+) {
+    var i = 0
+    // Eight output values at a time stay in a register across all rows.
+    while i + 8 <= width {
+        var acc = SIMD8<Float>()
+        for p in 0..<count {
+            acc = acc + SIMD8<Float>(repeating: weights[p]) * UnsafeRawPointer(rows + p * stride + i).loadUnaligned(as: SIMD8<Float>.self)
+        }
+        UnsafeMutableRawPointer(out + i).storeBytes(of: acc, as: SIMD8<Float>.self)
+        i += 8
+    }
+    while i < width {
+        var acc: Float = 0
+        for p in 0..<count { acc += weights[p] * rows[p * stride + i] }
+        out[i] = acc
+        i += 1
     }
 }
 

@@ -29,6 +29,9 @@ final class FormatRoundTripTests: XCTestCase {
             XCTAssertEqual(f.version, 3)
             XCTAssertTrue(f.tensorInfos.allSatisfy { $0.offset % 32 == 0 })
             XCTAssertEqual(f["tokenizer.ggml.tokens"]?.strings, try GGUFFile(path: source)["tokenizer.ggml.tokens"]?.strings)
+            let text = try String(contentsOfFile: Fixtures.path("text/tricky.txt"), encoding: .utf8)
+            XCTAssertEqual(back.tokenizer?.encode(text), m.tokenizer?.encode(text))
+            XCTAssertEqual(back.tokenizer?.encode(text).count, 614)
         }
     }
 
@@ -195,7 +198,7 @@ final class FormatRoundTripTests: XCTestCase {
         guard FileManager.default.fileExists(atPath: path) else { throw XCTSkip("SmolLM2 not fetched: run Scripts/fetch-models") }
         let dir = try TempDir()
         let gguf = try GGUFTokenizerFactory.make(from: GGUFFile(path: path))
-        let vocabulary = try XCTUnwrap(gguf as? VocabularyExporting).exportVocabulary()
+        let vocabulary = try XCTUnwrap(gguf as? VocabularyExporting).exportedVocabulary
         try TokenizerJSONWriter.write(vocabulary, to: dir.path)
         let json = try TokenizerJSON.load(path: dir.file("tokenizer.json"))
         let tricky = try String(contentsOfFile: Fixtures.path("text/tricky.txt"), encoding: .utf8)
@@ -221,5 +224,28 @@ final class FormatRoundTripTests: XCTestCase {
         XCTAssertEqual(f["tokenizer.ggml.token_type"]?.ints?.last, 5)
         let back = try GGUFModel.model(from: f)
         XCTAssertEqual(back.tokenizer?.encode("Once upon a time"), m.tokenizer?.encode("Once upon a time"))
+    }
+
+    /// BF16 and F16 tensors keep their type through GGUF and safetensors.
+    func testHalfPrecisionTensorsRoundTrip() throws {
+        let dir = try TempDir()
+        var m = try HuggingFaceFolder.load(Fixtures.path("models/tiny-llama"))
+        let q = "model.layers.0.self_attn.q_proj.weight", up = "model.layers.1.mlp.up_proj.weight"
+        let qValues = m.weights[q]!.floats(), upValues = m.weights[up]!.floats()
+        m = m.replacing(q, with: Tensor.raw(shape: [64, 64], dtype: .bf16) { out in
+            for (i, x) in qValues.enumerated() { out.storeBytes(of: Dequantize.floatToBF16(x), toByteOffset: 2 * i, as: UInt16.self) }
+        })
+        m = m.replacing(up, with: Tensor.raw(shape: [172, 64], dtype: .f16) { out in
+            for (i, x) in upValues.enumerated() { out.storeBytes(of: Float16(x).bitPattern, toByteOffset: 2 * i, as: UInt16.self) }
+        })
+        // Folder → GGUF (q/k rows permuted) → folder (permuted back): the bytes are unchanged.
+        try ModelSaver.save(m, to: dir.file("half.gguf"))
+        let gguf = try ModelLoader.load(path: dir.file("half.gguf"))
+        XCTAssertEqual(gguf.weights[q]?.dtype, .bf16)
+        XCTAssertEqual(gguf.weights[up]?.dtype, .f16)
+        try ModelSaver.save(gguf, to: dir.file("half"))
+        let back = try ModelLoader.load(path: dir.file("half"))
+        assertSameTensors(m, back)
+        XCTAssertEqual(try SafetensorsFile(path: dir.file("half/model.safetensors")).tensors[q]?.dtype, .bf16)
     }
 }

@@ -123,7 +123,7 @@ final class ModelFormatTests: XCTestCase {
     /// The vocabulary read from tok512.bin is the one llama.cpp's converter wrote into the GGUF.
     func testLlama2CVocabularyMatchesLlamaCppConversion() throws {
         let folder = GGUFFormatTests.example("Examples/models/stories260K") + "/"
-        let v = try ExportedVocabulary.llama2C(path: folder + "tok512.bin", vocabSize: 512)
+        let v = try Llama2CTokenizer(path: folder + "tok512.bin", vocabSize: 512).exportedVocabulary
         let f = try GGUFFile(path: folder + "stories260K.gguf")
         XCTAssertEqual(v.pieces, f["tokenizer.ggml.tokens"]?.strings)
         XCTAssertEqual(v.scores, f["tokenizer.ggml.scores"]?.floats)

@@ -69,7 +69,7 @@ final class TokenizerGGUFVectorTests: XCTestCase {
     func testExportedVocabularyIsTheFiles() throws {
         for vocab in ["ggml-vocab-gpt-2.gguf", "ggml-vocab-llama-spm.gguf"] {
             let file = try GGUFFile(path: Fixtures.path("data/tokenizers/\(vocab)"))
-            guard let exported = try (Self.tokenizer(file) as? VocabularyExporting)?.exportVocabulary() else {
+            guard let exported = (try Self.tokenizer(file) as? VocabularyExporting)?.exportedVocabulary else {
                 return XCTFail("\(vocab): tokenizer cannot export its vocabulary")
             }
             XCTAssertEqual(exported.model, file.metadata["tokenizer.ggml.model"]?.string)

@@ -76,7 +76,7 @@ final class TokenizerLlama2CTests: XCTestCase {
     /// stories260K.gguf, and llama.cpp's SentencePiece tokenizer over it gives run.c's ids.
     func testExportMatchesGGUFAndTokenizesAlike() throws {
         let t = try tok512()
-        let exported = t.exportVocabulary()
+        let exported = t.exportedVocabulary
         let gguf = try GGUFFile(path: packageRoot + "/Examples/models/stories260K/stories260K.gguf")
         XCTAssertEqual(exported.pieces, gguf.metadata["tokenizer.ggml.tokens"]?.strings)
         XCTAssertEqual(exported.tokenTypes, gguf.metadata["tokenizer.ggml.token_type"]?.ints)

@@ -1,6 +1,5 @@
 /// Builds the tokenizer a GGUF file describes in its `tokenizer.ggml.*` metadata, without
-/// needing any tensors (llama.cpp's vocab-only files have none). The result carries its
-/// vocabulary, so a model saved again as GGUF keeps the same tokenizer.
+/// needing any tensors (llama.cpp's vocab-only files have none).
 public enum GGUFTokenizerFactory {
     public static func make(from file: GGUFFile) throws -> any Tokenizer {
         let vocabulary = try self.vocabulary(file)
@@ -11,21 +10,20 @@ public enum GGUFTokenizerFactory {
             return t
         }
         let v = vocabulary
-        let base: any Tokenizer
         switch v.model {
         case "llama":
-            base = SentencePieceBPETokenizer(
+            return SentencePieceBPETokenizer(
                 pieces: v.pieces, scores: v.scores ?? [], types: types, bosTokenId: v.bosTokenId, eosTokenId: v.eosTokenId,
                 unknownTokenId: v.unknownTokenId, addBOS: v.addBOS, addSpacePrefix: v.addSpacePrefix ?? true)
         default:
-            base = ByteLevelBPETokenizer(
+            return ByteLevelBPETokenizer(
                 pieces: v.pieces, merges: v.merges ?? [], types: types, bosTokenId: v.bosTokenId, eosTokenId: v.eosTokenId,
                 addBOS: v.addBOS, preTokenizer: v.preTokenizer ?? "default")
         }
-        return ExportableTokenizer(base, vocabulary: vocabulary)
     }
 
-    /// The `tokenizer.ggml.*` arrays and settings, checked against each other.
+    /// The `tokenizer.ggml.*` arrays and settings, checked against each other. Tokenizers
+    /// built from them export the same vocabulary back.
     static func vocabulary(_ file: GGUFFile) throws -> ExportedVocabulary {
         func fail(_ reason: String) -> LLMOptError { .badFile(path: file.path, reason: reason) }
         let meta = file.metadata

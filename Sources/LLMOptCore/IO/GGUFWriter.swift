@@ -63,8 +63,9 @@ public enum GGUFWriter {
             }
             var out = t
             if arch == .llama && !c.ropeInterleaved {
-                if name.hasSuffix("self_attn.q_proj.weight") { out = try RopeLayout.toInterleaved(t, headDim: c.headDim, name: name) }
-                if name.hasSuffix("self_attn.k_proj.weight") { out = try RopeLayout.toInterleaved(t, headDim: c.headDim, name: name) }
+                if name.hasSuffix("self_attn.q_proj.weight") || name.hasSuffix("self_attn.k_proj.weight") {
+                    out = try RopeLayout.toInterleaved(out, headDim: c.headDim, name: name)
+                }
             }
             tensors.append((ggufName, out))
         }
@@ -77,7 +78,7 @@ public enum GGUFWriter {
             guard let exporting = tokenizer as? VocabularyExporting else {
                 throw LLMOptError.unsupported("\(path): the model's tokenizer (\(type(of: tokenizer))) cannot export its vocabulary to GGUF")
             }
-            var vocabulary = try exporting.exportVocabulary()
+            var vocabulary = exporting.exportedVocabulary
             guard vocabulary.pieces.count <= c.vocabSize else {
                 throw LLMOptError.unsupported("\(path): the tokenizer has \(vocabulary.pieces.count) tokens for \(c.vocabSize) embedding rows")
             }
@@ -259,8 +260,7 @@ public enum RopeLayout {
         let rowBytes = t.rowBytes
         let src = t.rawPointer
         let map = (0..<headDim).map(source)
-        return Tensor.raw(shape: t.shape, dtype: t.dtype) { out in
-            let dst = out.baseAddress!
+        let storage = TensorStorage.allocate(byteCount: t.byteCount) { dst in
             for head in 0..<(t.shape[0] / headDim) {
                 let base = head * headDim
                 for r in 0..<headDim {
@@ -268,5 +268,6 @@ public enum RopeLayout {
                 }
             }
         }
+        return Tensor(shape: t.shape, dtype: t.dtype, storage: storage)
     }
 }

@@ -87,7 +87,7 @@ public enum HuggingFaceFolder {
             guard let exporting = tokenizer as? VocabularyExporting else {
                 throw LLMOptError.unsupported("\(folder): the model's tokenizer (\(type(of: tokenizer))) cannot be written as tokenizer.json")
             }
-            try TokenizerJSONWriter.write(exporting.exportVocabulary(), chatTemplate: model.chatTemplate, to: folder)
+            try TokenizerJSONWriter.write(exporting.exportedVocabulary, chatTemplate: model.chatTemplate, to: folder)
         }
         if let template = model.chatTemplate { try write(Data(template.utf8), to: path(folder, "chat_template.jinja")) }
     }

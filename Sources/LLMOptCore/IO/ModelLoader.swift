@@ -88,8 +88,8 @@ public enum ModelLoader {
 
     /// A tokenizer from its own file, recognized by content: a Hugging Face tokenizer.json
     /// (with tokenizer_config.json beside it), a GGUF file's vocabulary, or a llama2.c
-    /// tokenizer.bin. Tokenizers come back able to export their vocabulary where the format
-    /// allows, and are refused when they have more tokens than the model's embedding rows.
+    /// tokenizer.bin. Every tokenizer comes back able to export its vocabulary for saving, and
+    /// is refused when it has more tokens than the model's embedding rows.
     public static func loadTokenizer(path: String, vocabSize: Int) throws -> any Tokenizer {
         let file = try MappedFile(path: path)
         let tokenizer: any Tokenizer
@@ -97,11 +97,10 @@ public enum ModelLoader {
             tokenizer = try GGUFTokenizerFactory.make(from: GGUFFile(path: path))
         } else if file.size >= 1, file.base.load(as: UInt8.self) == UInt8(ascii: "{") {
             let loaded = try TokenizerJSON.load(path: path)
-            tokenizer = ExportableTokenizer(loaded) { try ExportedVocabulary.tokenizerJSON(path: path, loaded: loaded) }
+            tokenizer = loaded is VocabularyExporting
+                ? loaded : ExportableTokenizer(loaded, vocabulary: try ExportedVocabulary.metaspaceTokenizerJSON(path: path, loaded: loaded))
         } else {
-            tokenizer = ExportableTokenizer(
-                try Llama2CTokenizer(path: path, vocabSize: vocabSize),
-                vocabulary: try ExportedVocabulary.llama2C(path: path, vocabSize: vocabSize))
+            tokenizer = try Llama2CTokenizer(path: path, vocabSize: vocabSize)
         }
         guard tokenizer.vocabularySize <= vocabSize else {
             throw LLMOptError.badFile(path: path, reason: "the tokenizer has \(tokenizer.vocabularySize) tokens, more than the model's \(vocabSize) embedding rows")

@@ -40,27 +40,19 @@ public struct ExportedVocabulary: Sendable {
 
 /// Tokenizers that can hand their vocabulary to a saver.
 public protocol VocabularyExporting {
-    func exportVocabulary() throws -> ExportedVocabulary
+    var exportedVocabulary: ExportedVocabulary { get }
 }
 
-/// A tokenizer together with the vocabulary it was built from, so that savers can write it
-/// out again. The tokenizer types keep their tables private; loaders wrap what they build.
-/// The vocabulary is produced only when a saver asks (reading it again from a large
-/// tokenizer.json costs as much as loading the tokenizer).
+/// A tokenizer together with the vocabulary it was built from, for tokenizer types that do
+/// not export their own (the Metaspace BPE of Llama-style tokenizer.json files).
 public struct ExportableTokenizer: Tokenizer, VocabularyExporting {
     public let base: any Tokenizer
-    let vocabulary: @Sendable () throws -> ExportedVocabulary
-
-    public init(_ base: any Tokenizer, vocabulary: @escaping @Sendable () throws -> ExportedVocabulary) {
-        self.base = base
-        self.vocabulary = vocabulary
-    }
+    public let exportedVocabulary: ExportedVocabulary
 
     public init(_ base: any Tokenizer, vocabulary: ExportedVocabulary) {
-        self.init(base) { vocabulary }
+        self.base = base
+        self.exportedVocabulary = vocabulary
     }
-
-    public func exportVocabulary() throws -> ExportedVocabulary { try vocabulary() }
 
     public var vocabularySize: Int { base.vocabularySize }
     public var bosTokenId: Int? { base.bosTokenId }
@@ -73,59 +65,15 @@ public struct ExportableTokenizer: Tokenizer, VocabularyExporting {
 }
 
 extension ExportedVocabulary {
-    /// The vocabulary of a llama2.c `tokenizer.bin` (int32 max token length, then per token a
-    /// float32 score, an int32 length and the bytes), spelled as llama.cpp's
-    /// convert-llama2c-to-ggml writes it: spaces as "▁", "\n<s>\n" as "<s>", byte tokens typed.
-    public static func llama2C(path: String, vocabSize: Int) throws -> ExportedVocabulary {
-        let file = try MappedFile(path: path)
-        func fail(_ reason: String) -> LLMOptError { .badFile(path: path, reason: reason) }
-        var offset = 4
-        var pieces: [String] = []
-        var scores: [Float] = []
-        var types: [Int] = []
-        guard vocabSize > 0, vocabSize <= (file.size - 4) / 8 else {
-            throw fail("cannot hold \(vocabSize) tokens (\(file.size) bytes)")
-        }
-        for id in 0..<vocabSize {
-            guard offset + 8 <= file.size else { throw fail("truncated at token \(id)") }
-            let score = file.base.loadUnaligned(fromByteOffset: offset, as: Float.self)
-            let length = Int(file.base.loadUnaligned(fromByteOffset: offset + 4, as: Int32.self))
-            offset += 8
-            guard length >= 0, length <= file.size - offset else { throw fail("token \(id) has length \(length), past the end of the file") }
-            var text = String(decoding: UnsafeRawBufferPointer(start: file.base + offset, count: length), as: UTF8.self)
-            offset += length
-            let type: TokenType
-            switch id {
-            case 0: type = .unknown
-            case 1, 2:
-                text = text.trimmingCharacters(in: .newlines)
-                type = .control
-            default:
-                let isByte = text.count == 6 && text.hasPrefix("<0x") && text.hasSuffix(">")
-                type = isByte ? .byte : .normal
-                text = text.replacingOccurrences(of: " ", with: "\u{2581}")
-            }
-            pieces.append(text)
-            scores.append(score)
-            types.append(type.rawValue)
-        }
-        return ExportedVocabulary(
-            model: "llama", pieces: pieces, scores: scores, tokenTypes: types, merges: nil,
-            bosTokenId: 1, eosTokenId: 2, unknownTokenId: 0, addBOS: true, addSpacePrefix: true, preTokenizer: nil)
-    }
-
-    /// The vocabulary of a Hugging Face `tokenizer.json` BPE model, as llama.cpp's converter
-    /// writes it: byte-level files become "gpt2" with their merges; Metaspace files become
-    /// "llama" with each merged piece scored by minus the rank of the merge that first makes
-    /// it (SentencePiece's convention: earlier merges win). Other tokenizer models are refused.
-    static func tokenizerJSON(path: String, loaded: any Tokenizer) throws -> ExportedVocabulary {
+    /// The vocabulary of a Hugging Face `tokenizer.json` BPE with a Metaspace pre-tokenizer
+    /// (Llama 2 style), as a GGUF "llama" vocabulary: each merged piece is scored by minus the
+    /// rank of the merge that first makes it (SentencePiece's convention: earlier merges win),
+    /// `<0xNN>` pieces are byte tokens, added tokens control or user-defined.
+    static func metaspaceTokenizerJSON(path: String, loaded: any Tokenizer) throws -> ExportedVocabulary {
         guard let data = FileManager.default.contents(atPath: path),
               let root = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
               let model = root["model"] as? [String: Any], let vocab = model["vocab"] as? [String: Int]
         else { throw LLMOptError.badFile(path: path, reason: "no model.vocab object to export") }
-        guard model["type"] as? String == "BPE" else {
-            throw LLMOptError.unsupported("\(path): only BPE tokenizers can be written to GGUF, this one is \(model["type"] ?? "untyped")")
-        }
         let added = (root["added_tokens"] as? [[String: Any]]) ?? []
         var pieceById: [Int: String] = [:]
         for (piece, id) in vocab where id >= 0 { pieceById[id] = piece }
@@ -147,16 +95,6 @@ extension ExportedVocabulary {
             return nil
         }
         let unknown = (model["unk_token"] as? String).flatMap { loaded.tokenId($0) }
-
-        let pre = root["pre_tokenizer"] as? [String: Any]
-        let steps = (pre?["type"] as? String == "Sequence") ? (pre?["pretokenizers"] as? [[String: Any]] ?? []) : (pre.map { [$0] } ?? [])
-        if steps.last?["type"] as? String == "ByteLevel" {
-            let types = (0..<count).map { (typeById[$0] ?? (pieceById[$0] == nil ? .unused : .normal)).rawValue }
-            return ExportedVocabulary(
-                model: "gpt2", pieces: pieces, scores: nil, tokenTypes: types, merges: merges,
-                bosTokenId: loaded.bosTokenId, eosTokenId: loaded.eosTokenId, unknownTokenId: unknown,
-                addBOS: loaded.addsBOSByDefault, addSpacePrefix: nil, preTokenizer: byteLevelPreName(steps.dropLast()))
-        }
         var scores = [Float](repeating: 0, count: count)
         var scored = Set<Int>()
         for (rank, merge) in merges.enumerated() {
@@ -164,26 +102,16 @@ extension ExportedVocabulary {
             scores[id] = -Float(rank)
         }
         let types: [Int] = (0..<count).map { id in
-            if let t = typeById[id] { return (id == unknown ? TokenType.unknown : t).rawValue }
             if id == unknown { return TokenType.unknown.rawValue }
+            if let t = typeById[id] { return t.rawValue }
             guard let piece = pieceById[id] else { return TokenType.unused.rawValue }
             let isByte = piece.count == 6 && piece.hasPrefix("<0x") && piece.hasSuffix(">")
             return (isByte ? TokenType.byte : TokenType.normal).rawValue
         }
-        let prependScheme = pre?["prepend_scheme"] as? String
+        let pre = root["pre_tokenizer"] as? [String: Any]
         return ExportedVocabulary(
             model: "llama", pieces: pieces, scores: scores, tokenTypes: types, merges: nil,
             bosTokenId: loaded.bosTokenId, eosTokenId: loaded.eosTokenId, unknownTokenId: unknown,
-            addBOS: loaded.addsBOSByDefault, addSpacePrefix: prependScheme != "never", preTokenizer: nil)
-    }
-
-    /// llama.cpp's `tokenizer.ggml.pre` name for the steps before a ByteLevel pre-tokenizer.
-    static func byteLevelPreName(_ steps: ArraySlice<[String: Any]>) -> String {
-        guard let step = steps.first else { return "gpt-2" }
-        if step["type"] as? String == "Digits" { return "smollm" }
-        let pattern = (step["pattern"] as? [String: Any])?["Regex"] as? String ?? ""
-        if pattern.contains(#"\p{N}{1,3}"#) { return "llama-bpe" }
-        if pattern.contains(#"\p{N}|"#) { return "qwen2" }
-        return "default"
+            addBOS: loaded.addsBOSByDefault, addSpacePrefix: pre?["prepend_scheme"] as? String != "never", preTokenizer: nil)
     }
 }

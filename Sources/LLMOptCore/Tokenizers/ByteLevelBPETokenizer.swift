@@ -1,3 +1,5 @@
+import Foundation
+
 /// GPT-2's byte-level BPE (also SmolLM, Llama 3, Qwen 2): text is cut into words by a regex
 /// pre-tokenizer, each word's UTF-8 bytes become the printable characters of GPT-2's byte map,
 /// and merges apply by rank. Matches llama.cpp's `llm_tokenizer_bpe` and Hugging Face's
@@ -18,6 +20,7 @@ public final class ByteLevelBPETokenizer: Tokenizer, VocabularyExporting {
     private let wholeWordTokens: [[UInt8]: Int32]?
     /// Hugging Face's `add_prefix_space`: a space in front of each text that lacks one.
     private let addsPrefixSpace: Bool
+    private let normalization: UnicodeNormalization
     private let specials: SpecialTokenSplitter
     private let decodedPieces: [[UInt8]]
     private let types: [TokenType]
@@ -50,14 +53,15 @@ public final class ByteLevelBPETokenizer: Tokenizer, VocabularyExporting {
         self.init(
             pieces: pieces, mergePairs: pairs, types: types, bosTokenId: bosTokenId, eosTokenId: eosTokenId,
             addBOS: addBOS, preTokenizer: known ?? .llamaCppDefault, preTokenizerName: known == nil ? "default" : preTokenizer,
-            ignoresMerges: ignoresMerges, addsPrefixSpace: false)
+            ignoresMerges: ignoresMerges, addsPrefixSpace: false, normalization: .none)
     }
 
     /// - Parameter preTokenizerName: the GGUF `tokenizer.ggml.pre` name that stands for
     ///   `preTokenizer` when the vocabulary is saved.
     init(
         pieces: [String], mergePairs: [(String, String)], types: [TokenType], bosTokenId: Int?, eosTokenId: Int?,
-        addBOS: Bool, preTokenizer: ByteLevelPreTokenizer, preTokenizerName: String, ignoresMerges: Bool, addsPrefixSpace: Bool
+        addBOS: Bool, preTokenizer: ByteLevelPreTokenizer, preTokenizerName: String, ignoresMerges: Bool, addsPrefixSpace: Bool,
+        normalization: UnicodeNormalization
     ) {
         self.pieces = pieces
         vocabularySize = pieces.count
@@ -66,6 +70,7 @@ public final class ByteLevelBPETokenizer: Tokenizer, VocabularyExporting {
         addsBOSByDefault = addBOS && bosTokenId != nil
         self.preTokenizer = preTokenizer
         self.addsPrefixSpace = addsPrefixSpace
+        self.normalization = normalization
 
         var idByPiece: [String: Int] = [:]
         idByPiece.reserveCapacity(pieces.count)
@@ -120,11 +125,9 @@ public final class ByteLevelBPETokenizer: Tokenizer, VocabularyExporting {
             case .token(let id):
                 output.append(id)
             case .text(let range):
-                if addsPrefixSpace && bytes[range.lowerBound] != 0x20 {
-                    encodeText([0x20] + bytes[range], into: &output, cache: &cache)
-                } else {
-                    encodeText(Array(bytes[range]), into: &output, cache: &cache)
-                }
+                var fragment = normalization.apply(bytes[range])
+                if addsPrefixSpace && fragment.first != 0x20 { fragment.insert(0x20, at: 0) }
+                encodeText(fragment, into: &output, cache: &cache)
             }
         }
         return output
@@ -174,12 +177,25 @@ public final class ByteLevelBPETokenizer: Tokenizer, VocabularyExporting {
 
     /// The vocabulary as GGUF's "gpt2" model holds it (merges that name pieces missing from
     /// the vocabulary were dropped at load and are not written back).
-    public func exportVocabulary() -> ExportedVocabulary {
+    public var exportedVocabulary: ExportedVocabulary {
         ExportedVocabulary(
             model: "gpt2", pieces: pieces, scores: nil, tokenTypes: types.map(\.rawValue),
             merges: merges.pairsInRankOrder().map { "\(pieces[$0.left]) \(pieces[$0.right])" },
             bosTokenId: bosTokenId, eosTokenId: eosTokenId, unknownTokenId: nil, addBOS: addsBOSSetting,
             addSpacePrefix: nil, preTokenizer: preTokenizerName)
+    }
+}
+
+/// A Hugging Face normalizer applied to the text between special tokens.
+enum UnicodeNormalization: Sendable {
+    case none, nfc, nfkc
+
+    func apply(_ utf8: ArraySlice<UInt8>) -> [UInt8] {
+        switch self {
+        case .none: return Array(utf8)
+        case .nfc: return Array(String(decoding: utf8, as: UTF8.self).precomposedStringWithCanonicalMapping.utf8)
+        case .nfkc: return Array(String(decoding: utf8, as: UTF8.self).precomposedStringWithCompatibilityMapping.utf8)
+        }
     }
 }
 

@@ -180,7 +180,7 @@ public final class Llama2CTokenizer: Tokenizer, VocabularyExporting {
 
     /// The vocabulary as a GGUF "llama" (SentencePiece) vocabulary, which llama.cpp tokenizes
     /// the same way: "▁" for spaces, `<unk>` `<s>` `</s>` for ids 0 to 2, `<0xNN>` as bytes.
-    public func exportVocabulary() -> ExportedVocabulary {
+    public var exportedVocabulary: ExportedVocabulary {
         let names = ["<unk>", "<s>", "</s>"]
         var exported: [String] = []
         var types: [Int] = []

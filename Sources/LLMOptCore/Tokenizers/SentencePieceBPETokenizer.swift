@@ -176,7 +176,7 @@ public final class SentencePieceBPETokenizer: Tokenizer, VocabularyExporting {
     public func tokenId(_ piece: String) -> Int? { idByText[Array(piece.utf8)[...]].map { Int($0) } }
 
     /// The vocabulary as GGUF's "llama" model holds it.
-    public func exportVocabulary() -> ExportedVocabulary {
+    public var exportedVocabulary: ExportedVocabulary {
         ExportedVocabulary(
             model: "llama", pieces: pieces, scores: scores, tokenTypes: types.map(\.rawValue), merges: nil,
             bosTokenId: bosTokenId, eosTokenId: eosTokenId, unknownTokenId: unknownTokenId, addBOS: addsBOSSetting,

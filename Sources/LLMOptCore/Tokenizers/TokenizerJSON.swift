@@ -79,7 +79,7 @@ public enum TokenizerJSON {
                 return ByteLevelBPETokenizer(
                     pieces: pieces, mergePairs: merges, types: types, bosTokenId: bos, eosTokenId: eos, addBOS: addsBOS,
                     preTokenizer: byteLevel.variant, preTokenizerName: byteLevel.variant.ggufName, ignoresMerges: model["ignore_merges"] as? Bool ?? false,
-                    addsPrefixSpace: byteLevel.addsPrefixSpace)
+                    addsPrefixSpace: byteLevel.addsPrefixSpace, normalization: try byteLevelNormalization())
             }
             let metaspace = try metaspaceSettings()
             let byteFallback = model["byte_fallback"] as? Bool ?? false
@@ -105,6 +105,18 @@ public enum TokenizerJSON {
                 case "Metaspace": return (step["prepend_scheme"] as? String ?? "always") != "never"
                 default: return false
                 }
+            }
+        }
+
+        /// The normalizer of a byte-level tokenizer: none, or Unicode NFC / NFKC (Qwen 2).
+        func byteLevelNormalization() throws -> UnicodeNormalization {
+            guard let normalizer = root["normalizer"] as? [String: Any] else { return .none }
+            let steps = (normalizer["type"] as? String == "Sequence") ? (normalizer["normalizers"] as? [[String: Any]] ?? []) : [normalizer]
+            switch steps.map({ $0["type"] as? String ?? "?" }) {
+            case []: return .none
+            case ["NFC"]: return .nfc
+            case ["NFKC"]: return .nfkc
+            case let types: throw LLMOptError.unsupported("\(path): normalizer \(types) before byte-level BPE")
             }
         }
 
@@ -207,6 +219,9 @@ public enum TokenizerJSON {
                 case "never": prefix = .never
                 default: throw fail("unknown Metaspace prepend_scheme '\(scheme)'")
                 }
+                if root["normalizer"] as? [String: Any] != nil {
+                    throw LLMOptError.unsupported("\(path): a normalizer before the Metaspace pre-tokenizer")
+                }
                 return (prefix, pre["split"] as? Bool ?? true)
             }
             if root["pre_tokenizer"] is NSNull || root["pre_tokenizer"] == nil,
@@ -217,7 +232,8 @@ public enum TokenizerJSON {
                     $0["type"] as? String == "Replace" && ($0["pattern"] as? [String: Any])?["String"] as? String == " "
                         && $0["content"] as? String == "\u{2581}"
                 }
-                if replaces { return (prepends ? .unconditional : .never, false) }
+                let known = steps.allSatisfy { ["Prepend", "Replace"].contains($0["type"] as? String ?? "") }
+                if replaces && known { return (prepends ? .unconditional : .never, false) }
             }
             throw LLMOptError.unsupported("\(path): neither a ByteLevel nor a Metaspace pre-tokenizer")
         }

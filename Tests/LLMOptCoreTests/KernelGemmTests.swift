@@ -5,7 +5,7 @@ import XCTest
 /// The blocked SGEMM and the GEMV, on every instruction-set path, against double-accumulated
 /// references on odd shapes (nothing a multiple of the 32 x 12 register tile).
 final class KernelGemmTests: XCTestCase {
-    static let rowsCases = [1, 3, 17, 64]
+    static let rowsCases = [1, 3, 16, 17, 64]
     static let shapes: [(n: Int, k: Int)] = [(1, 1), (31, 33), (33, 31), (172, 576), (1000, 172), (13, 1000)]
 
     func testInstructionSetIsReported() {

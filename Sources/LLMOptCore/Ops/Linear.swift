@@ -12,11 +12,11 @@ import CLLMOptKernels
 /// of the weight.
 public enum Linear {
     /// Row counts up to this use the integer kernels for block-quantized weights (measured: at
-    /// 16 rows they run about 1.5x the dequantizing GEMM, at 32 rows the GEMM wins).
-    public static let integerRowLimit = 16
+    /// 8 rows they run 1.5x the dequantizing GEMM, at 12 they are even, at 16 the GEMM wins by 1.3x).
+    public static let integerRowLimit = 12
     /// Row counts up to this use the few-rows float kernel (GEMV for one row) instead of the packed
-    /// GEMM, whose 32-row tile wastes most of its work below about 14 rows.
-    public static let smallRowLimit = 12
+    /// GEMM, whose 16- or 32-row tiles waste most of their work below about 10 rows.
+    public static let smallRowLimit = 8
 
     public static func forward(_ x: UnsafePointer<Float>, rows: Int, weight w: Tensor, into y: UnsafeMutablePointer<Float>) {
         precondition(w.rank == 2, "Linear.forward: weight \(w) is not a matrix")

@@ -171,6 +171,24 @@ INLINE __m512 load16(int wtype, const uint8_t *row, int p) {
     case LLMOPT_W_BF16:
         return _mm512_castsi512_ps(
             _mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(row + 2 * (size_t)p))), 16));
+    case LLMOPT_W_Q8_0: {
+        const uint8_t *blk = row + (size_t)(p / 32) * 34;
+        __m512 d = _mm512_set1_ps(_cvtsh_ss(*(const uint16_t *)blk));
+        __m512i q = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(blk + 2 + (p & 16))));
+        return _mm512_mul_ps(d, _mm512_cvtepi32_ps(q));
+    }
+    case LLMOPT_W_Q4_0:
+    case LLMOPT_W_Q4_1: {
+        // Values 0..15 of a block are the low nibbles of its 16 bytes, values 16..31 the high ones.
+        int q41 = wtype == LLMOPT_W_Q4_1;
+        const uint8_t *blk = row + (size_t)(p / 32) * (q41 ? 20 : 18);
+        __m128i bytes = _mm_loadu_si128((const __m128i *)(blk + (q41 ? 4 : 2)));
+        if (p & 16) bytes = _mm_srli_epi16(bytes, 4);
+        __m512 q = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_and_si128(bytes, _mm_set1_epi8(0x0F))));
+        __m512 d = _mm512_set1_ps(_cvtsh_ss(*(const uint16_t *)blk));
+        if (q41) return _mm512_fmadd_ps(d, q, _mm512_set1_ps(_cvtsh_ss(*(const uint16_t *)(blk + 2))));
+        return _mm512_mul_ps(d, _mm512_sub_ps(q, _mm512_set1_ps(8.0f)));
+    }
     default: return _mm512_loadu_ps((const float *)row + p);
     }
 }
@@ -247,6 +265,9 @@ void llmopt_gemm_small_avx512(int m, int n, int k, const float *x, int ldx, cons
     switch (wtype) {
     case LLMOPT_W_F16: small_typed(LLMOPT_W_F16, m, n, k, x, ldx, w, rb, y, ldy); break;
     case LLMOPT_W_BF16: small_typed(LLMOPT_W_BF16, m, n, k, x, ldx, w, rb, y, ldy); break;
+    case LLMOPT_W_Q8_0: small_typed(LLMOPT_W_Q8_0, m, n, k, x, ldx, w, rb, y, ldy); break;
+    case LLMOPT_W_Q4_0: small_typed(LLMOPT_W_Q4_0, m, n, k, x, ldx, w, rb, y, ldy); break;
+    case LLMOPT_W_Q4_1: small_typed(LLMOPT_W_Q4_1, m, n, k, x, ldx, w, rb, y, ldy); break;
     default: small_typed(LLMOPT_W_F32, m, n, k, x, ldx, w, rb, y, ldy); break;
     }
 }
@@ -256,6 +277,9 @@ void llmopt_gemv_avx512(int n, int k, const float *x, const void *b, int wtype, 
     switch (wtype) {
     case LLMOPT_W_F16: gemv_typed(LLMOPT_W_F16, n, k, x, w, rb, y); break;
     case LLMOPT_W_BF16: gemv_typed(LLMOPT_W_BF16, n, k, x, w, rb, y); break;
+    case LLMOPT_W_Q8_0: gemv_typed(LLMOPT_W_Q8_0, n, k, x, w, rb, y); break;
+    case LLMOPT_W_Q4_0: gemv_typed(LLMOPT_W_Q4_0, n, k, x, w, rb, y); break;
+    case LLMOPT_W_Q4_1: gemv_typed(LLMOPT_W_Q4_1, n, k, x, w, rb, y); break;
     default: gemv_typed(LLMOPT_W_F32, n, k, x, w, rb, y); break;
     }
 }
@@ -497,6 +521,9 @@ void llmopt_gemm_small_avx512(int m, int n, int k, const float *x, int ldx, cons
     switch (wtype) {
     case LLMOPT_W_F16: small_typed(LLMOPT_W_F16, m, n, k, x, ldx, w, rb, y, ldy); break;
     case LLMOPT_W_BF16: small_typed(LLMOPT_W_BF16, m, n, k, x, ldx, w, rb, y, ldy); break;
+    case LLMOPT_W_Q8_0: small_typed(LLMOPT_W_Q8_0, m, n, k, x, ldx, w, rb, y, ldy); break;
+    case LLMOPT_W_Q4_0: small_typed(LLMOPT_W_Q4_0, m, n, k, x, ldx, w, rb, y, ldy); break;
+    case LLMOPT_W_Q4_1: small_typed(LLMOPT_W_Q4_1, m, n, k, x, ldx, w, rb, y, ldy); break;
     default: small_typed(LLMOPT_W_F32, m, n, k, x, ldx, w, rb, y, ldy); break;
     }
 }

@@ -75,11 +75,12 @@ void llmopt_gemm_nt_packed(int m, int n, int k, const float *packed_a, const voi
 
 // MARK: GEMV (one activation row), y[n] = B[n, k] · x[k]
 
-/// y[j] = sum_k x[k] * B[j, k] for f32, f16 or bf16 rows `b_row_bytes` apart.
+/// y[j] = sum_k x[k] * B[j, k] for rows `b_row_bytes` apart of any weight type: float activations,
+/// weights converted to float32 as they are read (block types exactly, without rounding x).
 void llmopt_gemv(int n, int k, const float *x, const void *b, int wtype, size_t b_row_bytes, float *y);
 
-/// Y[m, n] = X[m, k] · B[n, k]ᵀ for a few rows of X (`ldx` apart; Y rows `ldy` apart) and f32, f16
-/// or bf16 weights: each weight row is read once per four rows of X. For m up to about 8, where
+/// Y[m, n] = X[m, k] · B[n, k]ᵀ for a few rows of X (`ldx` apart; Y rows `ldy` apart) and weights
+/// of any type (converted as `llmopt_gemv` does): each weight row is read once per four rows of X. For m up to about 8, where
 /// the packed GEMM would waste most of its 32-row tile.
 void llmopt_gemm_small(int m, int n, int k, const float *x, int ldx, const void *b, int wtype, size_t b_row_bytes,
                        float *y, int ldy);

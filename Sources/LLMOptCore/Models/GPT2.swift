@@ -140,6 +140,6 @@ final class GPT2Runner: ModelRunner {
         let first = x + (n - logitRows) * d
         layerNormForward(xb, first, weight: lnfw.f32Pointer, bias: lnfb.f32Pointer, rows: logitRows, dim: d, eps: eps)
         hooks.observe(headName, xb, rows: logitRows, cols: d)
-        Linear.forward(xb, rows: logitRows, weight: head, into: logits)
+        Linear.forward(xb, rows: logitRows, weight: head, into: logits, activations: .exact)
     }
 }

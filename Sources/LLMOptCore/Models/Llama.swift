@@ -138,6 +138,6 @@ final class LlamaRunner: ModelRunner {
         let first = x + (n - logitRows) * d
         rmsNormForward(xb, first, weight: finalNorm.f32Pointer, rows: logitRows, dim: d, eps: eps)
         hooks.observe(headName, xb, rows: logitRows, cols: d)
-        Linear.forward(xb, rows: logitRows, weight: head, into: logits)
+        Linear.forward(xb, rows: logitRows, weight: head, into: logits, activations: .exact)
     }
 }

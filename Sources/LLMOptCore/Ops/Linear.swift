@@ -18,7 +18,18 @@ public enum Linear {
     /// GEMM, whose 16- or 32-row tiles waste most of their work below about 10 rows.
     public static let smallRowLimit = 8
 
-    public static func forward(_ x: UnsafePointer<Float>, rows: Int, weight w: Tensor, into y: UnsafeMutablePointer<Float>) {
+    /// How activations meet block-quantized weights in the few-rows (decode) path.
+    public enum Activations: Sendable {
+        /// Rounded to 8 bits per 32-block for the integer kernels, as llama.cpp does: fastest.
+        case quantized
+        /// Kept in float32 against weights converted as they are read. For the output layer,
+        /// whose logits pick the next token directly: 8-bit rounding of its input (one outlier
+        /// in a block costs the other 31 values their precision) can flip a near-tie.
+        case exact
+    }
+
+    public static func forward(_ x: UnsafePointer<Float>, rows: Int, weight w: Tensor, into y: UnsafeMutablePointer<Float>,
+                               activations: Activations = .quantized) {
         precondition(w.rank == 2, "Linear.forward: weight \(w) is not a matrix")
         let n = w.shape[0], k = w.columns
         guard rows > 0, n > 0 else { return }
@@ -28,7 +39,9 @@ public enum Linear {
                          rowBytes: k * 4, into: y)
             return
         }
-        if w.dtype.isQuantized && rows <= integerRowLimit {
+        if w.dtype.isQuantized && activations == .exact && rows <= smallRowLimit {
+            forwardFloat(x, rows: rows, n: n, k: k, weight: w.rawPointer, wtype: wtype, rowBytes: w.rowBytes, into: y, small: true)
+        } else if w.dtype.isQuantized && rows <= integerRowLimit {
             forwardQuantized(x, rows: rows, n: n, k: k, weight: w.rawPointer, wtype: wtype, rowBytes: w.rowBytes, into: y)
         } else {
             forwardFloat(x, rows: rows, n: n, k: k, weight: w.rawPointer, wtype: wtype, rowBytes: w.rowBytes, into: y)
@@ -81,8 +94,8 @@ public enum Linear {
     }
 
     static func forwardFloat(_ x: UnsafePointer<Float>, rows: Int, n: Int, k: Int, weight: UnsafeRawPointer, wtype: Int32,
-                             rowBytes: Int, into y: UnsafeMutablePointer<Float>) {
-        if rows <= smallRowLimit && wtype <= Int32(LLMOPT_W_BF16) {
+                             rowBytes: Int, into y: UnsafeMutablePointer<Float>, small: Bool = false) {
+        if rows <= smallRowLimit && (small || wtype <= Int32(LLMOPT_W_BF16)) {
             Parallel.forRanges(n, grain: 16) { r in
                 llmopt_gemm_small(Int32(rows), Int32(r.count), Int32(k), x, Int32(k), weight + r.lowerBound * rowBytes, wtype, rowBytes,
                                   y + r.lowerBound, Int32(n))

@@ -89,18 +89,20 @@ public enum Quantization {
         let main = try TensorScheme(scheme, options: options)
         let selection = try TensorSelection(targets: options.targets, ignore: options.ignore)
         let ignoreOnly = try TensorSelection(targets: [".*"], ignore: options.ignore)
-        let overrides = try options.overrides.map { ($0.pattern, try TensorScheme($0.scheme, options: options), $0.scheme) }
+        let overrides = try options.overrides.map { (try TensorSelection(targets: [$0.pattern]), try TensorScheme($0.scheme, options: options)) }
 
         var result = model
         var rows: [QuantReport.Row] = []
         for name in model.weightOrder {
             guard let tensor = model.weights[name] else { continue }
             var chosen: TensorScheme?
-            for (pattern, tensorScheme, _) in overrides where try TensorSelection.matches(pattern: pattern, name: name, argument: "overrides") {
+            // Only matrices are quantized: biases and norms stay float32 whatever the patterns say.
+            guard tensor.rank == 2 else { continue }
+            if let (_, tensorScheme) = overrides.first(where: { $0.0.selects(name, shape: tensor.shape) }) {
                 if ignoreOnly.selects(name, shape: tensor.shape) { chosen = tensorScheme }
-                break
+            } else if selection.selects(name, shape: tensor.shape) {
+                chosen = main
             }
-            if chosen == nil, selection.selects(name, shape: tensor.shape) { chosen = main }
             guard let tensorScheme = chosen else { continue }
             let (quantized, format, note) = try tensorScheme.apply(tensor, name: name)
             result = result.replacing(name, with: quantized)

@@ -1,51 +1,45 @@
-/// Token sequences that calibration-aware techniques (GPTQ, AWQ, Wanda, SparseGPT) run through
-/// a model to observe the activations each layer really sees. Samples are windows of `length`
-/// tokens at seeded random offsets in a tokenized text, as in the GPTQ paper's setup; when the
-/// tokenizer adds BOS, each sample starts with BOS followed by `length - 1` text tokens, so every
-/// sample looks like the start of a document to the model.
+/// Calibration data for techniques that look at activations (Wanda, SparseGPT, GPTQ, AWQ):
+/// `samples` windows of `length` tokens cut from a text at positions drawn with a fixed seed,
+/// so the same call always sees the same tokens.
 public struct Calibration: Sendable {
-    public let samples: [[Int]]
+    public let text: String
+    public let samples: Int
+    public let length: Int
+    public let seed: UInt64
 
-    public init(samples: [[Int]]) throws {
-        guard !samples.isEmpty, samples.allSatisfy({ !$0.isEmpty }) else {
-            throw LLMOptError.invalidArgument(name: "calibration", reason: "needs at least one non-empty sample")
-        }
+    public init(text: String, samples: Int = 16, length: Int = 256, seed: UInt64 = 0) throws {
+        guard samples > 0 else { throw LLMOptError.invalidArgument(name: "samples", reason: "must be positive, got \(samples)") }
+        guard length > 1 else { throw LLMOptError.invalidArgument(name: "length", reason: "must be at least 2, got \(length)") }
+        self.text = text
         self.samples = samples
+        self.length = length
+        self.seed = seed
     }
 
-    /// `samples` windows of `length` tokens from `tokens`, at offsets drawn with `seed`
-    /// (shorter when the text is shorter than a window); `bos` is put in front of each.
-    public init(tokens: [Int], samples: Int, length: Int, seed: UInt64 = 0, bos: Int? = nil) throws {
-        guard samples > 0 else { throw LLMOptError.invalidArgument(name: "samples", reason: "\(samples) must be positive") }
-        let body = length - (bos == nil ? 0 : 1)
-        guard body > 0 else { throw LLMOptError.invalidArgument(name: "length", reason: "\(length) leaves no room for text tokens") }
-        guard !tokens.isEmpty else { throw LLMOptError.invalidArgument(name: "calibration", reason: "the text has no tokens") }
-        let window = min(body, tokens.count)
-        var rng = SplitMix64(seed: seed)
-        var out: [[Int]] = []
-        for _ in 0..<samples {
-            let start = Int(rng.next() % UInt64(tokens.count - window + 1))
-            out.append((bos.map { [$0] } ?? []) + tokens[start..<(start + window)])
+    /// The token windows: the text is tokenized once (with BOS when the model adds one) and
+    /// each window starts at a seeded random offset. A text shorter than `length` gives
+    /// `samples` copies of the whole text; an empty one is an error.
+    public func windows(tokenizer: any Tokenizer) throws -> [[Int]] {
+        let ids = tokenizer.encode(text)
+        guard ids.count >= 2 else {
+            throw LLMOptError.invalidArgument(name: "calibration", reason: "the text gives \(ids.count) tokens; at least 2 are needed")
         }
-        try self.init(samples: out)
+        if ids.count <= length { return Array(repeating: ids, count: samples) }
+        var rng = SplitMix64(seed: seed)
+        let starts = ids.count - length + 1
+        return (0..<samples).map { _ in
+            let s = Int(rng.next() % UInt64(starts))
+            return Array(ids[s..<(s + length)])
+        }
     }
-
-    /// Tokenizes `text` once (without BOS) and draws windows from it.
-    public init(text: String, tokenizer: any Tokenizer, samples: Int, length: Int, seed: UInt64 = 0) throws {
-        let tokens = tokenizer.encode(text, addBOS: false)
-        try self.init(tokens: tokens, samples: samples, length: length, seed: seed,
-                      bos: tokenizer.addsBOSByDefault ? tokenizer.bosTokenId : nil)
-    }
-
-    public var tokenCount: Int { samples.reduce(0) { $0 + $1.count } }
 }
 
-/// A small, fast, seedable generator (Steele et al.'s SplitMix64): reproducible across runs and
-/// platforms, unlike the system generator.
-struct SplitMix64: RandomNumberGenerator {
+/// A small, fast, seedable generator (Steele, Lea and Flood 2014); the same seed gives the
+/// same stream on every platform.
+public struct SplitMix64: RandomNumberGenerator, Sendable {
     private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
+    public init(seed: UInt64) { state = seed }
+    public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9

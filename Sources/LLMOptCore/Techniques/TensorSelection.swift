@@ -1,57 +1,51 @@
 import Foundation
 
-/// Which weight matrices a technique (quantization, pruning) touches, chosen by regular
-/// expressions over Hugging Face tensor names, in the manner of llm-compressor's `targets` /
-/// `ignore`. A pattern selects a name when it matches anywhere in it (`"mlp"` selects every MLP
-/// matrix; anchor with `^...$` for exact names).
+/// Which tensors a technique (pruning, quantization) touches, in the style of llm-compressor's
+/// `targets` / `ignore`: regular expressions searched in Hugging Face tensor names.
 ///
-/// Only matrices (rank-2 tensors) are ever selected: biases and norm weights stay as they are.
-/// Without targets, every matrix except the embeddings and the LM head is selected (their
-/// errors hit every token, and they are usually quantized separately, e.g. to Q8_0); name them
-/// in `targets` to include them.
-public struct TensorSelection: @unchecked Sendable {
+/// With no `targets`, the default is every 2-D linear weight of the transformer blocks: the
+/// token and position embeddings and the LM head stay untouched (as `torch.nn.utils.prune`
+/// is applied in the reference data), and so do norms and biases (1-D tensors).
+public struct TensorSelection: Sendable {
     public let targets: [String]
     public let ignore: [String]
-    // NSRegularExpression is immutable and thread-safe once built.
     private let targetExpressions: [NSRegularExpression]
     private let ignoreExpressions: [NSRegularExpression]
 
     public init(targets: [String] = [], ignore: [String] = []) throws {
+        func compile(_ pattern: String, _ argument: String) throws -> NSRegularExpression {
+            do { return try NSRegularExpression(pattern: pattern) } catch {
+                throw LLMOptError.invalidArgument(name: argument, reason: "'\(pattern)' is not a valid regular expression")
+            }
+        }
         self.targets = targets
         self.ignore = ignore
-        targetExpressions = try targets.map { try Self.compile($0, argument: "targets") }
-        ignoreExpressions = try ignore.map { try Self.compile($0, argument: "ignore") }
+        targetExpressions = try targets.map { try compile($0, "targets") }
+        ignoreExpressions = try ignore.map { try compile($0, "ignore") }
     }
 
-    /// Whether `name` (a tensor of `shape`) is selected.
-    public func selects(_ name: String, shape: [Int]) -> Bool {
-        guard shape.count == 2 else { return false }
-        if ignoreExpressions.contains(where: { Self.matches($0, name) }) { return false }
-        if targetExpressions.isEmpty { return !Self.isEmbeddingOrHead(name) }
-        return targetExpressions.contains { Self.matches($0, name) }
-    }
+    /// The default selection: every linear weight but embeddings and the LM head.
+    public static let linearWeights: TensorSelection = try! TensorSelection()
 
-    /// The selected tensors of `model`, in the model's order.
-    public func names(in model: Model) -> [String] {
-        model.weightOrder.filter { name in model.weights[name].map { selects(name, shape: $0.shape) } ?? false }
-    }
-
-    /// Token and position embeddings and the LM head, under Llama and GPT-2 names.
+    /// Embedding tables and the LM head, which the default selection leaves alone.
     public static func isEmbeddingOrHead(_ name: String) -> Bool {
-        matches(embeddingOrHead, name)
+        name.contains("embed_tokens") || name.contains(".wte.") || name.contains(".wpe.")
+            || name.hasPrefix("lm_head") || name.contains(".lm_head.") || name == "output.weight"
+            || name.hasPrefix("token_embd")
     }
 
-    /// Whether `pattern` matches somewhere in `name`; `argument` names the option in errors.
-    public static func matches(pattern: String, name: String, argument: String) throws -> Bool {
-        matches(try compile(pattern, argument: argument), name)
-    }
-
-    private static let embeddingOrHead = try! NSRegularExpression(pattern: #"(^|\.)(embed_tokens|wte|wpe|lm_head)(\.|$)"#)
-
-    private static func compile(_ pattern: String, argument: String) throws -> NSRegularExpression {
-        do { return try NSRegularExpression(pattern: pattern) } catch {
-            throw LLMOptError.invalidArgument(name: argument, reason: "'\(pattern)' is not a valid regular expression")
+    /// Whether the tensor `name` (of shape `shape`) is selected.
+    public func selects(_ name: String, shape: [Int]) -> Bool {
+        if ignoreExpressions.contains(where: { Self.matches($0, name) }) { return false }
+        if targetExpressions.isEmpty {
+            return shape.count == 2 && name.hasSuffix(".weight") && !Self.isEmbeddingOrHead(name)
         }
+        return targetExpressions.contains(where: { Self.matches($0, name) })
+    }
+
+    /// The selected weights of `model`, in the model's tensor order.
+    public func selectedNames(in model: Model) -> [String] {
+        model.weightOrder.filter { name in model.weights[name].map { selects(name, shape: $0.shape) } ?? false }
     }
 
     private static func matches(_ expression: NSRegularExpression, _ name: String) -> Bool {

@@ -137,6 +137,11 @@ public enum RoundToNearest {
         return (lo, hi)
     }
 
+    /// Minimum and maximum of `count` values of `x` from `start`.
+    static func range(_ x: [Float], from start: Int = 0, count: Int) -> (Float, Float) {
+        x.withUnsafeBufferPointer { range($0.baseAddress! + start, count: count) }
+    }
+
     /// Quantizers assume finite weights; NaN or infinity would silently poison a whole group.
     static func checkFinite(_ w: Tensor, name: String) throws {
         let p = w.f32Pointer

@@ -22,6 +22,10 @@ public struct QuantReport: Sendable, CustomStringConvertible {
         /// Zeros of the original that are no longer exactly zero.
         public let zerosLost: Int
         public let note: String?
+        /// For calibrated methods: ‖X(W − Ŵ)ᵀ‖ / ‖XWᵀ‖ on the calibration inputs, and the same
+        /// for round-to-nearest on the same grid, for comparison.
+        public let outputError: Double?
+        public let outputErrorRTN: Double?
         /// Σ(w − ŵ)² and Σw², in float64, for totals over many tensors.
         public let squaredError: Double
         public let squaredNorm: Double
@@ -46,14 +50,16 @@ public struct QuantReport: Sendable, CustomStringConvertible {
     public func row(_ name: String) -> Row? { rows.first { $0.name == name } }
 
     public var description: String {
-        var table: [[String]] = [["tensor", "shape", "format", "bytes before", "bytes after", "rel err", "max err", "zeros kept"]]
+        let calibrated = rows.contains { $0.outputError != nil }
+        var table: [[String]] = [["tensor", "shape", "format", "bytes before", "bytes after", "rel err", "max err", "zeros kept"]
+            + (calibrated ? ["out err", "out err RTN"] : [])]
         for r in rows {
             table.append([
                 r.name, r.shape.map(String.init).joined(separator: "x"), r.format,
                 String(r.bytesBefore), String(r.bytesAfter),
                 String(format: "%.6f", r.relativeError), String(format: "%.3g", r.maxAbsError),
                 r.zerosBefore == 0 ? "-" : "\(r.zerosBefore - r.zerosLost)/\(r.zerosBefore)",
-            ])
+            ] + (calibrated ? [r.outputError, r.outputErrorRTN].map { $0.map { String(format: "%.6f", $0) } ?? "-" } : []))
         }
         let widths = (0..<table[0].count).map { c in table.map { $0[c].count }.max() ?? 0 }
         var lines = ["quantize \(scheme): \(rows.count) tensors, \(bytesBefore) -> \(bytesAfter) bytes"
@@ -73,8 +79,11 @@ public struct QuantReport: Sendable, CustomStringConvertible {
 }
 
 extension QuantReport.Row {
-    /// Compares `before` and `after` value by value.
-    init(name: String, before: Tensor, after: Tensor, format: String, note: String?) {
+    /// Compares `before` and `after` value by value; `stored` (default `after`) is what the
+    /// model keeps, for its dtype and bytes (AWQ stores Q(W·s) while the layer computes Q(W·s)/s).
+    init(name: String, before: Tensor, after: Tensor, stored: Tensor? = nil, format: String, note: String?,
+         outputError: Double? = nil, outputErrorRTN: Double? = nil) {
+        let stored = stored ?? after
         let a = before.floats(), b = after.floats()
         var diff2 = 0.0, norm2 = 0.0, maxErr = 0.0
         var zerosBefore = 0, zerosAfter = 0, lost = 0
@@ -86,10 +95,10 @@ extension QuantReport.Row {
             if a[i] == 0 { zerosBefore += 1; if b[i] != 0 { lost += 1 } }
             if b[i] == 0 { zerosAfter += 1 }
         }
-        self.init(name: name, shape: before.shape, dtypeBefore: before.dtype, dtypeAfter: after.dtype, format: format,
-                  bytesBefore: before.byteCount, bytesAfter: after.byteCount,
+        self.init(name: name, shape: before.shape, dtypeBefore: before.dtype, dtypeAfter: stored.dtype, format: format,
+                  bytesBefore: before.byteCount, bytesAfter: stored.byteCount,
                   relativeError: norm2 > 0 ? (diff2 / norm2).squareRoot() : diff2.squareRoot(),
                   maxAbsError: maxErr, zerosBefore: zerosBefore, zerosAfter: zerosAfter, zerosLost: lost, note: note,
-                  squaredError: diff2, squaredNorm: norm2)
+                  outputError: outputError, outputErrorRTN: outputErrorRTN, squaredError: diff2, squaredNorm: norm2)
     }
 }

@@ -93,7 +93,8 @@ public enum GGUFWriter {
             guard t.shape.count <= GGUFFile.maxDims, !t.shape.isEmpty else {
                 throw LLMOptError.unsupported("\(path): tensor '\(name)' has \(t.shape.count) dimensions")
             }
-            var out = t
+            // llmopt's packed int-N groups have no ggml type: they are written as their float32 values.
+            var out = t.dtype == .qgroup ? t.toF32() : t
             if arch == .llama && !c.ropeInterleaved {
                 if name.hasSuffix("self_attn.q_proj.weight") { out = try RopeLayout.toInterleaved(t, headDim: c.headDim, name: name) }
                 if name.hasSuffix("self_attn.k_proj.weight") { out = try RopeLayout.toInterleaved(t, headDim: c.headDim, name: name) }
@@ -158,7 +159,7 @@ public enum GGUFWriter {
         case .q4_1: return 3
         case .q8_0: return 7
         case .bf16: return 32
-        case .f32, .i8, .i32: return 0
+        case .f32, .i8, .i32, .qgroup: return 0
         }
     }
 
@@ -258,8 +259,7 @@ public enum RopeLayout {
         let rowBytes = t.rowBytes
         let src = t.rawPointer
         let map = (0..<headDim).map(source)
-        return Tensor.raw(shape: t.shape, dtype: t.dtype) { out in
-            let dst = out.baseAddress!
+        let storage = TensorStorage.allocate(byteCount: t.byteCount) { dst in
             for head in 0..<(t.shape[0] / headDim) {
                 let base = head * headDim
                 for r in 0..<headDim {
@@ -267,5 +267,7 @@ public enum RopeLayout {
                 }
             }
         }
+        // Rows are copied as bytes, so any dtype works, packed `.qgroup` rows included.
+        return Tensor(shape: t.shape, dtype: t.dtype, storage: storage)
     }
 }

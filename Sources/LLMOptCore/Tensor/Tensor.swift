@@ -36,8 +36,10 @@ public struct Tensor: Sendable {
         return Tensor(shape: shape, dtype: .f32, storage: storage)
     }
 
-    /// A tensor of any dtype whose raw bytes `fill` writes.
+    /// A tensor of any dtype whose raw bytes `fill` writes (`.qgroup` tensors are made by
+    /// `GroupQuantLayout.makeTensor`, which knows their size).
     public static func raw(shape: [Int], dtype: DType, _ fill: (UnsafeMutableRawBufferPointer) throws -> Void) rethrows -> Tensor {
+        precondition(dtype != .qgroup, "qgroup tensors are made with GroupQuantLayout.makeTensor")
         let bytes = dtype.byteCount(elements: shape.reduce(1, *)) ?? 0
         let storage = try TensorStorage.allocate(byteCount: bytes) { p in
             try fill(UnsafeMutableRawBufferPointer(start: p, count: bytes))

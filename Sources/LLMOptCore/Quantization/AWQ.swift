@@ -116,12 +116,26 @@ public enum AWQ {
         return (best!.scales, best!.alpha, errorRTN, best!.error)
     }
 
+    /// How AWQ changed one weight: columns multiplied by `columns`, rows divided by `rows`.
+    struct WeightScaling {
+        var columns: [Float]?
+        var rows: [Float]?
+        var rowRange: Range<Int> = 0..<0
+
+        /// Undoes the scaling of a stored [rows, cols] weight: what the layer computes in the
+        /// original model's terms.
+        func undo(_ w: inout [Float], cols: Int) {
+            if let columns { for i in 0..<w.count { w[i] /= columns[i % cols] } }
+            if let rows { for (k, r) in rowRange.enumerated() { for j in 0..<cols { w[r * cols + j] *= rows[k] } } }
+        }
+    }
+
     /// Scales `model`'s selected linears (and folds 1/s into their sources); returns the scaled
-    /// model (still float, same function up to rounding), the per-weight input scales, and notes.
+    /// model (still float, same function up to rounding), how each weight was scaled, and notes.
     static func scale(_ model: Model, selected: Set<String>, statistics: LayerInputStatistics, grid: QuantGrid,
-                      options: AWQOptions) throws -> (Model, [String: [Float]], [String]) {
+                      options: AWQOptions) throws -> (Model, [String: WeightScaling], [String]) {
         var result = model
-        var scalesByWeight: [String: [Float]] = [:]
+        var scalesByWeight: [String: WeightScaling] = [:]
         var notes: [String] = []
         for group in groups(model) {
             let members = group.members.filter { selected.contains($0) }
@@ -146,7 +160,7 @@ public enum AWQ {
                 result.weights[name] = Tensor.f32(shape: w.shape) { out in
                     for i in 0..<w.count { out[i] = w.f32Pointer[i] * s[i % cols] }
                 }
-                scalesByWeight[name] = s
+                scalesByWeight[name, default: WeightScaling()].columns = s
             }
             switch group.source {
             case .norm(let weight, let bias):
@@ -156,6 +170,8 @@ public enum AWQ {
                     throw LLMOptError.shapeMismatch(name: weight, expected: [s.count], actual: [range.count], source: "AWQ")
                 }
                 result.weights[weight] = divide(try result.weight(weight), by: s, rows: range, perRow: true)
+                scalesByWeight[weight, default: WeightScaling()].rows = s
+                scalesByWeight[weight, default: WeightScaling()].rowRange = range
                 if let bias, let b = model.weights[bias] { result.weights[bias] = divide(b, by: s, rows: range, perRow: false) }
             case .none:
                 break

@@ -26,6 +26,8 @@ public struct QuantReport: Sendable, CustomStringConvertible {
         /// for round-to-nearest on the same grid, for comparison.
         public let outputError: Double?
         public let outputErrorRTN: Double?
+        /// ‖XWᵀ‖² on the calibration inputs, the denominator of the two above.
+        public let outputSignal: Double?
         /// Σ(w − ŵ)² and Σw², in float64, for totals over many tensors.
         public let squaredError: Double
         public let squaredNorm: Double
@@ -82,7 +84,7 @@ extension QuantReport.Row {
     /// Compares `before` and `after` value by value; `stored` (default `after`) is what the
     /// model keeps, for its dtype and bytes (AWQ stores Q(W·s) while the layer computes Q(W·s)/s).
     init(name: String, before: Tensor, after: Tensor, stored: Tensor? = nil, format: String, note: String?,
-         outputError: Double? = nil, outputErrorRTN: Double? = nil) {
+         outputError: Double? = nil, outputErrorRTN: Double? = nil, outputSignal: Double? = nil) {
         let stored = stored ?? after
         let a = before.floats(), b = after.floats()
         var diff2 = 0.0, norm2 = 0.0, maxErr = 0.0
@@ -99,6 +101,7 @@ extension QuantReport.Row {
                   bytesBefore: before.byteCount, bytesAfter: stored.byteCount,
                   relativeError: norm2 > 0 ? (diff2 / norm2).squareRoot() : diff2.squareRoot(),
                   maxAbsError: maxErr, zerosBefore: zerosBefore, zerosAfter: zerosAfter, zerosLost: lost, note: note,
-                  outputError: outputError, outputErrorRTN: outputErrorRTN, squaredError: diff2, squaredNorm: norm2)
+                  outputError: outputError, outputErrorRTN: outputErrorRTN, outputSignal: outputSignal,
+                  squaredError: diff2, squaredNorm: norm2)
     }
 }

@@ -173,7 +173,7 @@ public enum Quantization {
                      + "layer inputs taken from the unquantized model in one pass"]
         var result = model
         var rows: [QuantReport.Row] = []
-        var scales: [String: [Float]] = [:]
+        var scales: [String: AWQ.WeightScaling] = [:]
         var source = model
         if method == "awq" {
             let (scaled, s, awqNotes) = try AWQ.scale(model, selected: Set(names), statistics: statistics, grid: grid, options: options.awq)
@@ -192,9 +192,9 @@ public enum Quantization {
                 ? try GPTQ.quantize(weight, hessian: entry.hessian, grid: grid, options: options.gptq, name: name)
                 : try RoundToNearest.quantize(weight, grid: grid, name: name)
             result.weights[name] = quantized
-            // What the layer computes now, in the original input scale: Q(W·s) / s.
+            // What the layer computes now, in the original model's terms: Q(W·s) / s.
             var effective = quantized.floats()
-            if let s = scales[name] { for i in 0..<effective.count { effective[i] /= s[i % s.count] } }
+            scales[name]?.undo(&effective, cols: original.columns)
             let rtn = try RoundToNearest.quantize(original, grid: grid, name: name).floats()
             let h = Tensor(shape: [entry.columns, entry.columns], floats: entry.hessian)
             let w = original.floats()
@@ -203,7 +203,8 @@ public enum Quantization {
             let errorRTN = AWQ.outputError(w, rtn, rows: original.rows, hessian: h)
             rows.append(QuantReport.Row(name: name, before: original, after: Tensor(shape: original.shape, floats: effective), stored: quantized,
                                         format: "\(method) \(grid)", note: nil,
-                                        outputError: (error / signal).squareRoot(), outputErrorRTN: (errorRTN / signal).squareRoot()))
+                                        outputError: (error / signal).squareRoot(), outputErrorRTN: (errorRTN / signal).squareRoot(),
+                                        outputSignal: signal))
         }
         return (result, rows, notes)
     }

@@ -5,33 +5,9 @@ import LLMOptCore
 /// GPTQ and AWQ on tiny-llama with calibration text, against round-to-nearest on the same grid.
 final class QuantCalibratedTests: XCTestCase {
     static func tinyLlama() throws -> Model {
-        var model = try HuggingFaceFolder.load(Fixtures.path("models/tiny-llama"))
-        model.tokenizer = try TokenizerJSON.load(path: Fixtures.path("models/tiny-llama/tokenizer.json"))
-        return model
+        try ModelLoader.load(path: Fixtures.path("models/tiny-llama"))
     }
     static func evalText() throws -> String { try String(contentsOfFile: Fixtures.path("text/eval_gpl3.txt"), encoding: .utf8) }
-
-    /// Perplexity over non-overlapping windows of `ctx` tokens (the README's rule with S = ctx).
-    static func perplexity(_ model: Model, tokens: [Int], ctx: Int) throws -> Double {
-        let session = try InferenceSession(model: model, capacity: ctx)
-        var nll = 0.0, scored = 0
-        var start = 0
-        while start < tokens.count {
-            let window = Array(tokens[start..<min(start + ctx, tokens.count)])
-            session.reset()
-            let logits = try session.forward(window, logits: .all)
-            let vocab = logits.count / window.count
-            for j in 0..<(window.count - 1) {
-                let row = logits[(j * vocab)..<((j + 1) * vocab)]
-                let m = row.max()!
-                let logSum = log(row.reduce(0.0) { $0 + exp(Double($1 - m)) }) + Double(m)
-                nll += logSum - Double(row[row.startIndex + window[j + 1]])
-                scored += 1
-            }
-            start += ctx
-        }
-        return exp(nll / Double(scored))
-    }
 
     func testGPTQAndAWQBeatRoundToNearestOnTinyLlama() throws {
         let model = try Self.tinyLlama()
@@ -47,10 +23,10 @@ final class QuantCalibratedTests: XCTestCase {
         let (rtn, _) = try Quantization.quantize(model, scheme: "rtn", options: options)
         let (gptq, gptqReport) = try Quantization.quantize(model, scheme: "gptq", options: options)
         let (awq, awqReport) = try Quantization.quantize(model, scheme: "awq", options: options)
-        let base = try Self.perplexity(model, tokens: evalTokens, ctx: 128)
-        let pRTN = try Self.perplexity(rtn, tokens: evalTokens, ctx: 128)
-        let pGPTQ = try Self.perplexity(gptq, tokens: evalTokens, ctx: 128)
-        let pAWQ = try Self.perplexity(awq, tokens: evalTokens, ctx: 128)
+        let base = try Perplexity.evaluate(model: model, tokens: evalTokens, ctx: 128).ppl
+        let pRTN = try Perplexity.evaluate(model: rtn, tokens: evalTokens, ctx: 128).ppl
+        let pGPTQ = try Perplexity.evaluate(model: gptq, tokens: evalTokens, ctx: 128).ppl
+        let pAWQ = try Perplexity.evaluate(model: awq, tokens: evalTokens, ctx: 128).ppl
         print("tiny-llama int4 g32 perplexity (\(evalTokens.count) tokens, of \(tokens.count)): float32 \(base), RTN \(pRTN), GPTQ \(pGPTQ), AWQ \(pAWQ)")
         print(gptqReport)
         print(awqReport)

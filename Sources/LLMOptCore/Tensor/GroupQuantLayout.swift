@@ -51,10 +51,6 @@ public struct GroupQuantLayout: Sendable, Equatable {
     }
 
     public var groupsPerRow: Int { (columns + groupSize - 1) / groupSize }
-    /// Largest code magnitude of the symmetric grid, 2^(b-1) - 1.
-    public var symmetricMax: Int { (1 << (bits - 1)) - 1 }
-    /// Largest code of the asymmetric grid, 2^b - 1.
-    public var asymmetricMax: Int { (1 << bits) - 1 }
 
     var scalesOffset: Int { Self.headerBytes }
     var zerosOffset: Int { scalesOffset + 4 * groupsPerRow }

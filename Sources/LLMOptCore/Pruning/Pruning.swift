@@ -62,8 +62,10 @@ public enum Pruning {
                 (newWeights, threshold) = try Magnitude.prune(model, names: names, sparsity: options.sparsity, global: options.scope == .global)
             case ("magnitude", let pattern?):
                 newWeights = try Dictionary(uniqueKeysWithValues: names.map { ($0, try SemiStructured.prune($0, try model.weight($0), pattern: pattern)) })
+            case ("wanda", _):
+                newWeights = try Wanda.prune(model, names: names, options: options)
             default:
-                throw LLMOptError.unsupported("TEMP: \(method) waits for the forward pass")
+                newWeights = try SparseGPT.prune(model, names: names, options: options)
             }
             pruned = model
             for (name, t) in newWeights { pruned.weights[name] = t }

@@ -45,6 +45,83 @@ public enum HuggingFaceFolder {
             chatTemplate: try chatTemplate(folder), format: .huggingFace, sourcePath: folder)
     }
 
+    /// Saves `model` as a Hugging Face folder transformers loads: `config.json`,
+    /// `model.safetensors` with float weights (quantized tensors dequantized to float32, GPT-2
+    /// Conv1D weights transposed back to `[in, out]`, Llama q/k rows moved back to rotate-half
+    /// when the model is interleaved), the chat template, and the tokenizer files copied from
+    /// the source folder when the model came from one.
+    public static func save(_ model: Model, to folder: String) throws {
+        let c = model.config
+        do {
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        } catch {
+            throw LLMOptError.badFile(path: folder, reason: "cannot create the folder: \(error.localizedDescription)")
+        }
+        var tensors: [(name: String, tensor: Tensor)] = []
+        for name in model.weightOrder {
+            guard var t = model.weights[name] else { continue }
+            if name == "lm_head.weight" && c.tieEmbeddings { continue }
+            if c.architecture == .llama && c.ropeInterleaved
+                && (name.hasSuffix("self_attn.q_proj.weight") || name.hasSuffix("self_attn.k_proj.weight")) {
+                t = try RopeLayout.toRotateHalf(t, headDim: c.headDim, name: name)
+            }
+            if t.dtype.isQuantized { t = t.toF32() }
+            if c.architecture == .gpt2 && isConv1D(name) { t = transposed(t) }
+            tensors.append((name, t))
+        }
+        let configData = try JSONSerialization.data(withJSONObject: configJSON(c), options: [.prettyPrinted, .sortedKeys])
+        try write(configData, to: path(folder, "config.json"))
+        try SafetensorsWriter.write(tensors, to: path(folder, "model.safetensors"))
+        if model.format == .huggingFace, let source = model.sourcePath, source != folder {
+            for name in ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "generation_config.json"] {
+                if let data = FileManager.default.contents(atPath: path(source, name)) { try write(data, to: path(folder, name)) }
+            }
+        }
+        if let template = model.chatTemplate { try write(Data(template.utf8), to: path(folder, "chat_template.jinja")) }
+    }
+
+    static func write(_ data: Data, to file: String) throws {
+        try AtomicFileWriter.write(to: file) { w in try data.withUnsafeBytes { try w.write($0) } }
+    }
+
+    /// The double with the float's shortest decimal spelling (1e-05, not 9.99999974737875e-06).
+    static func shortest(_ x: Float) -> Double { Double("\(x)") ?? Double(x) }
+
+    /// `config.json` in transformers' vocabulary for the model's architecture.
+    static func configJSON(_ c: ModelConfig) -> [String: Any] {
+        var j: [String: Any] = ["vocab_size": c.vocabSize, "tie_word_embeddings": c.tieEmbeddings, "torch_dtype": "float32"]
+        if let bos = c.bosTokenId { j["bos_token_id"] = bos }
+        if let eos = c.eosTokenId { j["eos_token_id"] = eos }
+        switch c.architecture {
+        case .llama:
+            j["architectures"] = ["LlamaForCausalLM"]
+            j["model_type"] = "llama"
+            j["hidden_size"] = c.hiddenSize
+            j["intermediate_size"] = c.intermediateSize
+            j["num_hidden_layers"] = c.numLayers
+            j["num_attention_heads"] = c.numHeads
+            j["num_key_value_heads"] = c.numKVHeads
+            j["head_dim"] = c.headDim
+            j["max_position_embeddings"] = c.maxPositions
+            j["rms_norm_eps"] = shortest(c.normEps)
+            j["rope_theta"] = shortest(c.ropeTheta)
+            j["hidden_act"] = "silu"
+            j["attention_bias"] = false
+            j["mlp_bias"] = false
+        case .gpt2:
+            j["architectures"] = ["GPT2LMHeadModel"]
+            j["model_type"] = "gpt2"
+            j["n_embd"] = c.hiddenSize
+            j["n_inner"] = c.intermediateSize
+            j["n_layer"] = c.numLayers
+            j["n_head"] = c.numHeads
+            j["n_positions"] = c.maxPositions
+            j["layer_norm_epsilon"] = shortest(c.normEps)
+            j["activation_function"] = "gelu_new"
+        }
+        return j
+    }
+
     static func path(_ folder: String, _ name: String) -> String {
         (folder as NSString).appendingPathComponent(name)
     }

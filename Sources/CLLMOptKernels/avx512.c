@@ -6,7 +6,7 @@
 #if defined(__x86_64__)
 #include <immintrin.h>
 
-#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,f16c"))), apply_to = function)
+#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx512vbmi,avx2,fma,f16c"))), apply_to = function)
 
 #define INLINE static inline __attribute__((always_inline))
 
@@ -207,6 +207,47 @@ INLINE void gemv_typed(int wtype, int n, int k, const float *x, const uint8_t *b
     for (; j < n; j++) gemv_rows(1, k, x, b + (size_t)j * rb, wtype, rb, y + j);
 }
 
+/// One weight row against M activation rows (`ldx` apart): the weight is read and converted once for all M.
+INLINE void small_rows(int M, int k, const float *x, size_t ldx, const uint8_t *row, int wtype, float *y, size_t ldy) {
+    __m512 acc[4];
+    for (int i = 0; i < M; i++) acc[i] = _mm512_setzero_ps();
+    int p = 0;
+    for (; p + 16 <= k; p += 16) {
+        __m512 w = load16(wtype, row, p);
+        for (int i = 0; i < M; i++) acc[i] = _mm512_fmadd_ps(w, _mm512_loadu_ps(x + i * ldx + p), acc[i]);
+    }
+    if (p < k) {
+        __mmask16 mk = (__mmask16)((1u << (k - p)) - 1);
+        __m512 w = load16_masked(wtype, row, p, mk);
+        for (int i = 0; i < M; i++) acc[i] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(mk, x + i * ldx + p), acc[i]);
+    }
+    for (int i = 0; i < M; i++) y[i * ldy] = _mm512_reduce_add_ps(acc[i]);
+}
+
+INLINE void small_typed(int wtype, int m, int n, int k, const float *x, int ldx, const uint8_t *b, size_t rb, float *y, int ldy) {
+    for (int j = 0; j < n; j++) {
+        const uint8_t *row = b + (size_t)j * rb;
+        int i = 0;
+        for (; i + 4 <= m; i += 4) small_rows(4, k, x + (size_t)i * ldx, ldx, row, wtype, y + (size_t)i * ldy + j, ldy);
+        switch (m - i) {
+        case 3: small_rows(3, k, x + (size_t)i * ldx, ldx, row, wtype, y + (size_t)i * ldy + j, ldy); break;
+        case 2: small_rows(2, k, x + (size_t)i * ldx, ldx, row, wtype, y + (size_t)i * ldy + j, ldy); break;
+        case 1: small_rows(1, k, x + (size_t)i * ldx, ldx, row, wtype, y + (size_t)i * ldy + j, ldy); break;
+        default: break;
+        }
+    }
+}
+
+void llmopt_gemm_small_avx512(int m, int n, int k, const float *x, int ldx, const void *b, int wtype, size_t rb, float *y, int ldy) {
+    if (m == 1) { llmopt_gemv_avx512(n, k, x, b, wtype, rb, y); return; }
+    const uint8_t *w = (const uint8_t *)b;
+    switch (wtype) {
+    case LLMOPT_W_F16: small_typed(LLMOPT_W_F16, m, n, k, x, ldx, w, rb, y, ldy); break;
+    case LLMOPT_W_BF16: small_typed(LLMOPT_W_BF16, m, n, k, x, ldx, w, rb, y, ldy); break;
+    default: small_typed(LLMOPT_W_F32, m, n, k, x, ldx, w, rb, y, ldy); break;
+    }
+}
+
 void llmopt_gemv_avx512(int n, int k, const float *x, const void *b, int wtype, size_t rb, float *y) {
     const uint8_t *w = (const uint8_t *)b;
     switch (wtype) {
@@ -254,35 +295,64 @@ void llmopt_q8act_quantize_avx512(int k, const float *x, void *dst) {
 
 // MARK: Quantized GEMM
 
+/// vpermb indices gathering the 16 nibble bytes of two Q4 blocks (block bytes `bb` apart, nibbles
+/// at offset `off`) into 128-bit lanes: block 0, block 0, block 1, block 1.
+INLINE __m512i nibble_index(int bb, int off) {
+    int8_t idx[64];
+    for (int lane = 0; lane < 4; lane++)
+        for (int j = 0; j < 16; j++) idx[lane * 16 + j] = (int8_t)((lane / 2) * bb + off + j);
+    return _mm512_loadu_si512(idx);
+}
+INLINE __m512i nibble_index_q4_0(void) { return nibble_index(18, 2); }
+INLINE __m512i nibble_index_q4_1(void) { return nibble_index(20, 4); }
+
+/// vpermw indices: words 0-7 the scale of block 0, 8-15 that of block 1, then (Q4_1) 16-23 and 24-31 the minimums.
+INLINE __m512i scale_index(int bb, int has_min) {
+    int16_t idx[32];
+    for (int j = 0; j < 32; j++) {
+        int block = (j / 8) % 2, field = j / 16;
+        idx[j] = (int16_t)(block * bb / 2 + (has_min ? field : 0));
+    }
+    return _mm512_loadu_si512(idx);
+}
+INLINE __m512i scale_index_q4_0(void) { return scale_index(18, 0); }
+INLINE __m512i scale_index_q4_1(void) { return scale_index(20, 1); }
+
+/// vpermt2b indices for Q8_0: values of block 0 from bytes 2..33 of the first load, values of
+/// block 1 from bytes 32..63 of the second load (4 bytes later, so block bytes 36..67).
+INLINE __m512i q8_value_index(void) {
+    int8_t idx[64];
+    for (int j = 0; j < 64; j++) idx[j] = (int8_t)(j < 32 ? 2 + j : 64 + j);
+    return _mm512_loadu_si512(idx);
+}
+
 /// Two blocks of a weight row (chunk c: blocks 2c and 2c + 1, the second absent past nb) as
 /// unsigned bytes for dpbusd (Q8_0 offset by 128, Q4 nibbles as they are) and lane scales.
 INLINE void load_weight_chunk(int wtype, const uint8_t *row, int c, int nb, __m512i *wq, __m512 *wd, __m512 *wm) {
     int b0 = 2 * c, two = b0 + 1 < nb;
-    float d0, d1 = 0, m0 = 0, m1 = 0;
     if (wtype == LLMOPT_W_Q8_0) {
+        // The two blocks span 68 bytes: loads at +0 and +4 cover them; vpermt2b picks the 64
+        // values, vpermw the two scales (bytes 0-1 and 34-35).
         const uint8_t *p = row + (size_t)b0 * 34;
-        __m256i lo = _mm256_loadu_si256((const __m256i *)(p + 2));
-        __m256i hi = two ? _mm256_loadu_si256((const __m256i *)(p + 36)) : _mm256_set1_epi8((char)0x80);
-        d0 = _cvtsh_ss(*(const uint16_t *)p);
-        if (two) d1 = _cvtsh_ss(*(const uint16_t *)(p + 34));
-        *wq = _mm512_xor_si512(_mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1), _mm512_set1_epi8((char)0x80));
+        __mmask64 m0 = two ? ~0ull : (1ull << 34) - 1, m1 = two ? ~0ull : (1ull << 30) - 1;
+        __m512i a = _mm512_maskz_loadu_epi8(m0, p), b = _mm512_maskz_loadu_epi8(m1, p + 4);
+        __m512i q = _mm512_permutex2var_epi8(a, q8_value_index(), b);
+        *wq = _mm512_xor_si512(q, _mm512_set1_epi8((char)0x80));
+        *wd = _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutexvar_epi16(scale_index(34, 0), a)));
+        *wm = _mm512_setzero_ps();
     } else {
-        int q41 = wtype == LLMOPT_W_Q4_1, bb = q41 ? 20 : 18, off = q41 ? 4 : 2;
-        const uint8_t *p = row + (size_t)b0 * bb;
-        __m128i t0 = _mm_loadu_si128((const __m128i *)(p + off));
-        __m128i t1 = two ? _mm_loadu_si128((const __m128i *)(p + bb + off)) : _mm_setzero_si128();
-        d0 = _cvtsh_ss(*(const uint16_t *)p);
-        if (two) d1 = _cvtsh_ss(*(const uint16_t *)(p + bb));
-        if (q41) {
-            m0 = _cvtsh_ss(*(const uint16_t *)(p + 2));
-            if (two) m1 = _cvtsh_ss(*(const uint16_t *)(p + bb + 2));
-        }
-        __m512i v = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set_m128i(t0, t0)), _mm256_set_m128i(t1, t1), 1);
-        v = _mm512_mask_srli_epi16(v, 0xFF00FF00u, v, 4);  // 128-bit lanes 1 and 3: high nibbles
+        // One masked load holds both blocks (36 or 40 bytes); byte and word permutes place the
+        // nibbles (128-bit lanes: block 0 low, block 0 high, block 1 low, block 1 high) and the scales.
+        int q41 = wtype == LLMOPT_W_Q4_1, bb = q41 ? 20 : 18;
+        __mmask64 bytes = two ? (1ull << (2 * bb)) - 1 : (1ull << bb) - 1;
+        __m512i raw = _mm512_maskz_loadu_epi8(bytes, row + (size_t)b0 * bb);
+        __m512i v = _mm512_permutexvar_epi8(q41 ? nibble_index_q4_1() : nibble_index_q4_0(), raw);
+        v = _mm512_mask_srli_epi16(v, 0xFF00FF00u, v, 4);
         *wq = _mm512_and_si512(v, _mm512_set1_epi8(0x0F));
+        __m512i halves = _mm512_permutexvar_epi16(q41 ? scale_index_q4_1() : scale_index_q4_0(), raw);
+        *wd = _mm512_cvtph_ps(_mm512_castsi512_si256(halves));
+        *wm = q41 ? _mm512_cvtph_ps(_mm512_extracti64x4_epi64(halves, 1)) : _mm512_setzero_ps();
     }
-    *wd = _mm512_mask_blend_ps(0xFF00, _mm512_set1_ps(d0), _mm512_set1_ps(d1));
-    *wm = _mm512_mask_blend_ps(0xFF00, _mm512_set1_ps(m0), _mm512_set1_ps(m1));
 }
 
 /// M activation rows (up to 4) against one weight row: the weight chunk is unpacked once per M rows.
@@ -340,9 +410,53 @@ void llmopt_qgemm_nt_avx512(int m, int n, int k, const void *qx, const void *w, 
 
 #else
 // Not x86-64: never selected (isa.c only picks this path after checking the CPU).
+void llmopt_gemm_small_avx512(int m, int n, int k, const float *x, int ldx, const void *b, int wtype, size_t rb, float *y, int ldy) {
+    llmopt_gemm_small_generic(m, n, k, x, ldx, b, wtype, rb, y, ldy);
+}
 void llmopt_gemm_nt_packed_avx512(int m, int n, int k, const float *pa, const void *b, int wtype, size_t rb, float *c, int ldc) {
     llmopt_gemm_nt_packed_generic(m, n, k, pa, b, wtype, rb, c, ldc);
 }
+/// One weight row against M activation rows (`ldx` apart): the weight is read and converted once for all M.
+INLINE void small_rows(int M, int k, const float *x, size_t ldx, const uint8_t *row, int wtype, float *y, size_t ldy) {
+    __m512 acc[4];
+    for (int i = 0; i < M; i++) acc[i] = _mm512_setzero_ps();
+    int p = 0;
+    for (; p + 16 <= k; p += 16) {
+        __m512 w = load16(wtype, row, p);
+        for (int i = 0; i < M; i++) acc[i] = _mm512_fmadd_ps(w, _mm512_loadu_ps(x + i * ldx + p), acc[i]);
+    }
+    if (p < k) {
+        __mmask16 mk = (__mmask16)((1u << (k - p)) - 1);
+        __m512 w = load16_masked(wtype, row, p, mk);
+        for (int i = 0; i < M; i++) acc[i] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(mk, x + i * ldx + p), acc[i]);
+    }
+    for (int i = 0; i < M; i++) y[i * ldy] = _mm512_reduce_add_ps(acc[i]);
+}
+
+INLINE void small_typed(int wtype, int m, int n, int k, const float *x, int ldx, const uint8_t *b, size_t rb, float *y, int ldy) {
+    for (int j = 0; j < n; j++) {
+        const uint8_t *row = b + (size_t)j * rb;
+        int i = 0;
+        for (; i + 4 <= m; i += 4) small_rows(4, k, x + (size_t)i * ldx, ldx, row, wtype, y + (size_t)i * ldy + j, ldy);
+        switch (m - i) {
+        case 3: small_rows(3, k, x + (size_t)i * ldx, ldx, row, wtype, y + (size_t)i * ldy + j, ldy); break;
+        case 2: small_rows(2, k, x + (size_t)i * ldx, ldx, row, wtype, y + (size_t)i * ldy + j, ldy); break;
+        case 1: small_rows(1, k, x + (size_t)i * ldx, ldx, row, wtype, y + (size_t)i * ldy + j, ldy); break;
+        default: break;
+        }
+    }
+}
+
+void llmopt_gemm_small_avx512(int m, int n, int k, const float *x, int ldx, const void *b, int wtype, size_t rb, float *y, int ldy) {
+    if (m == 1) { llmopt_gemv_avx512(n, k, x, b, wtype, rb, y); return; }
+    const uint8_t *w = (const uint8_t *)b;
+    switch (wtype) {
+    case LLMOPT_W_F16: small_typed(LLMOPT_W_F16, m, n, k, x, ldx, w, rb, y, ldy); break;
+    case LLMOPT_W_BF16: small_typed(LLMOPT_W_BF16, m, n, k, x, ldx, w, rb, y, ldy); break;
+    default: small_typed(LLMOPT_W_F32, m, n, k, x, ldx, w, rb, y, ldy); break;
+    }
+}
+
 void llmopt_gemv_avx512(int n, int k, const float *x, const void *b, int wtype, size_t rb, float *y) {
     llmopt_gemv_generic(n, k, x, b, wtype, rb, y);
 }

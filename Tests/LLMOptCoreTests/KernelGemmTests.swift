@@ -62,7 +62,7 @@ final class KernelGemmTests: XCTestCase {
     func testLinearWithFloatWeightsOnEveryPath() {
         var rng = TestRandom(seed: 4)
         for dtype in [DType.f32, .f16, .bf16] {
-            for m in Self.rowsCases {
+            for m in Self.rowsCases + [Linear.smallRowLimit, Linear.smallRowLimit + 1] {
                 for (n, k) in [(31, 33), (172, 576), (100, 172)] {
                     let weight = KernelTestData.weight(n: n, k: k, dtype: dtype, rng: &rng)
                     let x = rng.floats(m * k)

@@ -2,7 +2,8 @@ import CLLMOptKernels
 
 /// y = x Wᵀ for activations `x` [rows, in] and a weight `W` [out, in] of any storage type.
 /// This is the one place where weight dtypes meet kernels:
-/// - f32, f16, bf16: blocked SGEMM (half types converted a panel at a time), GEMV for one row;
+/// - f32, f16, bf16: blocked SGEMM (half types converted a panel at a time); for up to
+///   `smallRowLimit` rows a kernel that reads each weight row once per four rows (GEMV for one);
 /// - q8_0, q4_0, q4_1: activations quantized to 8 bits per 32-block, then integer dot products
 ///   (VNNI) for up to `integerRowLimit` rows, as llama.cpp does; more rows (prefill) go to the
 ///   SGEMM with the weight dequantized a panel at a time, which is faster there and exact;
@@ -12,6 +13,8 @@ import CLLMOptKernels
 public enum Linear {
     /// Row counts up to this use the integer kernels for block-quantized weights.
     public static let integerRowLimit = 8
+    /// Row counts up to this use the few-rows float kernel (GEMV for one row) instead of the packed GEMM.
+    public static let smallRowLimit = 8
 
     public static func forward(_ x: UnsafePointer<Float>, rows: Int, weight w: Tensor, into y: UnsafeMutablePointer<Float>) {
         precondition(w.rank == 2, "Linear.forward: weight \(w) is not a matrix")
@@ -45,15 +48,19 @@ public enum Linear {
 
     static func forwardFloat(_ x: UnsafePointer<Float>, rows: Int, n: Int, k: Int, weight: UnsafeRawPointer, wtype: Int32,
                              rowBytes: Int, into y: UnsafeMutablePointer<Float>) {
-        if rows == 1 && wtype <= Int32(LLMOPT_W_BF16) {
+        if rows <= smallRowLimit && wtype <= Int32(LLMOPT_W_BF16) {
             Parallel.forRanges(n, grain: 16) { r in
-                llmopt_gemv(Int32(r.count), Int32(k), x, weight + r.lowerBound * rowBytes, wtype, rowBytes, y + r.lowerBound)
+                llmopt_gemm_small(Int32(rows), Int32(r.count), Int32(k), x, Int32(k), weight + r.lowerBound * rowBytes, wtype, rowBytes,
+                                  y + r.lowerBound, Int32(n))
             }
             return
         }
         let packed = llmopt_scratch(0, llmopt_gemm_packed_a_floats(Int32(rows), Int32(k)) * 4)!
             .assumingMemoryBound(to: Float.self)
-        llmopt_gemm_pack_a(Int32(rows), Int32(k), x, Int32(k), packed)
+        let panels = (rows + Int(LLMOPT_GEMM_MR) - 1) / Int(LLMOPT_GEMM_MR)
+        Parallel.forRanges(panels) { r in
+            llmopt_gemm_pack_a_panels(Int32(rows), Int32(k), x, Int32(k), packed, Int32(r.lowerBound), Int32(r.upperBound))
+        }
         Parallel.forRanges(n, grain: Int(LLMOPT_GEMM_NR)) { r in
             llmopt_gemm_nt_packed(Int32(rows), Int32(r.count), Int32(k), packed, weight + r.lowerBound * rowBytes, wtype,
                                   rowBytes, y + r.lowerBound, Int32(n))

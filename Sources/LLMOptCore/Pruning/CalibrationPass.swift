@@ -94,25 +94,27 @@ extension SparseGPT {
         return result
     }
 
-    /// H = Σ x xᵀ for each of `names`, as a GEMM per observation (Xᵀ times itself). Layers fed
-    /// the same activations (q, k, v; gate, up) reuse one product.
+    /// H = Σ x xᵀ for each of `names` (quantization's `LayerInputStatistics.Entry`: one GEMM per
+    /// batch). Layers fed the same activations (q, k, v; gate, up) share one entry.
     static func accumulateHessians(_ model: Model, names: [String], pass: CalibrationPass) throws -> [String: [Double]] {
-        var hessians: [String: [Double]] = [:]
-        var product: [Float] = []
+        var entries: [String: LayerInputStatistics.Entry] = [:]
+        var previous: LayerInputStatistics.Entry?
         try pass.run(model, names: Set(names), stopWhenSeen: true) { name, x, rows, cols, sameAsPrevious in
-            if !sameAsPrevious || product.count != cols * cols {
-                let xt = Tensor.f32(shape: [cols, rows]) { out in
-                    for r in 0..<rows { for c in 0..<cols { out[c * rows + r] = x[r * cols + c] } }
-                }
-                product = [Float](repeating: 0, count: cols * cols)
-                product.withUnsafeMutableBufferPointer { Linear.forward(xt.f32Pointer, rows: cols, weight: xt, into: $0.baseAddress!) }
+            if sameAsPrevious, let shared = previous, shared.columns == cols, entries[name] == nil || entries[name] === shared {
+                entries[name] = shared
+                return
             }
-            var h = hessians[name] ?? [Double](repeating: 0, count: cols * cols)
-            for i in 0..<(cols * cols) { h[i] += Double(product[i]) }
-            hessians[name] = h
+            let entry = entries[name] ?? LayerInputStatistics.Entry(columns: cols)
+            entry.add(x, rows: rows)
+            entries[name] = entry
+            previous = entry
         }
-        for name in names where hessians[name] == nil {
-            throw LLMOptError.unsupported("sparsegpt: the forward pass never used '\(name)' (only linear layers of the blocks can be calibrated)")
+        var hessians: [String: [Double]] = [:]
+        for name in names {
+            guard let entry = entries[name] else {
+                throw LLMOptError.unsupported("sparsegpt: the forward pass never used '\(name)' (only linear layers of the blocks can be calibrated)")
+            }
+            hessians[name] = entry.hessian.map(Double.init)
         }
         return hessians
     }

@@ -94,11 +94,14 @@ public enum Pruning {
                                    zerosAfter: zeroCount(b), bytesBefore: a.byteCount, bytesAfter: b.byteCount)
         }
         let gone = removed.compactMap { name in before.weights[name].map { (name: name, parameters: $0.count, bytes: $0.byteCount) } }
+        let scopeBefore = rows.reduce(0) { $0 + $1.countBefore } + gone.reduce(0) { $0 + $1.parameters }
+        let scopeKept = rows.reduce(0) { $0 + $1.countAfter - $1.zerosAfter }
         return PruneReport(
             method: method, scope: options.pattern?.description ?? (["heads", "channels", "layers"].contains(method) ? "structured" : options.scope.rawValue),
             sparsityRequested: options.pattern?.sparsity ?? options.sparsity, rows: rows, removedTensors: gone,
             globalThreshold: nil, modelParametersBefore: before.parameterCount, modelParametersAfter: after.parameterCount,
-            modelBytesBefore: before.byteCount, modelBytesAfter: after.byteCount, seconds: 0, notes: [])
+            modelBytesBefore: before.byteCount, modelBytesAfter: after.byteCount, seconds: 0, notes: [],
+            scopeParametersBefore: scopeBefore, scopeParametersKept: scopeKept)
     }
 
     /// Exact zeros (either sign) in a tensor of any dtype.

@@ -2,7 +2,7 @@
 /// pre-tokenizer, each word's UTF-8 bytes become the printable characters of GPT-2's byte map,
 /// and merges apply by rank. Matches llama.cpp's `llm_tokenizer_bpe` and Hugging Face's
 /// `ByteLevel` + `BPE`.
-public final class ByteLevelBPETokenizer: Tokenizer {
+public final class ByteLevelBPETokenizer: Tokenizer, VocabularyExporting {
     public let vocabularySize: Int
     public let bosTokenId: Int?
     public let eosTokenId: Int?
@@ -20,6 +20,10 @@ public final class ByteLevelBPETokenizer: Tokenizer {
     private let addsPrefixSpace: Bool
     private let specials: SpecialTokenSplitter
     private let decodedPieces: [[UInt8]]
+    private let types: [TokenType]
+    private let addsBOSSetting: Bool
+    /// The GGUF `tokenizer.ggml.pre` name written back on export.
+    private let preTokenizerName: String
 
     /// Whether `preTokenizer` names a pre-tokenizer this tokenizer implements (GGUF's
     /// `tokenizer.ggml.pre`: "gpt-2", "smollm", "llama-bpe", "qwen2", "default"...). The
@@ -42,15 +46,18 @@ public final class ByteLevelBPETokenizer: Tokenizer {
             return (String(first) + String(rest[rest.startIndex..<space]), String(rest[rest.index(after: space)...]))
         }
         let ignoresMerges = ["llama3", "llama-v3", "llama-bpe", "falcon3", "tekken"].contains(preTokenizer)
+        let known = ByteLevelPreTokenizer(ggufName: preTokenizer)
         self.init(
             pieces: pieces, mergePairs: pairs, types: types, bosTokenId: bosTokenId, eosTokenId: eosTokenId,
-            addBOS: addBOS, preTokenizer: ByteLevelPreTokenizer(ggufName: preTokenizer) ?? .llamaCppDefault,
+            addBOS: addBOS, preTokenizer: known ?? .llamaCppDefault, preTokenizerName: known == nil ? "default" : preTokenizer,
             ignoresMerges: ignoresMerges, addsPrefixSpace: false)
     }
 
+    /// - Parameter preTokenizerName: the GGUF `tokenizer.ggml.pre` name that stands for
+    ///   `preTokenizer` when the vocabulary is saved.
     init(
         pieces: [String], mergePairs: [(String, String)], types: [TokenType], bosTokenId: Int?, eosTokenId: Int?,
-        addBOS: Bool, preTokenizer: ByteLevelPreTokenizer, ignoresMerges: Bool, addsPrefixSpace: Bool
+        addBOS: Bool, preTokenizer: ByteLevelPreTokenizer, preTokenizerName: String, ignoresMerges: Bool, addsPrefixSpace: Bool
     ) {
         self.pieces = pieces
         vocabularySize = pieces.count
@@ -98,6 +105,9 @@ public final class ByteLevelBPETokenizer: Tokenizer {
             case .normal, .byte: return byteMap.bytesKeepingUnmapped(of: pieces[id])
             }
         }
+        self.types = pieces.indices.map(tokenType)
+        addsBOSSetting = addBOS
+        self.preTokenizerName = preTokenizerName
     }
 
     public func encode(_ text: String, addBOS: Bool) -> [Int] {
@@ -144,6 +154,16 @@ public final class ByteLevelBPETokenizer: Tokenizer {
         return symbols.filter { $0 >= 0 }
     }
 
+    /// The words the pre-tokenizer cuts `text` into before merging (special tokens are not
+    /// looked for), e.g. ["Hello", " world", "!"] for GPT-2.
+    public func preTokenize(_ text: String) -> [String] {
+        let bytes = Array(text.utf8)
+        let (scalars, offsets) = UTF8Scalars.decode(bytes)
+        return preTokenizer.split(scalars).map { word in
+            String(decoding: bytes[offsets[word.lowerBound]..<offsets[word.upperBound]], as: UTF8.self)
+        }
+    }
+
     public func decodeBytes(_ id: Int, previous: Int?) -> [UInt8] {
         id >= 0 && id < decodedPieces.count ? decodedPieces[id] : []
     }
@@ -151,6 +171,16 @@ public final class ByteLevelBPETokenizer: Tokenizer {
     public func piece(_ id: Int) -> String { id >= 0 && id < pieces.count ? pieces[id] : "" }
 
     public func tokenId(_ piece: String) -> Int? { idByPiece[piece] }
+
+    /// The vocabulary as GGUF's "gpt2" model holds it (merges that name pieces missing from
+    /// the vocabulary were dropped at load and are not written back).
+    public func exportVocabulary() -> ExportedVocabulary {
+        ExportedVocabulary(
+            model: "gpt2", pieces: pieces, scores: nil, tokenTypes: types.map(\.rawValue),
+            merges: merges.pairsInRankOrder().map { "\(pieces[$0.left]) \(pieces[$0.right])" },
+            bosTokenId: bosTokenId, eosTokenId: eosTokenId, unknownTokenId: nil, addBOS: addsBOSSetting,
+            addSpacePrefix: nil, preTokenizer: preTokenizerName)
+    }
 }
 
 /// GPT-2's reversible map from bytes to printable characters: printable Latin-1 bytes map to

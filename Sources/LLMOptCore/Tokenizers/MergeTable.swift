@@ -26,6 +26,11 @@ struct MergeTable: Sendable {
         return (UInt32(value >> 32), Int32(truncatingIfNeeded: value & 0xFFFF_FFFF))
     }
 
+    /// Every merge's (left, right) ids, lowest rank first.
+    func pairsInRankOrder() -> [(left: Int, right: Int)] {
+        table.sorted { $0.value < $1.value }.map { (Int(Int32(truncatingIfNeeded: $0.key >> 32)), Int(Int32(truncatingIfNeeded: $0.key & 0xFFFF_FFFF))) }
+    }
+
     /// Merges `symbols` in place.
     func apply(_ symbols: inout [Int32]) {
         if symbols.count < 2 { return }
@@ -63,7 +68,7 @@ struct MergeTable: Sendable {
             count = n
         }
         var alive = [Bool](repeating: true, count: n)
-        var queue = PriorityQueue<UInt64>(capacity: n)
+        var queue = PriorityQueue(capacity: n)
         func push(_ left: Int32) {
             guard left >= 0 else { return }
             let right = next[Int(left)]

@@ -11,6 +11,12 @@ public enum TokenizerJSON {
         return try Builder(path: path, root: root, config: config).build()
     }
 
+    /// The tokenizer of an already parsed tokenizer.json object (and tokenizer_config.json
+    /// object); `source` names it in errors.
+    public static func make(json: [String: Any], config: [String: Any] = [:], source: String = "tokenizer.json") throws -> any Tokenizer {
+        try Builder(path: source, root: json, config: config).build()
+    }
+
     private static func readObject(_ path: String) throws -> [String: Any] {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw LLMOptError.badFile(path: path, reason: "cannot read the file")
@@ -72,7 +78,7 @@ public enum TokenizerJSON {
             if let byteLevel = try byteLevelPreTokenizer() {
                 return ByteLevelBPETokenizer(
                     pieces: pieces, mergePairs: merges, types: types, bosTokenId: bos, eosTokenId: eos, addBOS: addsBOS,
-                    preTokenizer: byteLevel.variant, ignoresMerges: model["ignore_merges"] as? Bool ?? false,
+                    preTokenizer: byteLevel.variant, preTokenizerName: byteLevel.variant.ggufName, ignoresMerges: model["ignore_merges"] as? Bool ?? false,
                     addsPrefixSpace: byteLevel.addsPrefixSpace)
             }
             let metaspace = try metaspaceSettings()
@@ -85,7 +91,21 @@ public enum TokenizerJSON {
             return MetaspaceBPETokenizer(
                 pieces: pieces, merges: merges, types: types, bosTokenId: bos, eosTokenId: eos, unknownTokenId: unknown,
                 addBOS: addsBOS, prefix: metaspace.prefix, splitsWords: metaspace.splitsWords, byteFallback: byteFallback,
-                fusesUnknown: model["fuse_unk"] as? Bool ?? false)
+                fusesUnknown: model["fuse_unk"] as? Bool ?? false, stripsLeadingSpace: decoderStripsLeadingSpace())
+        }
+
+        /// Whether the decoder has a `Strip` of one leading space (Llama 2 style), or is a
+        /// Metaspace decoder that drops the prefix it adds.
+        func decoderStripsLeadingSpace() -> Bool {
+            guard let decoder = root["decoder"] as? [String: Any] else { return false }
+            let steps = (decoder["type"] as? String == "Sequence") ? (decoder["decoders"] as? [[String: Any]] ?? []) : [decoder]
+            return steps.contains { step in
+                switch step["type"] as? String {
+                case "Strip": return step["content"] as? String == " " && (step["start"] as? Int ?? 0) >= 1
+                case "Metaspace": return (step["prepend_scheme"] as? String ?? "always") != "never"
+                default: return false
+                }
+            }
         }
 
         /// Merges as "a b" strings (older files) or ["a", "b"] pairs (newer ones).

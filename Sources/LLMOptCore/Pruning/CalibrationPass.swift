@@ -83,10 +83,15 @@ extension SparseGPT {
         var result: [String: Tensor] = [:]
         for layer in byLayer.keys.sorted() {
             let layerNames = byLayer[layer]!
-            let hessians = try accumulateHessians(current, names: layerNames, pass: pass)
+            let entries = try inputStatistics(current, names: layerNames, pass: pass)
+            var factors: [ObjectIdentifier: InverseFactor] = [:]
             for name in layerNames {
-                let pruned = try prune(name, weight: try current.weight(name), hessian: hessians[name]!, sparsity: options.sparsity,
-                                       pattern: options.pattern, blockSize: options.blockSize, dampening: options.dampening)
+                let entry = entries[name]!
+                let factor = try factors[ObjectIdentifier(entry)] ?? InverseFactor(
+                    hessian: entry.hessian.map(Double.init), columns: entry.columns, dampening: options.dampening, name: name)
+                factors[ObjectIdentifier(entry)] = factor
+                let pruned = try prune(name, weight: try current.weight(name), factor: factor, sparsity: options.sparsity,
+                                       pattern: options.pattern, blockSize: options.blockSize)
                 result[name] = pruned
                 current.weights[name] = pruned
             }
@@ -96,7 +101,7 @@ extension SparseGPT {
 
     /// H = Σ x xᵀ for each of `names` (quantization's `LayerInputStatistics.Entry`: one GEMM per
     /// batch). Layers fed the same activations (q, k, v; gate, up) share one entry.
-    static func accumulateHessians(_ model: Model, names: [String], pass: CalibrationPass) throws -> [String: [Double]] {
+    static func inputStatistics(_ model: Model, names: [String], pass: CalibrationPass) throws -> [String: LayerInputStatistics.Entry] {
         var entries: [String: LayerInputStatistics.Entry] = [:]
         var previous: LayerInputStatistics.Entry?
         try pass.run(model, names: Set(names), stopWhenSeen: true) { name, x, rows, cols, sameAsPrevious in
@@ -109,13 +114,9 @@ extension SparseGPT {
             entries[name] = entry
             previous = entry
         }
-        var hessians: [String: [Double]] = [:]
-        for name in names {
-            guard let entry = entries[name] else {
-                throw LLMOptError.unsupported("sparsegpt: the forward pass never used '\(name)' (only linear layers of the blocks can be calibrated)")
-            }
-            hessians[name] = entry.hessian.map(Double.init)
+        if let missing = names.first(where: { entries[$0] == nil }) {
+            throw LLMOptError.unsupported("sparsegpt: the forward pass never used '\(missing)' (only linear layers of the blocks can be calibrated)")
         }
-        return hessians
+        return entries
     }
 }

@@ -39,11 +39,14 @@ public struct PruneReport: Sendable, CustomStringConvertible {
     /// How importance was measured, for structured and calibration-based methods.
     public var notes: [String]
 
-    /// Parameters that are zero or gone over the selected tensors, as a fraction of their size before.
+    /// Parameters in the pruned scope (the selected tensors; for whole-layer pruning, every
+    /// tensor of the blocks) before pruning, and those still there and non-zero after.
+    public var scopeParametersBefore: Int
+    public var scopeParametersKept: Int
+
+    /// Fraction of the scope's parameters that are zero or gone.
     public var overallSparsity: Double {
-        let before = rows.reduce(0) { $0 + $1.countBefore } + removedTensors.reduce(0) { $0 + $1.parameters }
-        let kept = rows.reduce(0) { $0 + $1.countAfter - $1.zerosAfter }
-        return before == 0 ? 0 : 1 - Double(kept) / Double(before)
+        scopeParametersBefore == 0 ? 0 : 1 - Double(scopeParametersKept) / Double(scopeParametersBefore)
     }
 
     public var parametersRemoved: Int {
@@ -71,7 +74,8 @@ public struct PruneReport: Sendable, CustomStringConvertible {
         }
         var out = "prune \(method), scope \(scope), sparsity requested \(sparsityRequested)\n"
         out += lines.joined(separator: "\n") + "\n"
-        out += String(format: "overall sparsity of the selected tensors %.4f; %d parameters removed\n", overallSparsity, parametersRemoved)
+        out += String(format: "overall sparsity %.4f (%d of %d parameters in scope zero or removed)\n",
+                      overallSparsity, scopeParametersBefore - scopeParametersKept, scopeParametersBefore)
         if let t = globalThreshold { out += "global threshold |w| <= \(t)\n" }
         out += "model: \(modelParametersBefore) -> \(modelParametersAfter) parameters, "
         out += "\(modelBytesBefore) -> \(modelBytesAfter) bytes; "

@@ -62,8 +62,10 @@ public enum Pruning {
                 (newWeights, threshold) = try Magnitude.prune(model, names: names, sparsity: options.sparsity, global: options.scope == .global)
             case ("magnitude", let pattern?):
                 newWeights = try Dictionary(uniqueKeysWithValues: names.map { ($0, try SemiStructured.prune($0, try model.weight($0), pattern: pattern)) })
+            case ("wanda", _):
+                newWeights = try Wanda.prune(model, names: names, options: options)
             default:
-                throw LLMOptError.unsupported("TEMP: \(method) waits for the forward pass")
+                newWeights = try SparseGPT.prune(model, names: names, options: options)
             }
             pruned = model
             for (name, t) in newWeights { pruned.weights[name] = t }
@@ -91,12 +93,21 @@ public enum Pruning {
             return PruneReport.Row(name: name, shapeBefore: a.shape, shapeAfter: b.shape, zerosBefore: zeroCount(a),
                                    zerosAfter: zeroCount(b), bytesBefore: a.byteCount, bytesAfter: b.byteCount)
         }
+        let converted = names.filter { name in
+            guard let a = before.weights[name], let b = after.weights[name] else { return false }
+            return a.dtype != b.dtype
+        }
         let gone = removed.compactMap { name in before.weights[name].map { (name: name, parameters: $0.count, bytes: $0.byteCount) } }
+        let scopeBefore = rows.reduce(0) { $0 + $1.countBefore } + gone.reduce(0) { $0 + $1.parameters }
+        let scopeKept = rows.reduce(0) { $0 + $1.countAfter - $1.zerosAfter }
         return PruneReport(
             method: method, scope: options.pattern?.description ?? (["heads", "channels", "layers"].contains(method) ? "structured" : options.scope.rawValue),
             sparsityRequested: options.pattern?.sparsity ?? options.sparsity, rows: rows, removedTensors: gone,
             globalThreshold: nil, modelParametersBefore: before.parameterCount, modelParametersAfter: after.parameterCount,
-            modelBytesBefore: before.byteCount, modelBytesAfter: after.byteCount, seconds: 0, notes: [])
+            modelBytesBefore: before.byteCount, modelBytesAfter: after.byteCount, seconds: 0,
+            notes: converted.isEmpty ? [] : ["\(converted.count) tensors were stored as \(before.weights[converted[0]]!.dtype.rawValue) and are float32 now "
+                + "(a zero is not exactly representable in every block format); quantize again after pruning"],
+            scopeParametersBefore: scopeBefore, scopeParametersKept: scopeKept)
     }
 
     /// Exact zeros (either sign) in a tensor of any dtype.

@@ -12,16 +12,46 @@ import Foundation
 /// Inside a block rows are independent, so they run in parallel; the block's accumulated
 /// error reaches the later columns in one GEMM.
 enum SparseGPT {
+    /// What SparseGPT needs from a layer's Hessian: U, the upper Cholesky factor of the dampened
+    /// H⁻¹, and the inputs that never fired (H_jj = 0). Layers sharing inputs share one factor.
+    struct InverseFactor {
+        let columns: Int
+        let u: [Float]
+        let deadColumns: [Int]
+
+        /// From `hessian` = Σ x xᵀ ([n, n], row-major): dead inputs get H_jj = 1 (their weights
+        /// are pruned outright), then λ = dampening · mean(diag H) is added to the diagonal.
+        init(hessian: [Double], columns n: Int, dampening: Double, name: String) throws {
+            guard dampening >= 0 else { throw LLMOptError.invalidArgument(name: "dampening", reason: "must be >= 0, got \(dampening)") }
+            var h = hessian
+            deadColumns = (0..<n).filter { h[$0 * n + $0] == 0 }
+            for j in deadColumns { h[j * n + j] = 1 }
+            let meanDiagonal = (0..<n).reduce(0.0) { $0 + h[$1 * n + $1] } / Double(n)
+            for j in 0..<n { h[j * n + j] += dampening * meanDiagonal }
+            columns = n
+            u = try upperCholeskyOfInverse(h, n: n, name: name).map { Float($0) }
+        }
+    }
+
     /// A pruned and updated copy of `weight` [out, in], given `hessian` = Σ x xᵀ ([in, in], row-major).
     static func prune(_ name: String, weight: Tensor, hessian: [Double], sparsity: Double, pattern: NMPattern?,
                       blockSize: Int, dampening: Double) throws -> Tensor {
+        let cols = weight.columns
+        guard hessian.count == cols * cols else {
+            throw LLMOptError.shapeMismatch(name: name, expected: [weight.shape[0], Int(Double(hessian.count).squareRoot())], actual: weight.shape, source: "calibration")
+        }
+        let factor = try InverseFactor(hessian: hessian, columns: cols, dampening: dampening, name: name)
+        return try prune(name, weight: weight, factor: factor, sparsity: sparsity, pattern: pattern, blockSize: blockSize)
+    }
+
+    static func prune(_ name: String, weight: Tensor, factor: InverseFactor, sparsity: Double, pattern: NMPattern?,
+                      blockSize: Int) throws -> Tensor {
         let src = weight.toF32()
         let (rows, cols) = (src.rows, src.columns)
-        guard hessian.count == cols * cols else {
-            throw LLMOptError.shapeMismatch(name: name, expected: [rows, Int(Double(hessian.count).squareRoot())], actual: src.shape, source: "calibration")
+        guard factor.columns == cols else {
+            throw LLMOptError.shapeMismatch(name: name, expected: [rows, factor.columns], actual: src.shape, source: "calibration")
         }
         guard blockSize > 0 else { throw LLMOptError.invalidArgument(name: "blockSize", reason: "must be positive, got \(blockSize)") }
-        guard dampening >= 0 else { throw LLMOptError.invalidArgument(name: "dampening", reason: "must be >= 0, got \(dampening)") }
         if let pattern {
             try pattern.check(name, columns: cols)
             guard blockSize % pattern.m == 0 else {
@@ -29,15 +59,8 @@ enum SparseGPT {
             }
         }
         var w = src.floats()
-        var h = hessian
-        // Inputs that never fire: no information, prune them outright (and keep H invertible).
-        for j in 0..<cols where h[j * cols + j] == 0 {
-            h[j * cols + j] = 1
-            for r in 0..<rows { w[r * cols + j] = 0 }
-        }
-        let meanDiagonal = (0..<cols).reduce(0.0) { $0 + h[$1 * cols + $1] } / Double(cols)
-        for j in 0..<cols { h[j * cols + j] += dampening * meanDiagonal }
-        let u = try upperCholeskyOfInverse(h, n: cols, name: name).map { Float($0) }
+        for j in factor.deadColumns { for r in 0..<rows { w[r * cols + j] = 0 } }
+        let u = factor.u
 
         try w.withUnsafeMutableBufferPointer { wb in
             let wp = wb.baseAddress!
@@ -112,6 +135,20 @@ enum SparseGPT {
         for r in 0..<rows { for j in 0..<rest { w[r * cols + end + j] -= delta[r * rest + j] } }
     }
 
+    /// Σ a[k]·b[k] over `count` doubles, with eight independent accumulators (a plain loop is a
+    /// serial chain of additions the compiler may not reorder).
+    @inline(__always) static func dot(_ a: UnsafePointer<Double>, _ b: UnsafePointer<Double>, count: Int) -> Double {
+        var acc = SIMD8<Double>()
+        var k = 0
+        while k + 8 <= count {
+            acc = acc + UnsafeRawPointer(a + k).loadUnaligned(as: SIMD8<Double>.self) * UnsafeRawPointer(b + k).loadUnaligned(as: SIMD8<Double>.self)
+            k += 8
+        }
+        var s = acc.sum()
+        while k < count { s += a[k] * b[k]; k += 1 }
+        return s
+    }
+
     /// U upper triangular with H⁻¹ = Uᵀ U. With J the reversal permutation, the lower Cholesky
     /// factor L of J H J gives H = R Rᵀ for the upper R = J L J, so H⁻¹ = R⁻ᵀ R⁻¹ and U = R⁻¹:
     /// one Cholesky and one triangular inverse, no explicit inverse of H.
@@ -124,8 +161,7 @@ enum SparseGPT {
                 let ri = lp + i * n
                 for j in 0...i {
                     let rj = lp + j * n
-                    var s = h[(n - 1 - i) * n + (n - 1 - j)]
-                    for k in 0..<j { s -= ri[k] * rj[k] }
+                    let s = h[(n - 1 - i) * n + (n - 1 - j)] - dot(ri, rj, count: j)
                     if i == j {
                         guard s > 0 else {
                             throw LLMOptError.invalidArgument(name: "dampening", reason: "the Hessian of '\(name)' is not positive definite; raise the dampening")

@@ -48,6 +48,10 @@ enum StructuredLayers {
         }
         pruned.config.numLayers = newIndex.count
         var report = Pruning.makeReport(method: "layers", options: options, before: model, after: pruned, names: [], removed: removedNames)
+        // The scope of whole-layer pruning is every tensor of every block.
+        let blockParameters = model.weights.filter { layout.split($0.key) != nil }.reduce(0) { $0 + $1.value.count }
+        report.scopeParametersBefore = blockParameters
+        report.scopeParametersKept = blockParameters - report.removedTensors.reduce(0) { $0 + $1.parameters }
         report.notes.append("removed layers \(removed) of \(model.config.numLayers): \(how); the rest renumbered")
         return (pruned, report)
     }

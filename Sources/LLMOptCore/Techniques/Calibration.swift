@@ -2,15 +2,28 @@
 /// `samples` windows of `length` tokens cut from a text at positions drawn with a fixed seed,
 /// so the same call always sees the same tokens.
 public struct Calibration: Sendable {
-    public let text: String
+    /// The calibration text, or nil when the data came as token ids.
+    public let text: String?
+    /// Already tokenized calibration data, or nil when it came as text.
+    public let tokens: [Int]?
     public let samples: Int
     public let length: Int
     public let seed: UInt64
 
     public init(text: String, samples: Int = 16, length: Int = 256, seed: UInt64 = 0) throws {
+        try self.init(text: text, tokens: nil, samples: samples, length: length, seed: seed)
+    }
+
+    /// Calibration data that is already token ids (for models without a tokenizer).
+    public init(tokens: [Int], samples: Int = 16, length: Int = 256, seed: UInt64 = 0) throws {
+        try self.init(text: nil, tokens: tokens, samples: samples, length: length, seed: seed)
+    }
+
+    private init(text: String?, tokens: [Int]?, samples: Int, length: Int, seed: UInt64) throws {
         guard samples > 0 else { throw LLMOptError.invalidArgument(name: "samples", reason: "must be positive, got \(samples)") }
         guard length > 1 else { throw LLMOptError.invalidArgument(name: "length", reason: "must be at least 2, got \(length)") }
         self.text = text
+        self.tokens = tokens
         self.samples = samples
         self.length = length
         self.seed = seed
@@ -18,9 +31,17 @@ public struct Calibration: Sendable {
 
     /// The token windows: the text is tokenized once (with BOS when the model adds one) and
     /// each window starts at a seeded random offset. A text shorter than `length` gives
-    /// `samples` copies of the whole text; an empty one is an error.
-    public func windows(tokenizer: any Tokenizer) throws -> [[Int]] {
-        let ids = tokenizer.encode(text)
+    /// `samples` copies of the whole text; an empty one is an error, and so is a text with no
+    /// tokenizer to read it.
+    public func windows(tokenizer: (any Tokenizer)?) throws -> [[Int]] {
+        let ids: [Int]
+        if let tokens {
+            ids = tokens
+        } else if let tokenizer, let text {
+            ids = tokenizer.encode(text)
+        } else {
+            throw LLMOptError.invalidArgument(name: "calibration", reason: "a calibration text needs the model's tokenizer")
+        }
         guard ids.count >= 2 else {
             throw LLMOptError.invalidArgument(name: "calibration", reason: "the text gives \(ids.count) tokens; at least 2 are needed")
         }

@@ -56,10 +56,11 @@ final class QuantCalibratedTests: XCTestCase {
     func testAWQScalingIsExactBeforeRounding() throws {
         let model = try Self.tinyLlama()
         let tokenizer = try XCTUnwrap(model.tokenizer)
-        let samples = [tokenizer.encode("This program is free software: you can redistribute it")]
+        let sample = tokenizer.encode("This program is free software: you can redistribute it")
         // 8-bit per-tensor quantization of a single matrix: the rest of the model only carries scales.
         let (awq, report) = try Quantization.quantize(model, scheme: "awq", options: QuantizationOptions(
-            bits: 8, group: 32, targets: ["layers\\.0\\.mlp\\.(gate|up)_proj"], calibrationTokens: samples))
+            bits: 8, group: 32, targets: ["layers\\.0\\.mlp\\.(gate|up)_proj"],
+            calibration: Calibration(tokens: sample, samples: 1, length: sample.count)))
         XCTAssertEqual(report.rows.map(\.name), ["model.layers.0.mlp.gate_proj.weight", "model.layers.0.mlp.up_proj.weight"])
         let norm = try model.weight("model.layers.0.post_attention_layernorm.weight").floats()
         let scaledNorm = try awq.weight("model.layers.0.post_attention_layernorm.weight").floats()
@@ -68,8 +69,8 @@ final class QuantCalibratedTests: XCTestCase {
         } else {
             XCTAssertNotEqual(norm, scaledNorm)
         }
-        let a = try InferenceSession(model: model, capacity: 64).forward(samples[0])
-        let b = try InferenceSession(model: awq, capacity: 64).forward(samples[0])
+        let a = try InferenceSession(model: model, capacity: 64).forward(sample)
+        let b = try InferenceSession(model: awq, capacity: 64).forward(sample)
         let maxDiff = zip(a, b).map { abs($0 - $1) }.max()!
         XCTAssertLessThan(maxDiff, 0.02, "8-bit AWQ of two matrices moves logits by \(maxDiff)")
     }

@@ -25,16 +25,14 @@ public struct QuantizationOptions: Sendable {
     /// Checked first, in order; a tensor they match is quantized as they say even when the
     /// main selection leaves it out (embeddings, LM head), unless `ignore` names it.
     public var overrides: [SchemeOverride]
-    /// Calibration text for `gptq` and `awq`, tokenized with the model's tokenizer...
+    /// Calibration data for `gptq` and `awq`.
     public var calibration: Calibration?
-    /// ...or calibration samples given as token ids (used when set).
-    public var calibrationTokens: [[Int]]?
     public var gptq: GPTQOptions
     public var awq: AWQOptions
 
     public init(bits: Int = 4, group: Int = 32, symmetric: Bool = true, targets: [String] = [],
                 ignore: [String] = [], overrides: [SchemeOverride] = [], calibration: Calibration? = nil,
-                calibrationTokens: [[Int]]? = nil, gptq: GPTQOptions = GPTQOptions(), awq: AWQOptions = AWQOptions()) {
+                gptq: GPTQOptions = GPTQOptions(), awq: AWQOptions = AWQOptions()) {
         self.bits = bits
         self.group = group
         self.symmetric = symmetric
@@ -42,7 +40,6 @@ public struct QuantizationOptions: Sendable {
         self.ignore = ignore
         self.overrides = overrides
         self.calibration = calibration
-        self.calibrationTokens = calibrationTokens
         self.gptq = gptq
         self.awq = awq
     }
@@ -154,20 +151,10 @@ public enum Quantization {
     static func quantizeWithCalibration(_ model: Model, method: String, names: [String], options: QuantizationOptions) throws
         -> (Model, [QuantReport.Row], [String]) {
         let grid = try options.grid()
-        let samples: [[Int]]
-        if let tokens = options.calibrationTokens {
-            guard !tokens.isEmpty, tokens.allSatisfy({ !$0.isEmpty }) else {
-                throw LLMOptError.invalidArgument(name: "calibrationTokens", reason: "needs at least one non-empty sample")
-            }
-            samples = tokens
-        } else if let calibration = options.calibration {
-            guard let tokenizer = model.tokenizer else {
-                throw LLMOptError.invalidArgument(name: "calibration", reason: "the model has no tokenizer to encode the calibration text")
-            }
-            samples = try calibration.windows(tokenizer: tokenizer)
-        } else {
+        guard let calibration = options.calibration else {
             throw LLMOptError.invalidArgument(name: "calibration", reason: "\(method) needs calibration data")
         }
+        let samples = try calibration.windows(tokenizer: model.tokenizer)
         let statistics = try LayerInputStatistics.collect(model: model, names: Set(names), samples: samples)
         var notes = ["\(method): \(grid), calibration \(samples.count) samples, \(samples.reduce(0) { $0 + $1.count }) tokens; "
                      + "layer inputs taken from the unquantized model in one pass"]

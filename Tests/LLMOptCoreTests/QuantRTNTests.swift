@@ -149,6 +149,35 @@ final class QuantRTNTests: XCTestCase {
         XCTAssertGreaterThan(lost, 0)
     }
 
+    func testMixedChoicesByName() throws {
+        let base = try HuggingFaceFolder.load(Self.tinyLlama)
+        let (q, report) = try Quantization.quantize(base, scheme: "int4", options: QuantizationOptions(
+            group: 32, ignore: ["layers\\.1\\.mlp"], overrides: [SchemeOverride("embed_tokens", "q8_0"), SchemeOverride("^lm_head", "f16")]))
+        XCTAssertEqual(try q.weight("model.embed_tokens.weight").dtype, .q8_0)
+        XCTAssertEqual(try q.weight("lm_head.weight").dtype, .f16)
+        XCTAssertEqual(try q.weight("model.layers.0.mlp.down_proj.weight").dtype, .qgroup)
+        XCTAssertEqual(try q.weight("model.layers.1.mlp.up_proj.weight").dtype, .f32, "ignored")
+        XCTAssertEqual(try q.weight("model.layers.0.input_layernorm.weight").dtype, .f32, "norms are never quantized")
+        XCTAssertEqual(report.rows.count, 2 + 7 + 4)
+        XCTAssertEqual(report.row("lm_head.weight")?.format, "F16")
+        XCTAssertEqual(report.row("model.embed_tokens.weight")?.bytesAfter, 512 * 2 * 34)
+    }
+
+    /// GGUF and safetensors have no packed int-N group type: savers write the dequantized values.
+    func testPackedModelsSaveAsTheirValues() throws {
+        let (_, q, _) = try quantizeTinyLlama(bits: 4, group: 32, symmetric: false)
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("llmopt-quant-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        for target in [dir + "/q.gguf", dir + "/hf"] {
+            try ModelSaver.save(q, to: target)
+            let loaded = try ModelLoader.load(path: target)
+            for name in ["model.layers.0.self_attn.q_proj.weight", "model.layers.1.mlp.down_proj.weight"] {
+                XCTAssertEqual(try loaded.weight(name).floats(), try q.weight(name).floats(), "\(target): \(name)")
+            }
+        }
+    }
+
     func testBadArgumentsAreReported() throws {
         let base = try HuggingFaceFolder.load(Self.tinyLlama)
         func message(_ body: () throws -> Void) -> String {

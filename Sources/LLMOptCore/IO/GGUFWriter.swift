@@ -64,8 +64,9 @@ public enum GGUFWriter {
             // llmopt's packed int-N groups have no ggml type: they are written as their float32 values.
             var out = t.dtype == .qgroup ? t.toF32() : t
             if arch == .llama && !c.ropeInterleaved {
-                if name.hasSuffix("self_attn.q_proj.weight") { out = try RopeLayout.toInterleaved(t, headDim: c.headDim, name: name) }
-                if name.hasSuffix("self_attn.k_proj.weight") { out = try RopeLayout.toInterleaved(t, headDim: c.headDim, name: name) }
+                if name.hasSuffix("self_attn.q_proj.weight") || name.hasSuffix("self_attn.k_proj.weight") {
+                    out = try RopeLayout.toInterleaved(out, headDim: c.headDim, name: name)
+                }
             }
             tensors.append((ggufName, out))
         }

@@ -100,6 +100,14 @@ public enum Quantization {
     }
 
     /// Quantizes the selected matrices of `model` with `scheme` and the per-name overrides.
+    ///
+    /// Storage, as it really sits in memory: `rtn`/`intN`, `gptq` and `awq` produce packed
+    /// `.qgroup` tensors (b-bit codes plus a float32 scale, and a zero point when asymmetric, per
+    /// group). They are never silently stored as a ggml type: even int8 symmetric g32, whose
+    /// scale rule (max|w| / 127) is Q8_0's, differs from Q8_0 in the bits, because Q8_0 keeps its
+    /// scale in float16 and rounds x·(1/d) half away from zero, while the grid here keeps a float32
+    /// scale and rounds w / scale half to even; Q4_0's scale is the signed extreme over -8, not
+    /// max|w| / 7. Ask for `q8_0`, `q4_0` or `q4_1` to get llama.cpp's formats bit for bit.
     public static func quantize(_ model: Model, scheme: String, options: QuantizationOptions = QuantizationOptions()) throws -> (Model, QuantReport) {
         let selection = try TensorSelection(targets: options.targets, ignore: options.ignore)
         let ignoreOnly = try TensorSelection(targets: [".*"], ignore: options.ignore)
@@ -133,7 +141,8 @@ public enum Quantization {
             for name in mainNames { rows.append(try apply(main, to: name, in: &result)) }
         }
         for (name, tensorScheme) in overridden { rows.append(try apply(tensorScheme, to: name, in: &result)) }
-        rows.sort { model.weightOrder.firstIndex(of: $0.name)! < model.weightOrder.firstIndex(of: $1.name)! }
+        let position = Dictionary(model.weightOrder.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
+        rows.sort { position[$0.name, default: 0] < position[$1.name, default: 0] }
         result.metadata["llmopt.quantized"] = scheme
         let report = QuantReport(scheme: scheme, rows: rows, notes: notes, modelBytesBefore: model.byteCount, modelBytesAfter: result.byteCount)
         return (result, report)

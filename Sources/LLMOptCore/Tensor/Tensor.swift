@@ -39,7 +39,8 @@ public struct Tensor: Sendable {
     /// A tensor of any dtype whose raw bytes `fill` writes (`.qgroup` tensors are made by
     /// `GroupQuantLayout.makeTensor`, which knows their size).
     public static func raw(shape: [Int], dtype: DType, _ fill: (UnsafeMutableRawBufferPointer) throws -> Void) rethrows -> Tensor {
-        precondition(dtype != .qgroup, "qgroup tensors are made with GroupQuantLayout.makeTensor")
+        // A real check (preconditions vanish under -Ounchecked): the size is unknown, so `fill` would overrun.
+        if dtype == .qgroup { fatalError("qgroup tensors are made with GroupQuantLayout.makeTensor") }
         let bytes = dtype.byteCount(elements: shape.reduce(1, *)) ?? 0
         let storage = try TensorStorage.allocate(byteCount: bytes) { p in
             try fill(UnsafeMutableRawBufferPointer(start: p, count: bytes))

@@ -111,13 +111,19 @@ public struct GroupQuantLayout: Sendable, Equatable {
         if bit & 7 + bits > 8 { p[byte + 1] |= UInt8(shifted >> 8) }
     }
 
-    /// Dequantizes one row into `columns` floats.
+    /// Dequantizes one row into `columns` floats. 8- and 4-bit codes, whole bytes and nibbles,
+    /// skip the general bit extraction.
     public func dequantize(row: UnsafeRawPointer, into dst: UnsafeMutablePointer<Float>) {
+        let codes = (row + codesOffset).assumingMemoryBound(to: UInt8.self)
+        let bias = symmetric ? 1 << (bits - 1) : 0
         for g in 0..<groupsPerRow {
             let s = scale(row, group: g)
-            let z = zero(row, group: g)
-            for i in (g * groupSize)..<min(columns, (g + 1) * groupSize) {
-                dst[i] = Float(code(row, index: i) - z) * s
+            let offset = zero(row, group: g) + bias
+            let range = (g * groupSize)..<min(columns, (g + 1) * groupSize)
+            switch bits {
+            case 8: for i in range { dst[i] = Float(Int(codes[i]) - offset) * s }
+            case 4: for i in range { dst[i] = Float(Int(codes[i >> 1] >> (4 * UInt8(i & 1)) & 0xF) - offset) * s }
+            default: for i in range { dst[i] = Float(code(row, index: i) + bias - offset) * s }
             }
         }
     }

@@ -116,6 +116,7 @@ public enum GGMLType {
         case .i8: return 24
         case .i32: return 26
         case .bf16: return 30
+        case .qgroup: fatalError("qgroup tensors have no ggml type: GGUFWriter stores them as F32")
         }
     }
 

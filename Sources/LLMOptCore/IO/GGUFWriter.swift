@@ -61,7 +61,8 @@ public enum GGUFWriter {
             guard t.shape.count <= GGUFFile.maxDims, !t.shape.isEmpty else {
                 throw LLMOptError.unsupported("\(path): tensor '\(name)' has \(t.shape.count) dimensions")
             }
-            var out = t
+            // llmopt's packed int-N groups have no ggml type: they are written as their float32 values.
+            var out = t.dtype == .qgroup ? t.toF32() : t
             if arch == .llama && !c.ropeInterleaved {
                 if name.hasSuffix("self_attn.q_proj.weight") || name.hasSuffix("self_attn.k_proj.weight") {
                     out = try RopeLayout.toInterleaved(out, headDim: c.headDim, name: name)
@@ -160,7 +161,7 @@ public enum GGUFWriter {
         case .q4_1: return 3
         case .q8_0: return 7
         case .bf16: return 32
-        case .f32, .i8, .i32: return 0
+        case .f32, .i8, .i32, .qgroup: return 0
         }
     }
 
@@ -268,6 +269,7 @@ public enum RopeLayout {
                 }
             }
         }
+        // Rows are copied as bytes, so any dtype works, packed `.qgroup` rows included.
         return Tensor(shape: t.shape, dtype: t.dtype, storage: storage)
     }
 }

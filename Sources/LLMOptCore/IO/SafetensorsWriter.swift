@@ -34,7 +34,7 @@ public enum SafetensorsWriter {
         case .bf16: return "BF16"
         case .i8: return "I8"
         case .i32: return "I32"
-        case .q8_0, .q4_0, .q4_1: return nil
+        case .q8_0, .q4_0, .q4_1, .qgroup: return nil
         }
     }
 

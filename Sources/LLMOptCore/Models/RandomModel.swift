@@ -64,24 +64,13 @@ public enum RandomModel {
     private enum Init { case normal, ones, zeros }
 }
 
-/// A small, fast, seedable generator (SplitMix64) with a Box-Muller normal sampler.
-public struct SplitMix64: RandomNumberGenerator, Sendable {
-    private var state: UInt64
-    public init(seed: UInt64) { state = seed }
-
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
+extension SplitMix64 {
     /// Uniform in [0, 1) with 24 bits of precision.
-    public mutating func nextUniform() -> Float { Float(next() >> 40) / Float(1 << 24) }
+    mutating func nextUnitFloat() -> Float { Float(next() >> 40) / Float(1 << 24) }
 
-    public mutating func nextGaussian() -> Float {
-        let u1 = max(nextUniform(), 1e-7), u2 = nextUniform()
+    /// A standard normal sample (Box-Muller).
+    mutating func nextGaussian() -> Float {
+        let u1 = max(nextUnitFloat(), 1e-7), u2 = nextUnitFloat()
         return (-2 * log(u1)).squareRoot() * cos(2 * .pi * u2)
     }
 }

@@ -89,7 +89,7 @@ public enum Linear {
         case .q8_0: return Int32(LLMOPT_W_Q8_0)
         case .q4_0: return Int32(LLMOPT_W_Q4_0)
         case .q4_1: return Int32(LLMOPT_W_Q4_1)
-        case .i8, .i32: return nil
+        case .i8, .i32, .qgroup: return nil
         }
     }
 

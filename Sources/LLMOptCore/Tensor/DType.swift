@@ -4,11 +4,15 @@ public enum DType: String, Sendable, CaseIterable, Codable {
     case f32, f16, bf16
     case i8, i32
     case q8_0, q4_0, q4_1
+    /// Packed b-bit integer codes (2...8 bits) in groups of any size along each row, with a
+    /// float32 scale (and a zero point when asymmetric) per group. Each row starts with a header
+    /// that describes it (see `GroupQuantLayout`), so sizes come from the tensor, not the dtype.
+    case qgroup
 
     /// Values per storage block (1 for plain element types).
     public var blockSize: Int {
         switch self {
-        case .f32, .f16, .bf16, .i8, .i32: return 1
+        case .f32, .f16, .bf16, .i8, .i32, .qgroup: return 1
         case .q8_0, .q4_0, .q4_1: return 32
         }
     }
@@ -22,18 +26,20 @@ public enum DType: String, Sendable, CaseIterable, Codable {
         case .q8_0: return 34   // f16 scale + 32 int8
         case .q4_0: return 18   // f16 scale + 16 bytes of nibbles
         case .q4_1: return 20   // f16 scale + f16 min + 16 bytes of nibbles
+        case .qgroup: return 0  // variable: read `GroupQuantLayout` from the row header
         }
     }
 
-    public var isQuantized: Bool { blockSize > 1 }
+    public var isQuantized: Bool { blockSize > 1 || self == .qgroup }
     public var isFloat: Bool { self == .f32 || self == .f16 || self == .bf16 }
 
-    /// Bits of storage per value, including block scales.
+    /// Bits of storage per value, including block scales (0 for `.qgroup`: see `Tensor.byteCount`).
     public var bitsPerValue: Double { Double(blockBytes * 8) / Double(blockSize) }
 
-    /// Bytes needed for `count` values; `nil` when `count` is not a whole number of blocks.
+    /// Bytes needed for `count` values; `nil` when `count` is not a whole number of blocks, and
+    /// always for `.qgroup`, whose size depends on its layout (use `Tensor.byteCount`).
     public func byteCount(elements count: Int) -> Int? {
-        guard count >= 0, count % blockSize == 0 else { return nil }
+        guard self != .qgroup, count >= 0, count % blockSize == 0 else { return nil }
         let (bytes, overflow) = (count / blockSize).multipliedReportingOverflow(by: blockBytes)
         return overflow ? nil : bytes
     }

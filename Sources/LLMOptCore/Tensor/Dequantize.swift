@@ -1,7 +1,8 @@
 /// Reference conversions from every storage type to float32. These are the plain, obviously
 /// correct loops; fast kernels are tested against them.
 public enum Dequantize {
-    /// Converts `count` consecutive values starting at `src` (a whole number of blocks).
+    /// Converts `count` consecutive values starting at `src` (a whole number of blocks; for
+    /// `.qgroup`, a whole number of rows).
     public static func row(from src: UnsafeRawPointer, dtype: DType, count: Int, into dst: UnsafeMutablePointer<Float>) {
         switch dtype {
         case .f32:
@@ -30,6 +31,14 @@ public enum Dequantize {
                     dst[b * 32 + j] = d * Float(Int(byte & 0x0F) - 8)
                     dst[b * 32 + j + 16] = d * Float(Int(byte >> 4) - 8)
                 }
+            }
+        case .qgroup:
+            var done = 0, row = src
+            while done < count {
+                let layout = GroupQuantLayout(row: row)
+                layout.dequantize(row: row, into: dst + done)
+                done += layout.columns
+                row += layout.rowBytes
             }
         case .q4_1:
             for b in 0..<(count / 32) {

@@ -36,8 +36,11 @@ public struct Tensor: Sendable {
         return Tensor(shape: shape, dtype: .f32, storage: storage)
     }
 
-    /// A tensor of any dtype whose raw bytes `fill` writes.
+    /// A tensor of any dtype whose raw bytes `fill` writes (`.qgroup` tensors are made by
+    /// `GroupQuantLayout.makeTensor`, which knows their size).
     public static func raw(shape: [Int], dtype: DType, _ fill: (UnsafeMutableRawBufferPointer) throws -> Void) rethrows -> Tensor {
+        // A real check (preconditions vanish under -Ounchecked): the size is unknown, so `fill` would overrun.
+        if dtype == .qgroup { fatalError("qgroup tensors are made with GroupQuantLayout.makeTensor") }
         let bytes = dtype.byteCount(elements: shape.reduce(1, *)) ?? 0
         let storage = try TensorStorage.allocate(byteCount: bytes) { p in
             try fill(UnsafeMutableRawBufferPointer(start: p, count: bytes))
@@ -51,9 +54,14 @@ public struct Tensor: Sendable {
     public var columns: Int { shape.last ?? 1 }
     /// Product of all dimensions but the last.
     public var rows: Int { shape.isEmpty ? 1 : shape.dropLast().reduce(1, *) }
-    public var byteCount: Int { dtype.byteCount(elements: count) ?? 0 }
+    public var byteCount: Int {
+        dtype == .qgroup ? rows * rowBytes : dtype.byteCount(elements: count) ?? 0
+    }
     /// Bytes of one row (`columns` values) in this dtype.
-    public var rowBytes: Int { dtype.byteCount(elements: columns) ?? 0 }
+    public var rowBytes: Int {
+        if dtype == .qgroup { return count == 0 ? 0 : GroupQuantLayout(row: rawPointer).rowBytes }
+        return dtype.byteCount(elements: columns) ?? 0
+    }
 
     public var rawPointer: UnsafeRawPointer { storage.base + byteOffset }
 
@@ -82,13 +90,14 @@ public struct Tensor: Sendable {
     /// The same bytes seen with another shape of the same element count.
     public func reshaped(_ newShape: [Int]) -> Tensor {
         precondition(newShape.reduce(1, *) == count, "cannot reshape \(shape) to \(newShape)")
+        precondition(dtype != .qgroup || newShape.last == columns, "a qgroup tensor keeps its row length")
         return Tensor(shape: newShape, dtype: dtype, storage: storage, byteOffset: byteOffset)
     }
 
     /// Rows `range` of a tensor (along the first dimension), sharing storage.
     public func rowSlice(_ range: Range<Int>) -> Tensor {
         let inner = shape.dropFirst().reduce(1, *)
-        let bytesPerRow = dtype.byteCount(elements: inner) ?? 0
+        let bytesPerRow = dtype == .qgroup ? inner / max(columns, 1) * rowBytes : dtype.byteCount(elements: inner) ?? 0
         var s = shape
         s[0] = range.count
         return Tensor(shape: s, dtype: dtype, storage: storage, byteOffset: byteOffset + range.lowerBound * bytesPerRow)

@@ -1,0 +1,132 @@
+/// Structured pruning of feed-forward channels: the intermediate channels of lowest importance
+/// are removed from every block, so gate/up (GPT-2: c_fc and its bias) lose rows and down
+/// (c_proj) loses columns. The matrices really shrink; the config's `intermediateSize` follows.
+///
+/// Importance of channel c: ‖gate_c‖₂ · ‖up_c‖₂ · ‖down_{·,c}‖₂ for Llama's SwiGLU and
+/// ‖fc_c‖₂ · ‖proj_{·,c}‖₂ for GPT-2: the size of the path a unit input takes through the
+/// channel. Each block keeps round((1 − s)·I) channels, in their original order.
+enum StructuredChannels {
+    static func prune(_ model: Model, options: PruneOptions) throws -> (Model, PruneReport) {
+        let layout = try BlockLayout(model)
+        var pruned = model
+        var names: [String] = []
+        var kept = -1
+        for layer in 0..<model.config.numLayers {
+            let (inputs, output) = layout.ffn(layer)
+            let inTensors = try inputs.map { try model.weight($0).toF32() }
+            let outTensor = try model.weight(output).toF32()
+            let channels = inTensors[0].shape[0]
+            let keep = channels - Magnitude.pruneCount(sparsity: options.sparsity, of: channels)
+            guard keep > 0 else {
+                throw LLMOptError.invalidArgument(name: "sparsity", reason: "\(options.sparsity) would remove every channel of \(output)")
+            }
+            var importance = [Double](repeating: 1, count: channels)
+            for t in inTensors {
+                let norms = Structured.rowNorms(t)
+                for c in 0..<channels { importance[c] *= norms[c] }
+            }
+            let outNorms = Structured.columnNorms(outTensor)
+            for c in 0..<channels { importance[c] *= outNorms[c] }
+            let keepIndices = Structured.topIndices(importance, keep: keep)
+            for (name, t) in zip(inputs, inTensors) {
+                pruned.weights[name] = Structured.rows(t, keepIndices)
+                names.append(name)
+                let bias = name.replacingSuffix(".weight", with: ".bias")
+                if let b = model.weights[bias] {
+                    pruned.weights[bias] = Structured.rows(b.toF32(), keepIndices)
+                    names.append(bias)
+                }
+            }
+            pruned.weights[output] = Structured.columns(outTensor, keepIndices)
+            names.append(output)
+            kept = kept < 0 || kept == keep ? keep : -2
+        }
+        if kept > 0 { pruned.config.intermediateSize = kept }
+        var report = Pruning.makeReport(method: "channels", options: options, before: model, after: pruned, names: names)
+        report.notes.append(model.config.architecture == .llama
+            ? "importance of channel c: |gate_c| * |up_c| * |down[:, c]| (L2 norms)"
+            : "importance of channel c: |c_fc_c| * |c_proj[:, c]| (L2 norms)")
+        return (pruned, report)
+    }
+}
+
+/// Names of the weights of one transformer block, per architecture.
+struct BlockLayout {
+    let architecture: Architecture
+    let prefix: String
+
+    init(_ model: Model) throws {
+        architecture = model.config.architecture
+        prefix = architecture == .llama ? "model.layers." : "transformer.h."
+        guard model.config.numLayers > 0 else { throw LLMOptError.unsupported("the model has no layers to prune") }
+    }
+
+    /// The FFN's input projections (one row per channel) and its output projection (one column per channel).
+    func ffn(_ layer: Int) -> (inputs: [String], output: String) {
+        let p = "\(prefix)\(layer)."
+        switch architecture {
+        case .llama: return ([p + "mlp.gate_proj.weight", p + "mlp.up_proj.weight"], p + "mlp.down_proj.weight")
+        case .gpt2: return ([p + "mlp.c_fc.weight"], p + "mlp.c_proj.weight")
+        }
+    }
+
+    /// The layer index of a tensor name inside a block, and the rest of the name.
+    func split(_ name: String) -> (layer: Int, rest: String)? {
+        guard name.hasPrefix(prefix) else { return nil }
+        let tail = name.dropFirst(prefix.count)
+        guard let dot = tail.firstIndex(of: "."), let layer = Int(tail[..<dot]) else { return nil }
+        return (layer, String(tail[tail.index(after: dot)...]))
+    }
+}
+
+/// Row and column selection shared by the structured methods.
+enum Structured {
+    static func rowNorms(_ t: Tensor) -> [Double] {
+        let (r, c) = (t.rows, t.columns)
+        let p = t.f32Pointer
+        return (0..<r).map { i in
+            var s = 0.0
+            for j in 0..<c { let v = Double(p[i * c + j]); s += v * v }
+            return s.squareRoot()
+        }
+    }
+
+    static func columnNorms(_ t: Tensor) -> [Double] {
+        let (r, c) = (t.rows, t.columns)
+        let p = t.f32Pointer
+        var s = [Double](repeating: 0, count: c)
+        for i in 0..<r { for j in 0..<c { let v = Double(p[i * c + j]); s[j] += v * v } }
+        return s.map { $0.squareRoot() }
+    }
+
+    /// The indices of the `keep` largest scores, in increasing index order (ties keep the earlier).
+    static func topIndices(_ scores: [Double], keep: Int) -> [Int] {
+        let order = scores.indices.sorted { scores[$0] != scores[$1] ? scores[$0] > scores[$1] : $0 < $1 }
+        return order.prefix(keep).sorted()
+    }
+
+    /// Rows `indices` of a float32 tensor (1-D tensors: elements).
+    static func rows(_ t: Tensor, _ indices: [Int]) -> Tensor {
+        let c = t.rank == 1 ? 1 : t.columns
+        let p = t.f32Pointer
+        let shape = t.rank == 1 ? [indices.count] : [indices.count] + t.shape.dropFirst()
+        return Tensor.f32(shape: shape) { out in
+            for (k, i) in indices.enumerated() { (out.baseAddress! + k * c).update(from: p + i * c, count: c) }
+        }
+    }
+
+    /// Columns `indices` of a float32 matrix.
+    static func columns(_ t: Tensor, _ indices: [Int]) -> Tensor {
+        let (r, c) = (t.rows, t.columns)
+        let p = t.f32Pointer
+        return Tensor.f32(shape: [r, indices.count]) { out in
+            for i in 0..<r { for (k, j) in indices.enumerated() { out[i * indices.count + k] = p[i * c + j] } }
+        }
+    }
+}
+
+extension String {
+    func replacingSuffix(_ suffix: String, with replacement: String) -> String {
+        hasSuffix(suffix) ? String(dropLast(suffix.count)) + replacement : self
+    }
+}

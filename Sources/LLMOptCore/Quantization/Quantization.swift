@@ -1,0 +1,207 @@
+/// A per-name choice of scheme that takes precedence over the main one, e.g. keep the
+/// embeddings in Q8_0 while the rest goes to Q4_0, or store the LM head in float16.
+public struct SchemeOverride: Sendable {
+    /// A regular expression matched anywhere in the tensor name.
+    public let pattern: String
+    /// A scheme that needs no calibration: `rtn`, `int2`...`int8`, `q8_0`, `q4_0`, `q4_1`, `f16`, `bf16`.
+    public let scheme: String
+
+    public init(_ pattern: String, _ scheme: String) {
+        self.pattern = pattern
+        self.scheme = scheme
+    }
+}
+
+/// Everything a quantization call can be told. The integer grid (`bits`, `group`, `symmetric`)
+/// applies to `rtn`, `gptq` and `awq`; the ggml and float schemes fix their own.
+public struct QuantizationOptions: Sendable {
+    public var bits: Int
+    /// -1: one scale per tensor; 0: per output channel; n > 0: groups of n along each row.
+    public var group: Int
+    public var symmetric: Bool
+    /// Which matrices the main scheme touches (see `TensorSelection`).
+    public var targets: [String]
+    public var ignore: [String]
+    /// Checked first, in order; a tensor they match is quantized as they say even when the
+    /// main selection leaves it out (embeddings, LM head), unless `ignore` names it.
+    public var overrides: [SchemeOverride]
+    /// Calibration data for `gptq` and `awq`.
+    public var calibration: Calibration?
+    public var gptq: GPTQOptions
+    public var awq: AWQOptions
+
+    public init(bits: Int = 4, group: Int = 32, symmetric: Bool = true, targets: [String] = [],
+                ignore: [String] = [], overrides: [SchemeOverride] = [], calibration: Calibration? = nil,
+                gptq: GPTQOptions = GPTQOptions(), awq: AWQOptions = AWQOptions()) {
+        self.bits = bits
+        self.group = group
+        self.symmetric = symmetric
+        self.targets = targets
+        self.ignore = ignore
+        self.overrides = overrides
+        self.calibration = calibration
+        self.gptq = gptq
+        self.awq = awq
+    }
+
+    /// The integer grid of `rtn`, `gptq` and `awq`.
+    public func grid(bits: Int? = nil) throws -> QuantGrid {
+        try QuantGrid(bits: bits ?? self.bits, grouping: QuantGrouping(group: group), symmetric: symmetric)
+    }
+}
+
+/// The entry point for every quantization scheme.
+public enum Quantization {
+    /// Schemes `quantize` accepts.
+    public static let schemes = ["rtn", "int2", "int3", "int4", "int5", "int6", "int7", "int8",
+                                 "gptq", "awq", "q8_0", "q4_0", "q4_1", "f16", "bf16"]
+
+    /// A scheme applied to one tensor at a time.
+    enum TensorScheme {
+        case roundToNearest(QuantGrid)
+        case block(DType)
+        case half(DType)
+
+        init(_ scheme: String, options: QuantizationOptions) throws {
+            let name = scheme.lowercased()
+            switch name {
+            case "rtn":
+                self = .roundToNearest(try options.grid())
+            case _ where name.hasPrefix("int") && Int(name.dropFirst(3)) != nil:
+                self = .roundToNearest(try options.grid(bits: Int(name.dropFirst(3))!))
+            case "gptq", "awq":
+                throw LLMOptError.invalidArgument(name: "overrides", reason: "\(name) needs calibration: use it as the main scheme")
+            case "q8_0": self = .block(.q8_0)
+            case "q4_0": self = .block(.q4_0)
+            case "q4_1": self = .block(.q4_1)
+            case "f16": self = .half(.f16)
+            case "bf16": self = .half(.bf16)
+            default:
+                throw LLMOptError.invalidArgument(name: "scheme", reason: "unknown scheme '\(scheme)'; known: \(Quantization.schemes.joined(separator: ", "))")
+            }
+        }
+
+        /// Quantizes one tensor; returns the new tensor, its format name and a note.
+        func apply(_ tensor: Tensor, name: String) throws -> (Tensor, String, String?) {
+            switch self {
+            case .roundToNearest(let grid):
+                return (try RoundToNearest.quantize(tensor, grid: grid, name: name), grid.description, nil)
+            case .block(let dtype):
+                guard GGMLBlocks.fits(tensor, dtype) else {
+                    // Every ggml block format here packs 32 values, so none fits: float16 keeps the rest exact enough.
+                    return (try HalfPrecision.convert(tensor, to: .f16, name: name), "F16",
+                            "\(tensor.columns) columns are not a multiple of 32: stored F16 instead of \(dtype.ggmlName)")
+                }
+                return (try GGMLBlocks.quantize(tensor, to: dtype, name: name), dtype.ggmlName, nil)
+            case .half(let dtype):
+                return (try HalfPrecision.convert(tensor, to: dtype, name: name), dtype.ggmlName, nil)
+            }
+        }
+    }
+
+    /// Quantizes the selected matrices of `model` with `scheme` and the per-name overrides.
+    ///
+    /// Storage, as it really sits in memory: `rtn`/`intN`, `gptq` and `awq` produce packed
+    /// `.qgroup` tensors (b-bit codes plus a float32 scale, and a zero point when asymmetric, per
+    /// group). They are never silently stored as a ggml type: even int8 symmetric g32, whose
+    /// scale rule (max|w| / 127) is Q8_0's, differs from Q8_0 in the bits, because Q8_0 keeps its
+    /// scale in float16 and rounds x·(1/d) half away from zero, while the grid here keeps a float32
+    /// scale and rounds w / scale half to even; Q4_0's scale is the signed extreme over -8, not
+    /// max|w| / 7. Ask for `q8_0`, `q4_0` or `q4_1` to get llama.cpp's formats bit for bit.
+    public static func quantize(_ model: Model, scheme: String, options: QuantizationOptions = QuantizationOptions()) throws -> (Model, QuantReport) {
+        let selection = try TensorSelection(targets: options.targets, ignore: options.ignore)
+        let ignoreOnly = try TensorSelection(targets: [".*"], ignore: options.ignore)
+        let overrides = try options.overrides.map { (try TensorSelection(targets: [$0.pattern]), try TensorScheme($0.scheme, options: options)) }
+
+        // Only matrices are quantized: biases and norms stay float32 whatever the patterns say.
+        var mainNames: [String] = [], overridden: [(String, TensorScheme)] = []
+        for name in model.weightOrder {
+            guard let tensor = model.weights[name], tensor.rank == 2 else { continue }
+            if let (_, tensorScheme) = overrides.first(where: { $0.0.selects(name, shape: tensor.shape) }) {
+                if ignoreOnly.selects(name, shape: tensor.shape) { overridden.append((name, tensorScheme)) }
+            } else if selection.selects(name, shape: tensor.shape) {
+                mainNames.append(name)
+            }
+        }
+        if mainNames.isEmpty && overridden.isEmpty {
+            throw LLMOptError.invalidArgument(name: "targets", reason: "no matrix of the model is selected")
+        }
+
+        var result = model
+        var rows: [QuantReport.Row] = []
+        var notes: [String] = []
+        switch scheme.lowercased() {
+        case "gptq", "awq":
+            let (quantized, methodRows, methodNotes) = try quantizeWithCalibration(model, method: scheme.lowercased(), names: mainNames, options: options)
+            result = quantized
+            rows = methodRows
+            notes = methodNotes
+        default:
+            let main = try TensorScheme(scheme, options: options)
+            for name in mainNames { rows.append(try apply(main, to: name, in: &result)) }
+        }
+        for (name, tensorScheme) in overridden { rows.append(try apply(tensorScheme, to: name, in: &result)) }
+        let position = Dictionary(model.weightOrder.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
+        rows.sort { position[$0.name, default: 0] < position[$1.name, default: 0] }
+        result.metadata["llmopt.quantized"] = scheme
+        let report = QuantReport(scheme: scheme, rows: rows, notes: notes, modelBytesBefore: model.byteCount, modelBytesAfter: result.byteCount)
+        return (result, report)
+    }
+
+    static func apply(_ tensorScheme: TensorScheme, to name: String, in model: inout Model) throws -> QuantReport.Row {
+        let tensor = try model.weight(name)
+        let (quantized, format, note) = try tensorScheme.apply(tensor, name: name)
+        model.weights[name] = quantized
+        return QuantReport.Row(name: name, before: tensor, after: quantized, format: format, note: note)
+    }
+
+    /// GPTQ or AWQ over `names`: one calibration pass over the unquantized model gathers each
+    /// layer's input statistics, then every layer is quantized from them.
+    static func quantizeWithCalibration(_ model: Model, method: String, names: [String], options: QuantizationOptions) throws
+        -> (Model, [QuantReport.Row], [String]) {
+        let grid = try options.grid()
+        guard let calibration = options.calibration else {
+            throw LLMOptError.invalidArgument(name: "calibration", reason: "\(method) needs calibration data")
+        }
+        let samples = try calibration.windows(tokenizer: model.tokenizer)
+        let statistics = try LayerInputStatistics.collect(model: model, names: Set(names), samples: samples)
+        var notes = ["\(method): \(grid), calibration \(samples.count) samples, \(samples.reduce(0) { $0 + $1.count }) tokens; "
+                     + "layer inputs taken from the unquantized model in one pass"]
+        var result = model
+        var rows: [QuantReport.Row] = []
+        var scales: [String: AWQ.WeightScaling] = [:]
+        var source = model
+        if method == "awq" {
+            let (scaled, s, awqNotes) = try AWQ.scale(model, selected: Set(names), statistics: statistics, grid: grid, options: options.awq)
+            (source, scales) = (scaled, s)
+            result = scaled
+            notes += awqNotes
+        }
+        for name in names {
+            let original = try model.weight(name), weight = try source.weight(name)
+            guard let entry = statistics.entries[name] else {
+                notes.append("\(name): no calibration inputs reach it (not a linear layer of the forward pass): round-to-nearest")
+                rows.append(try apply(.roundToNearest(grid), to: name, in: &result))
+                continue
+            }
+            let quantized = method == "gptq"
+                ? try GPTQ.quantize(weight, hessian: entry.hessian, grid: grid, options: options.gptq, name: name)
+                : try RoundToNearest.quantize(weight, grid: grid, name: name)
+            result.weights[name] = quantized
+            // What the layer computes now, in the original model's terms: Q(W·s) / s.
+            var effective = quantized.floats()
+            scales[name]?.undo(&effective, cols: original.columns)
+            let rtn = try RoundToNearest.quantize(original, grid: grid, name: name).floats()
+            let h = Tensor(shape: [entry.columns, entry.columns], floats: entry.hessian)
+            let w = original.floats()
+            let signal = AWQ.outputError(w, [Float](repeating: 0, count: w.count), rows: original.rows, hessian: h)
+            let error = AWQ.outputError(w, effective, rows: original.rows, hessian: h)
+            let errorRTN = AWQ.outputError(w, rtn, rows: original.rows, hessian: h)
+            rows.append(QuantReport.Row(name: name, before: original, after: Tensor(shape: original.shape, floats: effective), stored: quantized,
+                                        format: "\(method) \(grid)", note: nil,
+                                        outputError: (error / signal).squareRoot(), outputErrorRTN: (errorRTN / signal).squareRoot(),
+                                        outputSignal: signal))
+        }
+        return (result, rows, notes)
+    }
+}

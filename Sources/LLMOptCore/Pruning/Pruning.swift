@@ -43,7 +43,7 @@ public enum Pruning {
     public static let methods = ["magnitude", "wanda", "sparsegpt", "heads", "channels", "layers"]
 
     public static func prune(_ model: Model, method: String, options: PruneOptions = PruneOptions()) throws -> (Model, PruneReport) {
-        guard options.sparsity >= 0, options.sparsity < 1 || (options.sparsity == 1 && options.pattern != nil) else {
+        guard options.sparsity >= 0, options.sparsity < 1 else {
             throw LLMOptError.invalidArgument(name: "sparsity", reason: "must be in [0, 1), got \(options.sparsity)")
         }
         let start = Date()
@@ -81,7 +81,7 @@ public enum Pruning {
             throw LLMOptError.invalidArgument(name: "method", reason: "unknown pruning method '\(method)'; choose one of \(methods.joined(separator: ", "))")
         }
         report.seconds = Date().timeIntervalSince(start)
-        pruned.metadata["llmopt.pruned"] = "\(method) \(report.scope) \(options.sparsity)"
+        pruned.metadata["llmopt.pruned"] = "\(method) \(report.scope) \(report.sparsityRequested)"
         return (pruned, report)
     }
 

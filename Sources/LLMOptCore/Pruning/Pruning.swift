@@ -22,10 +22,13 @@ public struct PruneOptions: Sendable {
     public var dampening: Double
     /// Whole-layer pruning: the layer indices to remove (instead of choosing by `sparsity`).
     public var layers: [Int]?
+    /// Attach a CSR copy (`SparseMatrix`) to pruned weights of at least 70% sparsity, so that
+    /// decoding reads fewer bytes; costs memory for the copy.
+    public var sparseKernel: Bool
 
     public init(sparsity: Double = 0.5, scope: PruneScope = .layer, pattern: NMPattern? = nil,
                 selection: TensorSelection = .linearWeights, calibration: Calibration? = nil,
-                blockSize: Int = 128, dampening: Double = 0.01, layers: [Int]? = nil) {
+                blockSize: Int = 128, dampening: Double = 0.01, layers: [Int]? = nil, sparseKernel: Bool = true) {
         self.sparsity = sparsity
         self.scope = scope
         self.pattern = pattern
@@ -34,6 +37,7 @@ public struct PruneOptions: Sendable {
         self.blockSize = blockSize
         self.dampening = dampening
         self.layers = layers
+        self.sparseKernel = sparseKernel
     }
 }
 
@@ -71,6 +75,13 @@ public enum Pruning {
             for (name, t) in newWeights { pruned.weights[name] = t }
             report = makeReport(method: method, options: options, before: model, after: pruned, names: names)
             report.globalThreshold = threshold
+            if options.sparseKernel {
+                let sparse = report.rows.filter { $0.sparsity >= SparseMatrix.attachSparsity }
+                for row in sparse { pruned.weights[row.name]!.storage.attachment = try SparseMatrix(pruned.weights[row.name]!, name: row.name) }
+                if !sparse.isEmpty {
+                    report.notes.append("\(sparse.count) tensors of at least \(Int(SparseMatrix.attachSparsity * 100))% sparsity carry a CSR copy used when decoding")
+                }
+            }
         case "heads":
             (pruned, report) = try StructuredHeads.prune(model, options: options)
         case "channels":

@@ -37,8 +37,27 @@ final class PruneSmolLM2Tests: XCTestCase {
             if method == "magnitude" {
                 XCTAssertEqual(report.rows.count, 210)
                 XCTAssertEqual(report.overallSparsity, 0.5, accuracy: 1e-4)
+            } else {
+                // Structured pruning keeps the Q4_1 storage: fewer parameters, fewer bytes.
+                XCTAssertLessThan(report.modelParametersAfter, report.modelParametersBefore, method)
+                XCTAssertLessThan(report.modelBytesAfter, report.modelBytesBefore, method)
+                print("  bytes \(report.modelBytesBefore) -> \(report.modelBytesAfter); \(report.notes.joined(separator: "; "))")
             }
             try runs(pruned)
+        }
+    }
+
+    /// Prefill and decode speed of structurally pruned SmolLM2 against the dense model.
+    func testMeasureStructuredSpeed() throws {
+        guard ProcessInfo.processInfo.environment["LLMOPT_BENCH"] != nil else {
+            throw XCTSkip("benchmark: set LLMOPT_BENCH=1 to measure")
+        }
+        let model = try smolLM2()
+        for (method, sparsity) in [("none", 0.0), ("channels", 0.25), ("channels", 0.5), ("heads", 1.0 / 3), ("layers", 0.2)] {
+            let pruned = method == "none" ? model : try Pruning.prune(model, method: method, options: PruneOptions(sparsity: sparsity)).0
+            let t = try Throughput.measure(model: pruned, promptTokens: 128, decodeTokens: 32)
+            print(String(format: "SmolLM2 %@ %.2f: %d bytes, prefill %.1f tok/s, decode %.1f tok/s", method as NSString, sparsity,
+                         pruned.byteCount, t.prefillTokensPerSecond, t.decodeTokensPerSecond))
         }
     }
 

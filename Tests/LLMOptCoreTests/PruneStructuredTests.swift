@@ -68,6 +68,9 @@ final class PruneStructuredTests: XCTestCase {
             let kept = channels - Int((0.25 * Double(channels)).rounded(.toNearestOrEven))
             let (pruned, report) = try Pruning.prune(model, method: "channels", options: PruneOptions(sparsity: 0.25))
             XCTAssertEqual(pruned.config.intermediateSize, kept)
+            for (tensor, t) in model.weights where !tensor.contains(".mlp.") {
+                XCTAssertTrue(pruned.weights[tensor]!.storage === t.storage, "\(tensor) should be untouched")
+            }
             var zeroed = model
             for layer in 0..<model.config.numLayers {
                 for t in ffnIn { XCTAssertEqual(try pruned.weight("\(prefix)\(layer).\(t)").shape.first, kept) }
@@ -84,6 +87,22 @@ final class PruneStructuredTests: XCTestCase {
             XCTAssertLessThan(difference, 1e-4, name)
             XCTAssertGreaterThan(maxDifference(try logits(pruned, ids), try logits(model, ids)), 1e-3, "\(name): pruning changed nothing")
         }
+    }
+
+    func testSavedPrunedModelIsSmallerAndReloads() throws {
+        let model = try load("tiny-llama")
+        let (pruned, _) = try Pruning.prune(model, method: "channels", options: PruneOptions(sparsity: 0.25))
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("llmopt-prune-\(ProcessInfo.processInfo.processIdentifier)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let original = dir.appendingPathComponent("dense.gguf").path, smaller = dir.appendingPathComponent("channels.gguf").path
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        try ModelSaver.save(model, to: original)
+        try ModelSaver.save(pruned, to: smaller)
+        let size = { (p: String) in try XCTUnwrap(FileManager.default.attributesOfItem(atPath: p)[.size] as? Int) }
+        XCTAssertLessThan(try size(smaller), try size(original))
+        let reloaded = try ModelLoader.load(path: smaller)
+        XCTAssertEqual(try reloaded.weight("model.layers.1.mlp.down_proj.weight").shape, [64, 129])
+        XCTAssertEqual(try logits(reloaded, tokens).count, tokens.count * 512)
     }
 
     func testHeadsShrinkAndMatchZeroedDenseModel() throws {

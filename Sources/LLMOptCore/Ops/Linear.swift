@@ -33,6 +33,11 @@ public enum Linear {
         precondition(w.rank == 2, "Linear.forward: weight \(w) is not a matrix")
         let n = w.shape[0], k = w.columns
         guard rows > 0, n > 0 else { return }
+        if rows == 1, w.byteOffset == 0, let sparse = w.storage.attachment as? SparseMatrix, sparse.rows == n, sparse.columns == k {
+            // Decoding a very sparse weight: the CSR copy reads fewer bytes (see SparseMatrix).
+            sparse.multiply(x, tokens: 1, into: y)
+            return
+        }
         guard let wtype = kernelType(w.dtype) else {
             let wf = w.toF32()
             forwardFloat(x, rows: rows, n: n, k: k, weight: UnsafeRawPointer(wf.f32Pointer), wtype: Int32(LLMOPT_W_F32),

@@ -22,10 +22,13 @@ public struct PruneOptions: Sendable {
     public var dampening: Double
     /// Whole-layer pruning: the layer indices to remove (instead of choosing by `sparsity`).
     public var layers: [Int]?
+    /// Attach a CSR copy (`SparseMatrix`) to pruned weights of at least 70% sparsity, so that
+    /// decoding reads fewer bytes; costs memory for the copy.
+    public var sparseKernel: Bool
 
     public init(sparsity: Double = 0.5, scope: PruneScope = .layer, pattern: NMPattern? = nil,
                 selection: TensorSelection = .linearWeights, calibration: Calibration? = nil,
-                blockSize: Int = 128, dampening: Double = 0.01, layers: [Int]? = nil) {
+                blockSize: Int = 128, dampening: Double = 0.01, layers: [Int]? = nil, sparseKernel: Bool = true) {
         self.sparsity = sparsity
         self.scope = scope
         self.pattern = pattern
@@ -34,6 +37,7 @@ public struct PruneOptions: Sendable {
         self.blockSize = blockSize
         self.dampening = dampening
         self.layers = layers
+        self.sparseKernel = sparseKernel
     }
 }
 
@@ -43,7 +47,7 @@ public enum Pruning {
     public static let methods = ["magnitude", "wanda", "sparsegpt", "heads", "channels", "layers"]
 
     public static func prune(_ model: Model, method: String, options: PruneOptions = PruneOptions()) throws -> (Model, PruneReport) {
-        guard options.sparsity >= 0, options.sparsity < 1 || (options.sparsity == 1 && options.pattern != nil) else {
+        guard options.sparsity >= 0, options.sparsity < 1 else {
             throw LLMOptError.invalidArgument(name: "sparsity", reason: "must be in [0, 1), got \(options.sparsity)")
         }
         let start = Date()
@@ -71,6 +75,13 @@ public enum Pruning {
             for (name, t) in newWeights { pruned.weights[name] = t }
             report = makeReport(method: method, options: options, before: model, after: pruned, names: names)
             report.globalThreshold = threshold
+            if options.sparseKernel {
+                let sparse = report.rows.filter { $0.sparsity >= SparseMatrix.attachSparsity }
+                for row in sparse { pruned.weights[row.name]!.storage.attachment = try SparseMatrix(pruned.weights[row.name]!, name: row.name) }
+                if !sparse.isEmpty {
+                    report.notes.append("\(sparse.count) tensors of at least \(Int(SparseMatrix.attachSparsity * 100))% sparsity carry a CSR copy used when decoding")
+                }
+            }
         case "heads":
             (pruned, report) = try StructuredHeads.prune(model, options: options)
         case "channels":
@@ -81,7 +92,7 @@ public enum Pruning {
             throw LLMOptError.invalidArgument(name: "method", reason: "unknown pruning method '\(method)'; choose one of \(methods.joined(separator: ", "))")
         }
         report.seconds = Date().timeIntervalSince(start)
-        pruned.metadata["llmopt.pruned"] = "\(method) \(report.scope) \(options.sparsity)"
+        pruned.metadata["llmopt.pruned"] = "\(method) \(report.scope) \(report.sparsityRequested)"
         return (pruned, report)
     }
 

@@ -62,7 +62,7 @@ enum SparseGPT {
         for j in factor.deadColumns { for r in 0..<rows { w[r * cols + j] = 0 } }
         let u = factor.u
 
-        try w.withUnsafeMutableBufferPointer { wb in
+        w.withUnsafeMutableBufferPointer { wb in
             let wp = wb.baseAddress!
             var block = 0
             while block < cols {
@@ -98,7 +98,7 @@ enum SparseGPT {
                         }
                     }
                 }
-                if end < cols { try propagate(errors, into: wp, rows: rows, cols: cols, block: block, end: end, u: u) }
+                if end < cols { propagate(errors, into: wp, rows: rows, cols: cols, block: block, end: end, u: u) }
                 block = end
             }
         }
@@ -122,7 +122,7 @@ enum SparseGPT {
     }
 
     /// W[:, end...] −= E · U[block..<end, end...], the lazy batch update, as one GEMM.
-    static func propagate(_ errors: [Float], into w: UnsafeMutablePointer<Float>, rows: Int, cols: Int, block: Int, end: Int, u: [Float]) throws {
+    static func propagate(_ errors: [Float], into w: UnsafeMutablePointer<Float>, rows: Int, cols: Int, block: Int, end: Int, u: [Float]) {
         let width = end - block, rest = cols - end
         // Linear.forward computes x · Wᵀ, so pass U's block rows transposed: [rest, width].
         let ut = Tensor.f32(shape: [rest, width]) { out in

@@ -28,21 +28,22 @@ enum StructuredChannels {
             let outNorms = Structured.columnNorms(outTensor)
             for c in 0..<channels { importance[c] *= outNorms[c] }
             let keepIndices = Structured.topIndices(importance, keep: keep)
-            for (name, t) in zip(inputs, inTensors) {
-                pruned.weights[name] = Structured.rows(t, keepIndices)
+            for name in inputs {
+                pruned.weights[name] = Structured.rows(try model.weight(name), keepIndices)
                 names.append(name)
                 let bias = name.replacingSuffix(".weight", with: ".bias")
                 if let b = model.weights[bias] {
-                    pruned.weights[bias] = Structured.rows(b.toF32(), keepIndices)
+                    pruned.weights[bias] = Structured.rows(b, keepIndices)
                     names.append(bias)
                 }
             }
-            pruned.weights[output] = Structured.columns(outTensor, keepIndices)
+            pruned.weights[output] = try Structured.columns(try model.weight(output), keepIndices, name: output)
             names.append(output)
             kept = kept < 0 || kept == keep ? keep : -2
         }
         if kept > 0 { pruned.config.intermediateSize = kept }
         var report = Pruning.makeReport(method: "channels", options: options, before: model, after: pruned, names: names)
+        report.notes += Structured.requantizedNote(before: model, after: pruned, names: names)
         report.notes.append(model.config.architecture == .llama
             ? "importance of channel c: |gate_c| * |up_c| * |down[:, c]| (L2 norms)"
             : "importance of channel c: |c_fc_c| * |c_proj[:, c]| (L2 norms)")
@@ -105,22 +106,48 @@ enum Structured {
         return order.prefix(keep).sorted()
     }
 
-    /// Rows `indices` of a float32 tensor (1-D tensors: elements).
+    /// Says which matrices lost columns inside quantized blocks and were quantized again.
+    static func requantizedNote(before: Model, after: Model, names: [String]) -> [String] {
+        let requantized = names.filter { name in
+            guard let a = before.weights[name], let b = after.weights[name] else { return false }
+            return a.dtype.blockSize > 1 && a.dtype == b.dtype && a.columns != b.columns
+        }
+        guard let first = requantized.first else { return [] }
+        return ["\(requantized.count) matrices lost columns inside \(before.weights[first]!.dtype.ggmlName) blocks and were quantized again "
+            + "(their kept values move by up to one quantization step)"]
+    }
+
+    /// Rows `indices` of a tensor (1-D tensors: elements). Rows of block formats are whole
+    /// blocks, so every dtype is copied byte for byte and keeps its dtype.
     static func rows(_ t: Tensor, _ indices: [Int]) -> Tensor {
-        let c = t.rank == 1 ? 1 : t.columns
-        let p = t.f32Pointer
+        if t.dtype == .qgroup || (t.rank == 1 && t.dtype.blockSize > 1) { return rows(t.toF32(), indices) }
+        let rowBytes = t.rank == 1 ? t.dtype.blockBytes : t.rowBytes
         let shape = t.rank == 1 ? [indices.count] : [indices.count] + t.shape.dropFirst()
-        return Tensor.f32(shape: shape) { out in
-            for (k, i) in indices.enumerated() { (out.baseAddress! + k * c).update(from: p + i * c, count: c) }
+        let src = t.rawPointer
+        return Tensor.raw(shape: shape, dtype: t.dtype) { out in
+            for (k, i) in indices.enumerated() { (out.baseAddress! + k * rowBytes).copyMemory(from: src + i * rowBytes, byteCount: rowBytes) }
         }
     }
 
-    /// Columns `indices` of a float32 matrix.
-    static func columns(_ t: Tensor, _ indices: [Int]) -> Tensor {
-        let (r, c) = (t.rows, t.columns)
-        let p = t.f32Pointer
-        return Tensor.f32(shape: [r, indices.count]) { out in
-            for i in 0..<r { for (k, j) in indices.enumerated() { out[i * indices.count + k] = p[i * c + j] } }
+    /// Columns `indices` of a matrix. Element types (f32, f16, bf16) keep their dtype exactly.
+    /// Block formats cannot lose columns inside a block: the kept values are quantized again to
+    /// the same ggml format when the new rows are whole blocks (so the model stays small; values
+    /// move by up to a quantization step), and stay float32 otherwise.
+    static func columns(_ t: Tensor, _ indices: [Int], name: String) throws -> Tensor {
+        if t.dtype.blockSize > 1 || t.dtype == .qgroup {
+            let sliced = try columns(t.toF32(), indices, name: name)
+            guard [.q8_0, .q4_0, .q4_1].contains(t.dtype), GGMLBlocks.fits(sliced, t.dtype) else { return sliced }
+            return try GGMLBlocks.quantize(sliced, to: t.dtype, name: name)
+        }
+        let (r, c, e) = (t.rows, t.columns, t.dtype.blockBytes)
+        let src = t.rawPointer
+        return Tensor.raw(shape: [r, indices.count], dtype: t.dtype) { out in
+            let dst = out.baseAddress!
+            for i in 0..<r {
+                for (k, j) in indices.enumerated() {
+                    (dst + (i * indices.count + k) * e).copyMemory(from: src + (i * c + j) * e, byteCount: e)
+                }
+            }
         }
     }
 }

@@ -38,7 +38,7 @@ enum StructuredHeads {
             let keptGroups = Structured.topIndices(importance, keep: keepGroups)
             let queryRows = keptGroups.flatMap { g in (g * groupWidth)..<((g + 1) * groupWidth) }
             let kvRows = keptGroups.flatMap { g in (g * hd)..<((g + 1) * hd) }
-            pruned.weights[outName] = Structured.columns(out, queryRows)
+            pruned.weights[outName] = try Structured.columns(try model.weight(outName), queryRows, name: outName)
             names.append(outName)
 
             // The projections that produce q, k and v, with the rows each head owns.
@@ -57,7 +57,7 @@ enum StructuredHeads {
                         if suffix == ".weight" { throw LLMOptError.missingTensor(name: base + suffix, source: model.sourcePath ?? "model") }
                         continue
                     }
-                    pruned.weights[base + suffix] = Structured.rows(t.toF32(), rows)
+                    pruned.weights[base + suffix] = Structured.rows(t, rows)
                     names.append(base + suffix)
                 }
             }
@@ -66,6 +66,7 @@ enum StructuredHeads {
         pruned.config.numHeads = keepGroups * perGroup
         pruned.config.headDim = hd
         var report = Pruning.makeReport(method: "heads", options: options, before: model, after: pruned, names: names)
+        report.notes += Structured.requantizedNote(before: model, after: pruned, names: names)
         report.notes.append("importance of a head: Frobenius norm of its output-projection columns"
             + (perGroup > 1 ? "; grouped-query attention: whole KV groups of \(perGroup) query heads removed" : ""))
         report.notes.append("heads per block: \(cfg.numHeads) -> \(pruned.config.numHeads) (KV \(groups) -> \(keepGroups))")

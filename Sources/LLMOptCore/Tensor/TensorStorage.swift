@@ -8,6 +8,10 @@ public final class TensorStorage: @unchecked Sendable {
     public let byteCount: Int
     /// Keeps a memory mapping (or any other owner of `base`) alive; `nil` when we own `base`.
     private let owner: AnyObject?
+    /// Another representation of the same values that kernels may use instead of the bytes
+    /// (pruning attaches a `SparseMatrix` to very sparse weights for decoding). Set once, right
+    /// after the storage is made and before it is shared.
+    public var attachment: AnyObject?
 
     /// Takes ownership of freshly allocated, 64-byte aligned memory.
     private init(owned: UnsafeMutableRawPointer, byteCount: Int) {

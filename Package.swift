@@ -39,7 +39,7 @@ let package = Package(
         .executableTarget(name: "llmopt", dependencies: ["LLMOptCLI"]),
 
         .testTarget(name: "LLMOptCoreTests", dependencies: ["LLMOptCore"]),
-        .testTarget(name: "LLMOptScriptTests", dependencies: ["LLMOptScript"]),
+        .testTarget(name: "LLMOptScriptTests", dependencies: ["LLMOptScript"], exclude: ["Scripts"]),
         .testTarget(name: "LLMOptCLITests", dependencies: ["LLMOptCLI"]),
     ],
     // Numeric kernels pass raw pointers between threads; Swift 5 mode keeps that plain.

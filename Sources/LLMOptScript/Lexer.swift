@@ -51,12 +51,29 @@ struct Lexer {
             if c == ";" || brackets.isEmpty || brackets.last == "{" {
                 return Token(kind: .newline, start: start, end: index)
             }
+            // A line that starts a statement cannot continue an expression: an unclosed `(` or
+            // `[` above it is a mistake, and ending the statement here lets the parser report it
+            // and go on with this line.
+            if nextLineStartsStatement() {
+                while let last = brackets.last, last != "{" { brackets.removeLast() }
+                return Token(kind: .newline, start: start, end: index)
+            }
             return next()
         }
         if c.isLetter || c == "_" { return identifier(start) }
         if c.isASCII && c.isNumber { return number(start) }
         if c == "\"" { return string(start) }
         return symbol(start, c)
+    }
+
+    private func nextLineStartsStatement() -> Bool {
+        var i = index
+        while i < endIndex, chars[i].isWhitespace, !chars[i].isNewline { i += 1 }
+        var j = i
+        while j < endIndex, chars[j].isLetter { j += 1 }
+        let word = String(chars[i..<j])
+        let statementKeywords: [Keyword] = [.let, .if, .for, .while, .return, .import, .break, .continue]
+        return Keyword(rawValue: word).map(statementKeywords.contains) ?? false
     }
 
     private mutating func skipSpaceAndComments() {

@@ -8,6 +8,8 @@ struct Parser {
     private var tokens: [Token]
     private var position = 0
     private(set) var diagnostics: [Diagnostic] = []
+    /// Parsing the code of a string interpolation, whose end is the closing `)`.
+    private var inInterpolation = false
 
     /// Raised after a diagnostic has been recorded, to unwind to the statement level.
     private struct Failure: Error {}
@@ -43,6 +45,10 @@ struct Parser {
     private var previous: Token { tokens[max(0, position - 1)] }
     private func location(_ t: Token) -> SourceLocation { SourceLocation(file: file, offset: t.start) }
     private var here: SourceLocation { location(token) }
+
+    private func spelled(_ t: Token) -> String {
+        inInterpolation && t.kind == .end ? "')'" : t.kind.spelled
+    }
 
     private func check(_ kind: Token.Kind) -> Bool { token.kind == kind }
     private func check(_ s: Symbol) -> Bool { token.kind == .symbol(s) }
@@ -81,7 +87,7 @@ struct Parser {
     }
 
     private mutating func expect(_ s: Symbol, _ context: String) throws {
-        guard match(s) else { throw fail("expected '\(s.rawValue)' \(context), found \(token.kind.spelled)") }
+        guard match(s) else { throw fail("expected '\(s.rawValue)' \(context), found \(spelled(token))") }
     }
 
     private mutating func identifier(_ context: String) throws -> String {
@@ -89,7 +95,7 @@ struct Parser {
             if case .keyword(let k) = token.kind {
                 throw fail("'\(k.rawValue)' is a keyword and cannot be used as \(context)")
             }
-            throw fail("expected \(context), found \(token.kind.spelled)")
+            throw fail("expected \(context), found \(spelled(token))")
         }
         advance()
         return name
@@ -101,7 +107,7 @@ struct Parser {
         do {
             let s = try statement()
             if !check(.newline) && !check(.end) && !check(.symbol(.rightBrace)) {
-                throw fail("expected end of line after statement, found \(token.kind.spelled)")
+                throw fail("expected end of line after statement, found \(spelled(token))")
             }
             return s
         } catch {
@@ -143,7 +149,7 @@ struct Parser {
         case .keyword(.for):
             advance()
             let name = try identifier("a loop variable after 'for'")
-            guard match(.in) else { throw fail("expected 'in' after 'for \(name)', found \(token.kind.spelled)") }
+            guard match(.in) else { throw fail("expected 'in' after 'for \(name)', found \(spelled(token))") }
             let sequence = try expression()
             kind = .for(name, sequence, try block("the 'for' loop"))
         case .keyword(.while):
@@ -428,11 +434,11 @@ struct Parser {
             advance()
             return try listOrRecord(loc)
         case .newline, .end:
-            throw fail("expected an expression, found \(t.kind.spelled)")
+            throw fail("expected an expression, found \(spelled(t))")
         case .invalid:
             throw Failure()
         default:
-            throw fail("expected an expression, found \(t.kind.spelled)")
+            throw fail("expected an expression, found \(spelled(t))")
         }
     }
 
@@ -483,13 +489,14 @@ struct Parser {
             case .literal(let s): out.append(.literal(s))
             case .interpolation(let range):
                 var inner = Parser(file: file, range: range)
+                inner.inInterpolation = true
                 inner.skipNewlines()
                 if inner.check(.end) {
                     diagnostics.append(Diagnostic(.syntax, "empty interpolation '\\()' in string", at: SourceLocation(file: file, offset: range.lowerBound)))
                     throw Failure()
                 }
                 let e = try? inner.expression()
-                if e != nil && !inner.check(.end) { inner.error("unexpected \(inner.token.kind.spelled) in interpolation") }
+                if e != nil && !inner.check(.end) { inner.error("unexpected \(inner.spelled(inner.token)) in interpolation") }
                 diagnostics += inner.diagnostics
                 guard let e, inner.diagnostics.isEmpty else { throw Failure() }
                 out.append(.expr(e))

@@ -1,7 +1,8 @@
 import Foundation
+import LLMOptCore
 
 extension Builtins {
-    /// Texts to evaluate on.
+    /// Texts and tokens.
     static let texts: [Builtin] = [
         Builtin("text", family: "texts",
                 parameters: [.init("path", "a UTF-8 text file"), .init("chars", .absent, "keep only the first this many characters")],
@@ -20,5 +21,35 @@ extension Builtins {
             }
             return .text(TextValue(content: content, source: path))
         },
+        Builtin("tokenize", family: "texts",
+                parameters: [.init("model", "a model with a tokenizer"), .init("text", "a text or a string"),
+                             .init("bos", .absent, "add the BOS token in front (default: what the model does)")],
+                summary: "The token ids of a text, as the model's tokenizer makes them.",
+                example: "let m = load(\"Tests/Fixtures/models/tiny-llama\")\ntokenize(m, \"Hello world\")") { args in
+            let tokenizer = try requireTokenizer(try args.model("model"), args.builtin.name)
+            let content = try args.text("text").content
+            let ids = args.has("bos") ? tokenizer.encode(content, addBOS: try args.bool("bos")) : tokenizer.encode(content)
+            return .list(ids.map { .number(Double($0)) })
+        },
+        Builtin("detokenize", family: "texts",
+                parameters: [.init("model", "a model with a tokenizer"), .init("tokens", "token ids")],
+                summary: "The text of a list of token ids.",
+                example: "let m = load(\"Tests/Fixtures/models/tiny-llama\")\ndetokenize(m, tokenize(m, \"Hello\"))") { args in
+            let tokenizer = try requireTokenizer(try args.model("model"), args.builtin.name)
+            let ids = try args.numbers("tokens").map { n -> Int in
+                guard n == n.rounded(), n >= 0, Int(n) < tokenizer.vocabularySize else {
+                    throw ScriptError("detokenize: \(formatNumber(n)) is not a token id (0..<\(tokenizer.vocabularySize))")
+                }
+                return Int(n)
+            }
+            return .string(tokenizer.decode(ids))
+        },
     ]
+
+    static func requireTokenizer(_ m: Model, _ function: String) throws -> any Tokenizer {
+        guard let t = m.tokenizer else {
+            throw ScriptError("\(function): the model has no tokenizer (load it with tokenizer: \"...\")")
+        }
+        return t
+    }
 }

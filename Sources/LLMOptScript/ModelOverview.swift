@@ -17,7 +17,6 @@ enum ModelOverview {
         // Group tensors: the embedding and head, then one row per layer.
         let layerPrefix = c.architecture == .gpt2 ? "transformer.h." : "model.layers."
         var rows: [(String, Int, Int, Int, Set<String>)] = []
-        var layerRows: [Int: Int] = [:]
         func add(_ part: String, _ t: Tensor) {
             if let i = rows.firstIndex(where: { $0.0 == part }) {
                 rows[i].1 += 1; rows[i].2 += t.count; rows[i].3 += t.byteCount; rows[i].4.insert(t.dtype.rawValue)
@@ -28,12 +27,18 @@ enum ModelOverview {
         for name in m.weightOrder {
             guard let t = m.weights[name] else { continue }
             if name.hasPrefix(layerPrefix), let n = Int(name.dropFirst(layerPrefix.count).prefix { $0.isNumber }) {
-                layerRows[n] = 1
                 add("layer \(n)", t)
             } else {
                 add(name.replacingOccurrences(of: ".weight", with: ""), t)
             }
         }
+        // Embeddings first, then the layers in order, then the final norm and the head.
+        func rank(_ part: String) -> Int {
+            if part.hasPrefix("layer ") { return 1 }
+            if part.contains("embed") || part.contains("wte") || part.contains("wpe") { return 0 }
+            return part.hasPrefix("lm_head") ? 3 : 2
+        }
+        rows = rows.enumerated().sorted { (rank($0.element.0), $0.offset) < (rank($1.element.0), $1.offset) }.map(\.element)
         let table = Table(
             columns: ["part", "tensors", "params", "bytes", "dtype"],
             rows: rows.map { [$0.0, String($0.1), formatCount($0.2), formatBytes($0.3), $0.4.sorted().joined(separator: ",")] }

@@ -11,7 +11,14 @@ extension Builtins {
                 ],
                 summary: "Loads a model, recognizing its format by content. Weights stay memory-mapped where the file allows; their names are Hugging Face's whatever the source.",
                 example: "let m = load(\"Examples/models/stories260K\")\nm.layers[0].attention.wq") { args in
-            .model(try ModelLoader.load(path: try args.string("path"), tokenizerPath: try args.optionalString("tokenizer")))
+            let path = try args.string("path")
+            var model = try ModelLoader.load(path: path, tokenizerPath: try args.optionalString("tokenizer"))
+            // Hugging Face folders: the loader does not attach tokenizer.json yet.
+            let tokenizerJSON = (path as NSString).appendingPathComponent("tokenizer.json")
+            if model.tokenizer == nil, FileManager.default.fileExists(atPath: tokenizerJSON) {
+                model.tokenizer = try TokenizerJSON.load(path: tokenizerJSON)
+            }
+            return .model(model)
         },
         Builtin("save", family: "models",
                 parameters: [.init("model", "the model to save"), .init("path", "a path ending in .gguf (GGUF v3, dtypes kept), or a folder (Hugging Face: config.json + model.safetensors)")],

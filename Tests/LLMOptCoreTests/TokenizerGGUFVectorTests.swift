@@ -1,0 +1,121 @@
+import Foundation
+import XCTest
+import LLMOptCore
+
+/// llama.cpp's own tokenizer test vectors (tests/test-tokenizer-0: `<vocab>.gguf.inp` holds the
+/// texts separated by "\n__ggml_vocab_test__\n", `.out` one line of ids per text), tokenized
+/// as that test does: no BOS, special tokens not parsed (the texts contain none).
+final class TokenizerGGUFVectorTests: XCTestCase {
+    private struct Vector {
+        let text: String
+        let ids: [Int]
+    }
+
+    private func vectors(_ vocab: String) throws -> [Vector] {
+        let inp = try String(contentsOfFile: Fixtures.path("data/tokenizers/\(vocab).inp"), encoding: .utf8)
+        let out = try String(contentsOfFile: Fixtures.path("data/tokenizers/\(vocab).out"), encoding: .utf8)
+        // As test-tokenizer-0 reads them: the file ends with a separator, and each text keeps
+        // its own leading and trailing newlines.
+        var texts = inp.components(separatedBy: "\n__ggml_vocab_test__\n")
+        if texts.last == "" { texts.removeLast() }
+        var lines = out.components(separatedBy: "\n")
+        if lines.last == "" { lines.removeLast() }
+        XCTAssertEqual(texts.count, lines.count, "\(vocab): one line of ids per text")
+        return try zip(texts, lines).map { text, line in
+            let ids = try line.split(separator: " ").map { field -> Int in
+                guard let id = Int(field) else { throw LLMOptError.badFile(path: "\(vocab).out", reason: "bad id '\(field)'") }
+                return id
+            }
+            return Vector(text: text, ids: ids)
+        }
+    }
+
+    /// Builds the tokenizer from a GGUF vocabulary with the defaults llama.cpp applies.
+    static func tokenizer(_ file: GGUFFile) throws -> any Tokenizer {
+        let meta = file.metadata
+        guard let pieces = meta["tokenizer.ggml.tokens"]?.strings else {
+            throw LLMOptError.badFile(path: file.path, reason: "no tokenizer.ggml.tokens")
+        }
+        let types = (meta["tokenizer.ggml.token_type"]?.ints ?? []).map { TokenType(rawValue: $0) ?? .normal }
+        switch meta["tokenizer.ggml.model"]?.string {
+        case "llama":
+            return SentencePieceBPETokenizer(
+                pieces: pieces, scores: meta["tokenizer.ggml.scores"]?.floats ?? [], types: types,
+                bosTokenId: meta["tokenizer.ggml.bos_token_id"]?.int ?? 1, eosTokenId: meta["tokenizer.ggml.eos_token_id"]?.int ?? 2,
+                unknownTokenId: meta["tokenizer.ggml.unknown_token_id"]?.int ?? 0,
+                addBOS: meta["tokenizer.ggml.add_bos_token"]?.bool ?? true,
+                addSpacePrefix: meta["tokenizer.ggml.add_space_prefix"]?.bool ?? true)
+        case "gpt2":
+            return ByteLevelBPETokenizer(
+                pieces: pieces, merges: meta["tokenizer.ggml.merges"]?.strings ?? [], types: types,
+                bosTokenId: meta["tokenizer.ggml.bos_token_id"]?.int, eosTokenId: meta["tokenizer.ggml.eos_token_id"]?.int,
+                addBOS: meta["tokenizer.ggml.add_bos_token"]?.bool ?? false,
+                preTokenizer: meta["tokenizer.ggml.pre"]?.string ?? "default")
+        case let other:
+            throw LLMOptError.unsupported("\(file.path): tokenizer model \(other ?? "missing")")
+        }
+    }
+
+    private func check(_ vocab: String) throws -> any Tokenizer {
+        let tokenizer = try Self.tokenizer(GGUFFile(path: Fixtures.path("data/tokenizers/\(vocab)")))
+        let cases = try vectors(vocab)
+        XCTAssertEqual(cases.count, 46)
+        for v in cases {
+            let ids = tokenizer.encode(v.text, addBOS: false)
+            XCTAssertEqual(ids, v.ids, "\(vocab): \(v.text.debugDescription)")
+            XCTAssertEqual(tokenizer.decode(ids), v.text, "\(vocab): decode \(v.text.debugDescription)")
+        }
+        return tokenizer
+    }
+
+    func testGPT2Vectors() throws {
+        let tokenizer = try check("ggml-vocab-gpt-2.gguf")
+        XCTAssertFalse(tokenizer.addsBOSByDefault)
+        XCTAssertEqual(tokenizer.encode("Hello world<|endoftext|>"), [15496, 995, 50256])
+    }
+
+    func testLlamaSentencePieceVectors() throws {
+        let tokenizer = try check("ggml-vocab-llama-spm.gguf")
+        XCTAssertTrue(tokenizer.addsBOSByDefault)
+        XCTAssertEqual(tokenizer.encode("Hello world"), [1, 15043, 3186])
+        XCTAssertEqual(tokenizer.decode([1, 15043, 3186]), "Hello world")
+        // A special token in the text is one id, and the text after it gets its own space prefix.
+        XCTAssertEqual(tokenizer.encode("Hello</s>Hello", addBOS: false), [15043, 2, 15043])
+        XCTAssertEqual(tokenizer.piece(13), "<0x0A>")
+        XCTAssertEqual(tokenizer.decodeBytes(13, previous: 15043), [0x0A])
+    }
+
+    /// WikiText-2's test split with GPT-2's vocabulary, the size a perplexity run tokenizes.
+    func testWikiTextSpeed() throws {
+        let tokenizer = try Self.tokenizer(GGUFFile(path: Fixtures.path("data/tokenizers/ggml-vocab-gpt-2.gguf")))
+        let root = URL(fileURLWithPath: Fixtures.root).deletingLastPathComponent().deletingLastPathComponent()
+        let text = try String(contentsOf: root.appendingPathComponent("Examples/data/wikitext-2-test.raw"), encoding: .utf8)
+        let start = Date()
+        let ids = tokenizer.encode(text)
+        let seconds = Date().timeIntervalSince(start)
+        print("WikiText-2 test, GPT-2 BPE: \(text.utf8.count) bytes -> \(ids.count) tokens in \(String(format: "%.2f", seconds)) s")
+        XCTAssertEqual(tokenizer.decode(ids), text)
+        XCTAssertLessThan(seconds, 10)
+    }
+
+    func testSmolLM2ChatPrompt() throws {
+        let root = URL(fileURLWithPath: Fixtures.root).deletingLastPathComponent().deletingLastPathComponent()
+        let path = root.appendingPathComponent("Examples/models/SmolLM2-135M-Instruct.Q4_1.gguf").path
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw XCTSkip("SmolLM2 not fetched: run Scripts/fetch-models")
+        }
+        let file = try GGUFFile(path: path)
+        XCTAssertEqual(file.metadata["tokenizer.ggml.pre"]?.string, "smollm")
+        let tokenizer = try Self.tokenizer(file)
+        let prompt = "<|im_start|>user\nWhat is the capital of France?<|im_end|>\n"
+        let ids = tokenizer.encode(prompt)
+        XCTAssertEqual(tokenizer.tokenId("<|im_start|>"), 1)
+        XCTAssertEqual(tokenizer.tokenId("<|im_end|>"), 2)
+        // <|im_start|> user \n What Ġis Ġthe Ġcapital Ġof ĠFrance ? <|im_end|> \n
+        XCTAssertEqual(ids, [1, 4093, 198, 1780, 314, 260, 3575, 282, 4649, 47, 2, 198])
+        XCTAssertFalse(tokenizer.addsBOSByDefault)
+        // SmolLM's pre-tokenizer splits digits one by one; the space before them stands alone.
+        XCTAssertEqual(tokenizer.encode("in 2024").map(tokenizer.piece), ["in", "Ġ", "2", "0", "2", "4"])
+        XCTAssertEqual(tokenizer.decode(tokenizer.encode("What is 12 + 30?")), "What is 12 + 30?")
+    }
+}

@@ -85,6 +85,22 @@ final class TokenizerGGUFVectorTests: XCTestCase {
         XCTAssertEqual(tokenizer.decodeBytes(13, previous: 15043), [0x0A])
     }
 
+    /// The vocabulary a saver gets back is the one the file holds.
+    func testExportedVocabularyIsTheFiles() throws {
+        for vocab in ["ggml-vocab-gpt-2.gguf", "ggml-vocab-llama-spm.gguf"] {
+            let file = try GGUFFile(path: Fixtures.path("data/tokenizers/\(vocab)"))
+            guard let exported = (try Self.tokenizer(file) as? VocabularyExporting)?.exportedVocabulary else {
+                return XCTFail("\(vocab): tokenizer cannot export its vocabulary")
+            }
+            XCTAssertEqual(exported.model, file.metadata["tokenizer.ggml.model"]?.string)
+            XCTAssertEqual(exported.pieces, file.metadata["tokenizer.ggml.tokens"]?.strings)
+            XCTAssertEqual(exported.tokenTypes, file.metadata["tokenizer.ggml.token_type"]?.ints)
+            XCTAssertEqual(exported.merges, file.metadata["tokenizer.ggml.merges"]?.strings)
+            XCTAssertEqual(exported.scores, file.metadata["tokenizer.ggml.scores"]?.floats)
+            XCTAssertEqual(exported.bosTokenId, file.metadata["tokenizer.ggml.bos_token_id"]?.int)
+        }
+    }
+
     /// WikiText-2's test split with GPT-2's vocabulary, the size a perplexity run tokenizes.
     func testWikiTextSpeed() throws {
         let tokenizer = try Self.tokenizer(GGUFFile(path: Fixtures.path("data/tokenizers/ggml-vocab-gpt-2.gguf")))

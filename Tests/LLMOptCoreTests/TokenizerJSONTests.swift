@@ -59,6 +59,21 @@ final class TokenizerJSONTests: XCTestCase {
         XCTAssertEqual(tokenizer.decode(tokenizer.encode("a_b")), "a_b")
     }
 
+    /// Exported for GGUF and rebuilt the way a GGUF loader does, the GPT-2 tokenizer is the same.
+    func testGPT2ExportRebuildsTheSameTokenizer() throws {
+        let tokenizer = try TokenizerJSON.load(path: Fixtures.path("models/tiny-gpt2/tokenizer.json"))
+        guard let exported = (tokenizer as? VocabularyExporting)?.exportedVocabulary else { return XCTFail("no export") }
+        XCTAssertEqual(exported.model, "gpt2")
+        XCTAssertEqual(exported.preTokenizer, "gpt-2")
+        XCTAssertEqual(exported.merges?.first, "Ġ t")
+        let rebuilt = ByteLevelBPETokenizer(
+            pieces: exported.pieces, merges: exported.merges ?? [], types: exported.tokenTypes.map { TokenType(rawValue: $0)! },
+            bosTokenId: exported.bosTokenId, eosTokenId: exported.eosTokenId, addBOS: exported.addBOS,
+            preTokenizer: exported.preTokenizer ?? "")
+        let input = try text("tricky")
+        XCTAssertEqual(rebuilt.encode(input), tokenizer.encode(input))
+    }
+
     func testMissingFileNamesIt() {
         XCTAssertThrowsError(try TokenizerJSON.load(path: "/nonexistent/tokenizer.json")) { error in
             XCTAssertEqual(error as? LLMOptError, .badFile(path: "/nonexistent/tokenizer.json", reason: "cannot read the file"))

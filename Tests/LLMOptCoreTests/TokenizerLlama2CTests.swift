@@ -72,6 +72,25 @@ final class TokenizerLlama2CTests: XCTestCase {
         XCTAssertEqual(t.tokenId(" t"), 259)
     }
 
+    /// Exported as a GGUF "llama" vocabulary, it is the one llama.cpp's converter wrote into
+    /// stories260K.gguf, and llama.cpp's SentencePiece tokenizer over it gives run.c's ids.
+    func testExportMatchesGGUFAndTokenizesAlike() throws {
+        let t = try tok512()
+        let exported = t.exportedVocabulary
+        let gguf = try GGUFFile(path: packageRoot + "/Examples/models/stories260K/stories260K.gguf")
+        XCTAssertEqual(exported.pieces, gguf.metadata["tokenizer.ggml.tokens"]?.strings)
+        XCTAssertEqual(exported.tokenTypes, gguf.metadata["tokenizer.ggml.token_type"]?.ints)
+        XCTAssertEqual(exported.scores, gguf.metadata["tokenizer.ggml.scores"]?.floats)
+
+        let spm = SentencePieceBPETokenizer(
+            pieces: exported.pieces, scores: exported.scores ?? [], types: exported.tokenTypes.map { TokenType(rawValue: $0)! },
+            bosTokenId: 1, eosTokenId: 2, unknownTokenId: 0, addBOS: true, addSpacePrefix: true)
+        let data = try Data(contentsOf: URL(fileURLWithPath: packageRoot + "/Examples/data/tinystories-valid.txt"))
+        let text = String(decoding: data.prefix(8000), as: UTF8.self)
+        XCTAssertEqual(spm.encode(text), t.encode(text))
+        XCTAssertEqual(spm.decode(spm.encode(text)), text)
+    }
+
     func testBadFiles() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("llmopt-l2c-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)

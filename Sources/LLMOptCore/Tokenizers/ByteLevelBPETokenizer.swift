@@ -2,7 +2,7 @@
 /// pre-tokenizer, each word's UTF-8 bytes become the printable characters of GPT-2's byte map,
 /// and merges apply by rank. Matches llama.cpp's `llm_tokenizer_bpe` and Hugging Face's
 /// `ByteLevel` + `BPE`.
-public final class ByteLevelBPETokenizer: Tokenizer {
+public final class ByteLevelBPETokenizer: Tokenizer, VocabularyExporting {
     public let vocabularySize: Int
     public let bosTokenId: Int?
     public let eosTokenId: Int?
@@ -20,6 +20,8 @@ public final class ByteLevelBPETokenizer: Tokenizer {
     private let addsPrefixSpace: Bool
     private let specials: SpecialTokenSplitter
     private let decodedPieces: [[UInt8]]
+    /// What a GGUF saver writes back.
+    public let exportedVocabulary: ExportedVocabulary
 
     /// Whether `preTokenizer` names a pre-tokenizer this tokenizer implements (GGUF's
     /// `tokenizer.ggml.pre`: "gpt-2", "smollm", "llama-bpe", "qwen2", "default"...). The
@@ -42,15 +44,18 @@ public final class ByteLevelBPETokenizer: Tokenizer {
             return (String(first) + String(rest[rest.startIndex..<space]), String(rest[rest.index(after: space)...]))
         }
         let ignoresMerges = ["llama3", "llama-v3", "llama-bpe", "falcon3", "tekken"].contains(preTokenizer)
+        let known = ByteLevelPreTokenizer(ggufName: preTokenizer)
         self.init(
             pieces: pieces, mergePairs: pairs, types: types, bosTokenId: bosTokenId, eosTokenId: eosTokenId,
-            addBOS: addBOS, preTokenizer: ByteLevelPreTokenizer(ggufName: preTokenizer) ?? .llamaCppDefault,
+            addBOS: addBOS, preTokenizer: known ?? .llamaCppDefault, preTokenizerName: known == nil ? "default" : preTokenizer,
             ignoresMerges: ignoresMerges, addsPrefixSpace: false)
     }
 
+    /// - Parameter preTokenizerName: the GGUF `tokenizer.ggml.pre` name that stands for
+    ///   `preTokenizer` when the vocabulary is saved.
     init(
         pieces: [String], mergePairs: [(String, String)], types: [TokenType], bosTokenId: Int?, eosTokenId: Int?,
-        addBOS: Bool, preTokenizer: ByteLevelPreTokenizer, ignoresMerges: Bool, addsPrefixSpace: Bool
+        addBOS: Bool, preTokenizer: ByteLevelPreTokenizer, preTokenizerName: String, ignoresMerges: Bool, addsPrefixSpace: Bool
     ) {
         self.pieces = pieces
         vocabularySize = pieces.count
@@ -98,6 +103,10 @@ public final class ByteLevelBPETokenizer: Tokenizer {
             case .normal, .byte: return byteMap.bytesKeepingUnmapped(of: pieces[id])
             }
         }
+        exportedVocabulary = ExportedVocabulary(
+            model: "gpt2", pieces: pieces, scores: nil, tokenTypes: pieces.indices.map { tokenType($0).rawValue },
+            merges: mergePairs.map { "\($0.0) \($0.1)" }, bosTokenId: bosTokenId, eosTokenId: eosTokenId,
+            unknownTokenId: nil, addBOS: addBOS, addSpacePrefix: nil, preTokenizer: preTokenizerName)
     }
 
     public func encode(_ text: String, addBOS: Bool) -> [Int] {

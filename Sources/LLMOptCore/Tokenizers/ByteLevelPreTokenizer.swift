@@ -35,6 +35,17 @@ enum ByteLevelPreTokenizer: Sendable, Equatable {
         }
     }
 
+    /// A GGUF `tokenizer.ggml.pre` name llama.cpp reads as this variant.
+    var ggufName: String {
+        switch self {
+        case .gpt2: return "gpt-2"
+        case .digitsThenGPT2: return "smollm"
+        case .llama3: return "llama-bpe"
+        case .qwen2: return "qwen2"
+        case .llamaCppDefault: return "default"
+        }
+    }
+
     /// Splits `scalars` into consecutive word ranges covering all of it.
     func split(_ scalars: [UInt32]) -> [Range<Int>] {
         guard !scalars.isEmpty else { return [] }

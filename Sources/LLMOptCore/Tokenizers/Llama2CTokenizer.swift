@@ -6,7 +6,7 @@ import Foundation
 /// of the adjacent pair whose concatenation is in the vocabulary with the highest score.
 ///
 /// File layout: int32 max_token_length, then per token: float32 score, int32 length, bytes.
-public final class Llama2CTokenizer: Tokenizer {
+public final class Llama2CTokenizer: Tokenizer, VocabularyExporting {
     public let vocabularySize: Int
     public let bosTokenId: Int? = 1
     public let eosTokenId: Int? = 2
@@ -182,4 +182,28 @@ public final class Llama2CTokenizer: Tokenizer {
     }
 
     public func tokenId(_ piece: String) -> Int? { idByPiece[Array(piece.utf8)].map { Int($0) } }
+
+    /// The vocabulary as a GGUF "llama" (SentencePiece) vocabulary, which llama.cpp tokenizes
+    /// the same way: "▁" for spaces, `<unk>` `<s>` `</s>` for ids 0 to 2, `<0xNN>` as bytes.
+    public var exportedVocabulary: ExportedVocabulary {
+        let names = ["<unk>", "<s>", "</s>"]
+        var exported: [String] = []
+        var types: [Int] = []
+        for (id, bytes) in pieces.enumerated() {
+            let piece = String(decoding: bytes, as: UTF8.self)
+            if id < names.count {
+                exported.append(names[id])
+                types.append(id == 0 ? TokenType.unknown.rawValue : TokenType.control.rawValue)
+            } else if ByteTokens.byte(of: piece) != nil {
+                exported.append(piece)
+                types.append(TokenType.byte.rawValue)
+            } else {
+                exported.append(piece.replacingOccurrences(of: " ", with: "\u{2581}"))
+                types.append(TokenType.normal.rawValue)
+            }
+        }
+        return ExportedVocabulary(
+            model: "llama", pieces: exported, scores: scores, tokenTypes: types, merges: nil, bosTokenId: 1,
+            eosTokenId: 2, unknownTokenId: 0, addBOS: true, addSpacePrefix: true, preTokenizer: nil)
+    }
 }

@@ -3,7 +3,7 @@
 /// special token) when `addSpacePrefix`, the text starts as one symbol per UTF-8 character, and
 /// the adjacent pair whose concatenation is a token with the highest score merges first (the
 /// leftmost on ties). Symbols that are not tokens fall back to `<0xNN>` byte tokens.
-public final class SentencePieceBPETokenizer: Tokenizer {
+public final class SentencePieceBPETokenizer: Tokenizer, VocabularyExporting {
     public let vocabularySize: Int
     public let bosTokenId: Int?
     public let eosTokenId: Int?
@@ -17,6 +17,8 @@ public final class SentencePieceBPETokenizer: Tokenizer {
     private let addsSpacePrefix: Bool
     private let specials: SpecialTokenSplitter
     private let decodedPieces: [[UInt8]]
+    /// What a GGUF saver writes back.
+    public let exportedVocabulary: ExportedVocabulary
 
     private static let metaspace: [UInt8] = Array("\u{2581}".utf8)
 
@@ -57,6 +59,10 @@ public final class SentencePieceBPETokenizer: Tokenizer {
             case .control, .unknown, .unused: return []
             }
         }
+        exportedVocabulary = ExportedVocabulary(
+            model: "llama", pieces: pieces, scores: self.scores, tokenTypes: types.map(\.rawValue), merges: nil,
+            bosTokenId: bosTokenId, eosTokenId: eosTokenId, unknownTokenId: unknownTokenId, addBOS: addBOS,
+            addSpacePrefix: addSpacePrefix, preTokenizer: nil)
     }
 
     public func encode(_ text: String, addBOS: Bool) -> [Int] {

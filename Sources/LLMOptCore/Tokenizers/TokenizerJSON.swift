@@ -72,7 +72,7 @@ public enum TokenizerJSON {
             if let byteLevel = try byteLevelPreTokenizer() {
                 return ByteLevelBPETokenizer(
                     pieces: pieces, mergePairs: merges, types: types, bosTokenId: bos, eosTokenId: eos, addBOS: addsBOS,
-                    preTokenizer: byteLevel.variant, ignoresMerges: model["ignore_merges"] as? Bool ?? false,
+                    preTokenizer: byteLevel.variant, preTokenizerName: byteLevel.variant.ggufName, ignoresMerges: model["ignore_merges"] as? Bool ?? false,
                     addsPrefixSpace: byteLevel.addsPrefixSpace)
             }
             let metaspace = try metaspaceSettings()

@@ -54,7 +54,7 @@ public enum Display {
     public static func rich(_ v: Value) -> String {
         switch v {
         case .model(let m): return render(ModelOverview.report(m))
-        case .tensor(let t): return render(TensorStatistics(t.tensor).report(name: t.name, tensor: t.tensor))
+        case .tensor(let t): return render(TensorStatistics.report(t))
         case .report(let r): return render(r)
         case .text(let t):
             let preview = t.content.prefix(160).replacingOccurrences(of: "\n", with: " ")
@@ -102,7 +102,7 @@ public enum Display {
         let blocks: [Character] = [" ", "▁", "▂", "▃", "▄", "▅", "▆", "▇", "█"]
         let peak = max(1, h.counts.max() ?? 1)
         let bar = String(h.counts.map { c in c == 0 ? blocks[0] : blocks[max(1, Int((Double(c) / Double(peak) * 8).rounded()))] })
-        let low = format4(h.low), high = format4(h.high)
+        let low = format4(h.edges.first ?? 0), high = format4(h.edges.last ?? 0)
         let gap = max(1, bar.count - low.count - high.count)
         return ["│" + bar + "│", " " + low + String(repeating: " ", count: gap) + high]
     }
@@ -132,7 +132,8 @@ func formatNumber(_ n: Double) -> String {
 func format4(_ x: Double) -> String {
     if x.isNaN { return "nan" }
     if x == 0 { return "0" }
-    if abs(x) >= 1e6 || abs(x) < 1e-4 { return String(format: "%.3e", x) }
+    if abs(x) >= 1e4 && abs(x) < 1e9 { return String(format: "%.0f", x) }
+    if abs(x) >= 1e9 || abs(x) < 1e-4 { return String(format: "%.3e", x) }
     var s = String(format: "%.4g", x)
     if s.contains("e") { s = String(format: "%.4f", x) }
     return s

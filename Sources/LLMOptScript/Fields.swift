@@ -11,7 +11,7 @@ enum Fields {
         case .record(let r): fields = r
         case .report(let r): fields = r.fields
         case .model(let m): fields = ModelView.fields(of: m)
-        case .tensor(let t): fields = TensorStatistics(t.tensor).fields(name: t.name, tensor: t.tensor)
+        case .tensor(let t): fields = TensorStatistics.fields(TensorStatistics.of(t))
         case .text(let t): fields = textFields(t)
         case .range(let r): fields = Record([("start", .number(Double(r.start))), ("end", .number(Double(r.end))), ("count", .number(Double(r.count)))])
         default: throw ScriptError("a \(value.typeName) has no fields (asked for '\(name)')")
@@ -123,88 +123,43 @@ enum ModelView {
     }
 }
 
-/// Statistics of a tensor's values (computed in float64 over the dequantized values).
-struct TensorStatistics {
-    let count: Int
-    let min: Double
-    let max: Double
-    let mean: Double
-    let std: Double
-    let l2: Double
-    let zeros: Int
-    /// Values more than 6 standard deviations from the mean.
-    let outliers: Int
-    let histogram: Histogram
+/// Field access and display of the engine's tensor statistics.
+enum TensorStatistics {
+    static let fieldNames = ["name", "shape", "dtype", "bytes", "count", "min", "max", "mean", "std", "l2", "sparsity", "outliers"]
 
-    static let fieldNames = ["name", "shape", "dtype", "bytes", "count", "min", "max", "mean", "std", "l2", "sparsity", "zeros", "outliers"]
+    /// Statistics with a 40-bin histogram (the width of a terminal line).
+    static func of(_ t: TensorValue) -> TensorStats { TensorStats(t.tensor, name: t.name, bins: 40) }
 
-    init(_ tensor: Tensor, bins: Int = 40) {
-        let values = tensor.floats()
-        var lo = Double.infinity, hi = -Double.infinity, sum = 0.0, sumSquares = 0.0, zeros = 0
-        for f in values {
-            let v = Double(f)
-            lo = Swift.min(lo, v)
-            hi = Swift.max(hi, v)
-            sum += v
-            sumSquares += v * v
-            if f == 0 { zeros += 1 }
-        }
-        let n = Double(Swift.max(values.count, 1))
-        let mean = sum / n
-        let variance = Swift.max(0, sumSquares / n - mean * mean)
-        let std = variance.squareRoot()
-        var counts = [Int](repeating: 0, count: bins)
-        var outliers = 0
-        if values.isEmpty { lo = 0; hi = 0 }
-        let width = (hi - lo) / Double(bins)
-        for f in values {
-            let v = Double(f)
-            let b = width > 0 ? Swift.min(bins - 1, Int((v - lo) / width)) : bins / 2
-            counts[b] += 1
-            if std > 0, abs(v - mean) > 6 * std { outliers += 1 }
-        }
-        self.count = values.count
-        self.min = lo
-        self.max = hi
-        self.mean = mean
-        self.std = std
-        self.l2 = sumSquares.squareRoot()
-        self.zeros = zeros
-        self.outliers = outliers
-        self.histogram = Histogram(low: lo, high: hi, counts: counts)
-    }
-
-    func fields(name: String?, tensor: Tensor) -> Record {
+    static func fields(_ s: TensorStats) -> Record {
         var r = Record()
-        r["name"] = name.map { .string($0) } ?? .null
-        r["shape"] = .list(tensor.shape.map { .number(Double($0)) })
-        r["dtype"] = .string(tensor.dtype.rawValue)
-        r["bytes"] = .number(Double(tensor.byteCount))
-        r["count"] = .number(Double(count))
-        r["min"] = .number(min)
-        r["max"] = .number(max)
-        r["mean"] = .number(mean)
-        r["std"] = .number(std)
-        r["l2"] = .number(l2)
-        r["sparsity"] = .number(count == 0 ? 0 : Double(zeros) / Double(count))
-        r["zeros"] = .number(Double(zeros))
-        r["outliers"] = .number(Double(outliers))
+        r["name"] = s.name.map { .string($0) } ?? .null
+        r["shape"] = .list(s.shape.map { .number(Double($0)) })
+        r["dtype"] = .string(s.dtype.rawValue)
+        r["bytes"] = .number(Double(s.bytes))
+        r["count"] = .number(Double(s.count))
+        r["min"] = .number(s.min)
+        r["max"] = .number(s.max)
+        r["mean"] = .number(s.mean)
+        r["std"] = .number(s.std)
+        r["l2"] = .number(s.l2)
+        r["sparsity"] = .number(s.zeroFraction)
+        r["outliers"] = .number(Double(s.outliers))
         return r
     }
 
     /// The report `stats(t)` returns and a bare tensor shows.
-    func report(name: String?, tensor: Tensor) -> Report {
-        let shape = tensor.shape.map(String.init).joined(separator: " × ")
-        let sparsity = count == 0 ? 0 : Double(zeros) / Double(count)
+    static func report(_ t: TensorValue) -> Report {
+        let s = of(t)
+        let shape = s.shape.map(String.init).joined(separator: " × ")
         return Report(
-            title: "tensor \(name ?? "")".trimmingCharacters(in: .whitespaces),
-            fields: fields(name: name, tensor: tensor),
+            title: "tensor \(s.name ?? "")".trimmingCharacters(in: .whitespaces),
+            fields: fields(s),
             lines: [
-                "[\(shape)] \(tensor.dtype.rawValue), \(formatCount(count)) values, \(formatBytes(tensor.byteCount))",
-                "min \(format4(min))  max \(format4(max))  mean \(format4(mean))  std \(format4(std))",
-                "l2 \(format4(l2))  zeros \(formatPercent(sparsity))  outliers (>6σ) \(outliers)",
+                "[\(shape)] \(s.dtype.rawValue), \(formatCount(s.count)) values, \(formatBytes(s.bytes))",
+                "min \(format4(s.min))  max \(format4(s.max))  mean \(format4(s.mean))  std \(format4(s.std))",
+                "l2 \(format4(s.l2))  zeros \(formatPercent(s.zeroFraction))  outliers (>\(formatNumber(s.outlierSigmas))σ) \(s.outliers)",
             ],
-            histogram: histogram
+            histogram: s.histogram
         )
     }
 }

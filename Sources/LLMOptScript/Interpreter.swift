@@ -19,6 +19,8 @@ public final class Interpreter {
     /// Checked between statements and loop iterations, and passed to long engine calls, so
     /// Ctrl-C can stop a statement and keep the session.
     public var isCancelled: () -> Bool = { false }
+    /// Where long evaluations report progress ("perplexity: window 3/71"); nil: nowhere.
+    public var progress: ((String) -> Void)?
 
     /// Active user-function calls, outermost first.
     private var callStack: [StackFrame] = []

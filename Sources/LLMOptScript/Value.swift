@@ -142,19 +142,6 @@ public struct Table {
     }
 }
 
-/// Counts of values in equal-width bins between `low` and `high`.
-public struct Histogram {
-    public var low: Double
-    public var high: Double
-    public var counts: [Int]
-
-    public init(low: Double, high: Double, counts: [Int]) {
-        self.low = low
-        self.high = high
-        self.counts = counts
-    }
-}
-
 /// A chart made by `plot(...)`: one or more series drawn as lines, points or bars.
 public struct Plot {
     public enum Style: String, CaseIterable { case line, scatter, bar }

@@ -33,7 +33,8 @@ public struct Builtin {
     /// The help topic it is listed under (`models`, `evaluation`...).
     public let family: String
     public let parameters: [Parameter]
-    /// Extra positional arguments are collected into `Arguments.rest` (as `print` takes them).
+    /// Every positional argument goes to `Arguments.rest` (as `print` and `compare` take them);
+    /// the parameters are then given by name only.
     public let variadic: Bool
     public let summary: String
     /// The formula or rule it computes, in a few lines.
@@ -65,7 +66,7 @@ public struct Builtin {
             case .value(let v): return "\(p.name): \(Display.literal(v))"
             }
         }
-        if variadic { parts.append("...") }
+        if variadic { parts.insert("...", at: 0) }
         return "\(name)(\(parts.joined(separator: ", ")))"
     }
 }
@@ -95,10 +96,10 @@ public struct Arguments {
         var values: [String: Value] = [:]
         var rest: [Value] = []
         for (i, v) in positional.enumerated() {
-            if i < builtin.parameters.count {
-                values[builtin.parameters[i].name] = v
-            } else if builtin.variadic {
+            if builtin.variadic {
                 rest.append(v)
+            } else if i < builtin.parameters.count {
+                values[builtin.parameters[i].name] = v
             } else {
                 let n = builtin.parameters.count
                 throw ScriptError("\(builtin.name) takes \(n == 0 ? "no" : "at most \(n)") positional argument\(n == 1 ? "" : "s"), got \(positional.count)")
@@ -201,7 +202,7 @@ public struct Arguments {
 
 /// Every built-in, by family. Add a family's list here.
 public enum Builtins {
-    public static let all: [Builtin] = core + inspection + models + texts + generation + plotting + helpTopics
+    public static let all: [Builtin] = core + inspection + models + texts + generation + evaluation + plotting + helpTopics
 
     public static let byName: [String: Builtin] = {
         var map: [String: Builtin] = [:]

@@ -12,7 +12,7 @@ extension Builtins {
                 """,
                 example: "let m = load(\"Tests/Fixtures/models/tiny-llama\")\nstats(m.layers[0].mlp.up).std") { args in
             let t = try args.tensor("tensor")
-            return .report(TensorStatistics(t.tensor).report(name: t.name, tensor: t.tensor))
+            return .report(TensorStatistics.report(t))
         },
         Builtin("summary", family: "inspection", parameters: [.init("model", "a model")],
                 summary: "A model's sizes and configuration, with parameters and bytes by layer. A bare model shows the same.",

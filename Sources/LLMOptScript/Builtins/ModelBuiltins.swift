@@ -13,11 +13,7 @@ extension Builtins {
                 example: "let m = load(\"Examples/models/stories260K\")\nm.layers[0].attention.wq") { args in
             let path = try args.string("path")
             var model = try ModelLoader.load(path: path, tokenizerPath: try args.optionalString("tokenizer"))
-            // Hugging Face folders: the loader does not attach tokenizer.json yet.
-            let tokenizerJSON = (path as NSString).appendingPathComponent("tokenizer.json")
-            if model.tokenizer == nil, FileManager.default.fileExists(atPath: tokenizerJSON) {
-                model.tokenizer = try TokenizerJSON.load(path: tokenizerJSON)
-            }
+            try attachTokenizerIfMissing(&model, loadedFrom: path)
             return .model(model)
         },
         Builtin("save", family: "models",
@@ -29,4 +25,16 @@ extension Builtins {
             return .null
         },
     ]
+
+    /// The loader does not attach tokenizers yet (its hookup waits on the tokenizers branch):
+    /// until it does, take llama2.c's tokenizer file it found, or a folder's tokenizer.json.
+    private static func attachTokenizerIfMissing(_ model: inout Model, loadedFrom path: String) throws {
+        guard model.tokenizer == nil else { return }
+        if let file = model.metadata["tokenizer.path"], model.format == .llama2c {
+            model.tokenizer = try Llama2CTokenizer(path: file, vocabSize: model.config.vocabSize)
+            return
+        }
+        let json = (path as NSString).appendingPathComponent("tokenizer.json")
+        if FileManager.default.fileExists(atPath: json) { model.tokenizer = try TokenizerJSON.load(path: json) }
+    }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import LLMOptCore
 
 /// The file formats a notebook can be written in, chosen by the output's extension.
 public enum NotebookFormat {
@@ -118,7 +119,7 @@ enum NotebookReport {
         switch v {
         case .report(let r): return r
         case .model(let m): return ModelOverview.report(m)
-        case .tensor(let t): return TensorStatistics(t.tensor).report(name: t.name, tensor: t.tensor)
+        case .tensor(let t): return TensorStatistics.report(t)
         default: return nil
         }
     }

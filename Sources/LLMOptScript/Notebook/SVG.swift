@@ -1,4 +1,5 @@
 import Foundation
+import LLMOptCore
 
 /// SVG drawings of histograms and plots, sized for a notebook column.
 enum SVG {
@@ -13,6 +14,7 @@ enum SVG {
         let plotW = width - left - right, plotH = height - top - bottom
         let peak = Double(max(1, h.counts.max() ?? 1))
         let barW = plotW / Double(max(1, h.counts.count))
+        let (low, high) = (h.edges.first ?? 0, h.edges.last ?? 0)
         var s = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(n(width))\" height=\"\(n(height))\" viewBox=\"0 0 \(n(width)) \(n(height))\" role=\"img\" aria-label=\"histogram\">"
         s += "<rect x=\"0\" y=\"0\" width=\"\(n(width))\" height=\"\(n(height))\" fill=\"#ffffff\"/>"
         for (i, c) in h.counts.enumerated() where c > 0 {
@@ -20,14 +22,14 @@ enum SVG {
             s += "<rect x=\"\(n(left + Double(i) * barW + 0.5))\" y=\"\(n(top + plotH - bh))\" width=\"\(n(max(1, barW - 1)))\" height=\"\(n(bh))\" fill=\"#2f6fde\" fill-opacity=\"0.85\"><title>\(c)</title></rect>"
         }
         // Zero, when inside the range, is where pruning and quantization act.
-        if h.low < 0, h.high > 0 {
-            let x = left + (0 - h.low) / (h.high - h.low) * plotW
+        if low < 0, high > 0 {
+            let x = left + (0 - low) / (high - low) * plotW
             s += "<line x1=\"\(n(x))\" y1=\"\(n(top))\" x2=\"\(n(x))\" y2=\"\(n(top + plotH))\" stroke=\"#d6336c\" stroke-dasharray=\"3,3\"/>"
         }
         s += "<line x1=\"\(n(left))\" y1=\"\(n(top + plotH))\" x2=\"\(n(left + plotW))\" y2=\"\(n(top + plotH))\" stroke=\"#5f6b7a\"/>"
         s += "<line x1=\"\(n(left))\" y1=\"\(n(top))\" x2=\"\(n(left))\" y2=\"\(n(top + plotH))\" stroke=\"#5f6b7a\"/>"
-        s += label(left, top + plotH + 16, format4(h.low), anchor: "start")
-        s += label(left + plotW, top + plotH + 16, format4(h.high), anchor: "end")
+        s += label(left, top + plotH + 16, format4(low), anchor: "start")
+        s += label(left + plotW, top + plotH + 16, format4(high), anchor: "end")
         s += label(left - 6, top + 8, String(Int(peak)), anchor: "end")
         s += label(left - 6, top + plotH, "0", anchor: "end")
         return s + "</svg>"

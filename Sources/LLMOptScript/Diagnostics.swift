@@ -58,15 +58,19 @@ public enum DiagnosticRenderer {
     }
 }
 
-/// The known name closest to `name` by edit distance, when it is close enough to be a likely typo.
+/// The known name closest to `name` by edit distance, when it is close enough to be a likely
+/// typo. Ties go to the longer common prefix, then to the earlier candidate.
 public func closestName(to name: String, in candidates: some Sequence<String>) -> String? {
-    var best: (String, Int)? = nil
+    var best: (name: String, distance: Int, prefix: Int)? = nil
     let limit = max(1, min(3, name.count / 3 + 1))
+    let lowered = name.lowercased()
     for c in candidates where c != name {
-        let d = editDistance(name.lowercased(), c.lowercased())
-        if d <= limit, best == nil || d < best!.1 || (d == best!.1 && c < best!.0) { best = (c, d) }
+        let d = editDistance(lowered, c.lowercased())
+        guard d <= limit else { continue }
+        let prefix = zip(lowered, c.lowercased()).prefix { $0 == $1 }.count
+        if best == nil || d < best!.distance || (d == best!.distance && prefix > best!.prefix) { best = (c, d, prefix) }
     }
-    return best?.0
+    return best?.name
 }
 
 /// Levenshtein distance between two strings, in characters.

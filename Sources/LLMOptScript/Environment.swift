@@ -24,11 +24,11 @@ public final class Environment {
         return parent?.assign(name, value) ?? false
     }
 
-    /// Every name visible from this scope (for suggestions and completion).
-    var allNames: Set<String> {
-        var names = parent?.allNames ?? []
+    /// Every name visible from this scope, sorted (for suggestions and completion).
+    var allNames: [String] {
+        var names = Set(parent?.allNames ?? [])
         names.formUnion(values.keys)
-        return names
+        return names.sorted()
     }
 
     /// Names defined in this scope itself, with their values.

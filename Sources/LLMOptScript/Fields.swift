@@ -89,7 +89,7 @@ enum ModelView {
     /// without a friendly name keep their own name, dots turned to underscores.
     static func layer(_ i: Int, of m: Model) -> Record {
         let prefix = m.config.architecture == .gpt2 ? "transformer.h.\(i)." : "model.layers.\(i)."
-        let names: [String: (group: String?, field: String)] = m.config.architecture == .gpt2 ? [
+        let names: KeyValuePairs<String, (group: String?, field: String)> = m.config.architecture == .gpt2 ? [
             "attn.c_attn.weight": ("attention", "qkv"), "attn.c_attn.bias": ("attention", "qkv_bias"),
             "attn.c_proj.weight": ("attention", "wo"), "attn.c_proj.bias": ("attention", "wo_bias"),
             "mlp.c_fc.weight": ("mlp", "up"), "mlp.c_fc.bias": ("mlp", "up_bias"),
@@ -107,15 +107,17 @@ enum ModelView {
         var r = Record()
         r["attention"] = .null
         r["mlp"] = .null
-        for name in m.weightOrder where name.hasPrefix(prefix) {
+        // Friendly names in their canonical order, then whatever else the layer holds.
+        for (suffix, place) in names {
+            guard let t = m.weights[prefix + suffix] else { continue }
+            let value = Value.tensor(TensorValue(name: prefix + suffix, tensor: t))
+            if let g = place.group { groups[g]![place.field] = value } else { r[place.field] = value }
+        }
+        let known = Set(names.map(\.key))
+        for name in m.weightOrder where name.hasPrefix(prefix) && !known.contains(String(name.dropFirst(prefix.count))) {
             let suffix = String(name.dropFirst(prefix.count))
-            let value = Value.tensor(TensorValue(name: name, tensor: m.weights[name]!))
-            if let place = names[suffix] {
-                if let g = place.group { groups[g]![place.field] = value } else { r[place.field] = value }
-            } else {
-                let field = suffix.hasSuffix(".weight") ? String(suffix.dropLast(7)) : suffix
-                r[field.replacingOccurrences(of: ".", with: "_")] = value
-            }
+            let field = suffix.hasSuffix(".weight") ? String(suffix.dropLast(7)) : suffix
+            r[field.replacingOccurrences(of: ".", with: "_")] = .tensor(TensorValue(name: name, tensor: m.weights[name]!))
         }
         r["attention"] = .record(groups["attention"]!)
         r["mlp"] = .record(groups["mlp"]!)

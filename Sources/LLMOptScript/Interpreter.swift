@@ -54,7 +54,7 @@ public final class Interpreter {
     }
 
     /// Every name in scope (built-ins and variables), for completion.
-    public var namesInScope: Set<String> { globals.allNames }
+    public var namesInScope: [String] { globals.allNames }
 
     public func lookup(_ name: String) -> Value? { globals.lookup(name) }
 
@@ -401,10 +401,23 @@ public final class Interpreter {
         return i
     }
 
+    /// The positions a range selects, checked against the collection's size.
+    private func slice(_ r: ScriptRange, count: Int, at location: SourceLocation) throws -> Range<Int> {
+        guard r.start >= 0, r.end <= count, r.start <= r.end else {
+            throw runtimeError("slice \(r.start)..<\(r.end) is out of range (\(count) element\(count == 1 ? "" : "s"))", at: location)
+        }
+        return r.start..<r.end
+    }
+
     private func index(_ object: Value, _ index: Value, at location: SourceLocation) throws -> Value {
         switch (object, index) {
         case (.list(let items), .number(let n)):
             return items[try listIndex(n, count: items.count, at: location)]
+        case (.list(let items), .range(let r)):
+            return .list(Array(items[try slice(r, count: items.count, at: location)]))
+        case (.string(let s), .range(let r)):
+            let chars = Array(s)
+            return .string(String(chars[try slice(r, count: chars.count, at: location)]))
         case (.range(let r), .number(let n)):
             return .number(Double(r.start + (try listIndex(n, count: r.count, at: location))))
         case (.string(let s), .number(let n)):

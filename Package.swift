@@ -40,7 +40,7 @@ let package = Package(
 
         .testTarget(name: "LLMOptCoreTests", dependencies: ["LLMOptCore"]),
         .testTarget(name: "LLMOptScriptTests", dependencies: ["LLMOptScript"], exclude: ["Scripts"]),
-        .testTarget(name: "LLMOptCLITests", dependencies: ["LLMOptCLI"]),
+        .testTarget(name: "LLMOptCLITests", dependencies: ["LLMOptCLI"], exclude: ["Scripts"]),
     ],
     // Numeric kernels pass raw pointers between threads; Swift 5 mode keeps that plain.
     swiftLanguageModes: [.v5]

@@ -366,8 +366,8 @@ struct Parser {
         var e = try primary()
         while true {
             if check(.symbol(.leftParen)) {
-                let t = advance()
-                e = Expr(.call(e, try arguments()), location(t))
+                advance()
+                e = Expr(.call(e, try arguments()), e.location)
             } else if check(.symbol(.dot)) {
                 let t = advance()
                 let name: String

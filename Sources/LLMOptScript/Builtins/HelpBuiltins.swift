@@ -46,7 +46,7 @@ public enum Help {
     }
 
     static func text(of b: Builtin) -> String {
-        var out = [b.signature, indent(b.summary)]
+        var out = [b.signature, indent(wrap(b.summary, width: 88))]
         if let math = b.math { out += ["", "math:", indent(math)] }
         if !b.parameters.isEmpty {
             out += ["", "arguments:"]
@@ -67,6 +67,20 @@ public enum Help {
 
     private static func indent(_ s: String) -> String {
         s.split(separator: "\n", omittingEmptySubsequences: false).map { "  " + $0 }.joined(separator: "\n")
+    }
+
+    /// Breaks a paragraph into lines of at most `width` characters at spaces.
+    static func wrap(_ text: String, width: Int) -> String {
+        var lines: [String] = [], line = ""
+        for word in text.split(separator: " ") {
+            if !line.isEmpty && line.count + 1 + word.count > width {
+                lines.append(line)
+                line = ""
+            }
+            line += (line.isEmpty ? "" : " ") + word
+        }
+        if !line.isEmpty { lines.append(line) }
+        return lines.joined(separator: "\n")
     }
 
     private static func firstSentence(_ s: String) -> String {

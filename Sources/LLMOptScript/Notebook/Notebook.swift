@@ -47,8 +47,15 @@ public final class NotebookRecorder: OutputSink {
         notebook = Notebook(title: (file.name as NSString).lastPathComponent)
     }
 
+    /// Starts a cell with the statement's lines, the comment lines right above it and a
+    /// comment at the end of its last line: comments read as the notebook's prose.
     public func beginStatement(_ statement: Stmt) {
-        notebook.cells.append(Notebook.Cell(source: statement.source, outputs: []))
+        let file = statement.location.file
+        var first = file.lineColumn(of: statement.range.lowerBound).line
+        let last = file.lineColumn(of: max(statement.range.lowerBound, statement.range.upperBound - 1)).line
+        while first > 1, file.line(first - 1).trimmingCharacters(in: .whitespaces).hasPrefix("#") { first -= 1 }
+        let source = (first...last).map { file.line($0) }.joined(separator: "\n")
+        notebook.cells.append(Notebook.Cell(source: source, outputs: []))
     }
 
     private func append(_ output: Notebook.Output) {

@@ -39,15 +39,16 @@ enum SVG {
         "<text x=\"\(n(x))\" y=\"\(n(y))\" font-size=\"\(size)\" fill=\"\(color)\" text-anchor=\"\(anchor)\"\(extra)>\(esc(text))</text>"
     }
 
-    /// Round tick values covering [lo, hi]: steps of 1, 2 or 5 times a power of ten.
+    /// Round tick values from below `lo` to above `hi`: steps of 1, 2 or 5 times a power of ten.
     static func ticks(_ lo: Double, _ hi: Double, count: Int = 5) -> [Double] {
         guard hi > lo else { return [lo] }
         let raw = (hi - lo) / Double(count)
         let magnitude = pow(10, floor(log10(raw)))
         let step = [1.0, 2, 5, 10].map { $0 * magnitude }.first { $0 >= raw } ?? raw
         var out: [Double] = []
-        var t = ceil(lo / step - 1e-9) * step
-        while t <= hi + step * 1e-9 { out.append(abs(t) < step * 1e-9 ? 0 : t); t += step }
+        var t = floor(lo / step + 1e-9) * step
+        let end = ceil(hi / step - 1e-9) * step
+        while t <= end + step * 1e-9 { out.append(abs(t) < step * 1e-9 ? 0 : t); t += step }
         return out
     }
 
@@ -64,6 +65,11 @@ enum SVG {
         if ylo == yhi { ylo -= 1; yhi += 1 }
         let yTicks = ticks(ylo, yhi), xTicks = ticks(xlo, xhi)
         ylo = min(ylo, yTicks.first ?? ylo); yhi = max(yhi, yTicks.last ?? yhi)
+        if p.style != .bar {
+            // A little room so the first and last points do not sit on the frame.
+            let pad = (xhi - xlo) * 0.03
+            xlo -= pad; xhi += pad
+        }
         // Bars need half a slot of room on each side.
         let categories = Set(xs).sorted()
         if p.style == .bar {

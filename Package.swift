@@ -37,6 +37,8 @@ let package = Package(
             ]
         ),
         .executableTarget(name: "llmopt", dependencies: ["LLMOptCLI"]),
+        // Kernel benchmark (GFLOP/s, GB/s); Scripts/bench-gemm runs it beside numpy.
+        .executableTarget(name: "llmopt-bench", dependencies: ["LLMOptCore"], swiftSettings: optimized),
 
         .testTarget(name: "LLMOptCoreTests", dependencies: ["LLMOptCore"]),
         .testTarget(name: "LLMOptScriptTests", dependencies: ["LLMOptScript"], exclude: ["Scripts"]),

@@ -6,7 +6,7 @@
 #if defined(__x86_64__)
 #include <immintrin.h>
 
-#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,f16c"))), apply_to = function)
+#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx512vbmi,avx2,fma,f16c"))), apply_to = function)
 
 #define INLINE static inline __attribute__((always_inline))
 
@@ -83,19 +83,20 @@ INLINE void convert_range(int wtype, const void *row, int p0, int len, float *ds
 
 /// One 32 x 12 tile of C over kl steps: A from a packed panel (32 floats per step), B from 12
 /// weight rows `ldb` floats apart, broadcast one value at a time. 24 accumulators in registers.
-INLINE void tile_32x12(int kl, const float *pa, const float *b, size_t ldb, float *c, int ldc,
+/// With `halves` = 1 only the first 16 rows of the panel are computed (a last panel of <= 16 rows).
+INLINE void tile_32x12(int halves, int kl, const float *pa, const float *b, size_t ldb, float *c, int ldc,
                        int mrows, int ncols, int overwrite) {
     __m512 acc[LLMOPT_NR][2];
     for (int j = 0; j < LLMOPT_NR; j++) acc[j][0] = acc[j][1] = _mm512_setzero_ps();
     const float *b0 = b, *b3 = b + 3 * ldb, *b6 = b + 6 * ldb, *b9 = b + 9 * ldb;
     for (int p = 0; p < kl; p++) {
-        __m512 a0 = _mm512_loadu_ps(pa), a1 = _mm512_loadu_ps(pa + 16);
+        __m512 a0 = _mm512_loadu_ps(pa), a1 = halves == 2 ? _mm512_loadu_ps(pa + 16) : a0;
         pa += 32;
-#define LLMOPT_STEP(j, base, off)                                  \
-        {                                                          \
-            __m512 bj = _mm512_set1_ps(base[off]);                 \
-            acc[j][0] = _mm512_fmadd_ps(a0, bj, acc[j][0]);        \
-            acc[j][1] = _mm512_fmadd_ps(a1, bj, acc[j][1]);        \
+#define LLMOPT_STEP(j, base, off)                                              \
+        {                                                                      \
+            __m512 bj = _mm512_set1_ps(base[off]);                             \
+            acc[j][0] = _mm512_fmadd_ps(a0, bj, acc[j][0]);                    \
+            if (halves == 2) acc[j][1] = _mm512_fmadd_ps(a1, bj, acc[j][1]);   \
         }
         LLMOPT_STEP(0, b0, p) LLMOPT_STEP(1, b0, ldb + p) LLMOPT_STEP(2, b0, 2 * ldb + p)
         LLMOPT_STEP(3, b3, p) LLMOPT_STEP(4, b3, ldb + p) LLMOPT_STEP(5, b3, 2 * ldb + p)
@@ -152,8 +153,10 @@ void llmopt_gemm_nt_packed_avx512(int m, int n, int k, const float *pa, const vo
             }
             for (int pn = 0; pn < panels; pn++) {
                 int rows = m - pn * LLMOPT_MR < LLMOPT_MR ? m - pn * LLMOPT_MR : LLMOPT_MR;
-                tile_32x12(kl, pblock + (size_t)pn * kl * LLMOPT_MR, bp, ldb, c + (size_t)pn * LLMOPT_MR * ldc + j0,
-                           ldc, rows, nr, p0 == 0);
+                const float *panel = pblock + (size_t)pn * kl * LLMOPT_MR;
+                float *cp = c + (size_t)pn * LLMOPT_MR * ldc + j0;
+                if (rows > 16) tile_32x12(2, kl, panel, bp, ldb, cp, ldc, rows, nr, p0 == 0);
+                else tile_32x12(1, kl, panel, bp, ldb, cp, ldc, rows, nr, p0 == 0);
             }
         }
     }
@@ -168,6 +171,24 @@ INLINE __m512 load16(int wtype, const uint8_t *row, int p) {
     case LLMOPT_W_BF16:
         return _mm512_castsi512_ps(
             _mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(row + 2 * (size_t)p))), 16));
+    case LLMOPT_W_Q8_0: {
+        const uint8_t *blk = row + (size_t)(p / 32) * 34;
+        __m512 d = _mm512_set1_ps(_cvtsh_ss(*(const uint16_t *)blk));
+        __m512i q = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(blk + 2 + (p & 16))));
+        return _mm512_mul_ps(d, _mm512_cvtepi32_ps(q));
+    }
+    case LLMOPT_W_Q4_0:
+    case LLMOPT_W_Q4_1: {
+        // Values 0..15 of a block are the low nibbles of its 16 bytes, values 16..31 the high ones.
+        int q41 = wtype == LLMOPT_W_Q4_1;
+        const uint8_t *blk = row + (size_t)(p / 32) * (q41 ? 20 : 18);
+        __m128i bytes = _mm_loadu_si128((const __m128i *)(blk + (q41 ? 4 : 2)));
+        if (p & 16) bytes = _mm_srli_epi16(bytes, 4);
+        __m512 q = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_and_si128(bytes, _mm_set1_epi8(0x0F))));
+        __m512 d = _mm512_set1_ps(_cvtsh_ss(*(const uint16_t *)blk));
+        if (q41) return _mm512_fmadd_ps(d, q, _mm512_set1_ps(_cvtsh_ss(*(const uint16_t *)(blk + 2))));
+        return _mm512_mul_ps(d, _mm512_sub_ps(q, _mm512_set1_ps(8.0f)));
+    }
     default: return _mm512_loadu_ps((const float *)row + p);
     }
 }
@@ -207,11 +228,58 @@ INLINE void gemv_typed(int wtype, int n, int k, const float *x, const uint8_t *b
     for (; j < n; j++) gemv_rows(1, k, x, b + (size_t)j * rb, wtype, rb, y + j);
 }
 
+/// One weight row against M activation rows (`ldx` apart): the weight is read and converted once for all M.
+INLINE void small_rows(int M, int k, const float *x, size_t ldx, const uint8_t *row, int wtype, float *y, size_t ldy) {
+    __m512 acc[4];
+    for (int i = 0; i < M; i++) acc[i] = _mm512_setzero_ps();
+    int p = 0;
+    for (; p + 16 <= k; p += 16) {
+        __m512 w = load16(wtype, row, p);
+        for (int i = 0; i < M; i++) acc[i] = _mm512_fmadd_ps(w, _mm512_loadu_ps(x + i * ldx + p), acc[i]);
+    }
+    if (p < k) {
+        __mmask16 mk = (__mmask16)((1u << (k - p)) - 1);
+        __m512 w = load16_masked(wtype, row, p, mk);
+        for (int i = 0; i < M; i++) acc[i] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(mk, x + i * ldx + p), acc[i]);
+    }
+    for (int i = 0; i < M; i++) y[i * ldy] = _mm512_reduce_add_ps(acc[i]);
+}
+
+INLINE void small_typed(int wtype, int m, int n, int k, const float *x, int ldx, const uint8_t *b, size_t rb, float *y, int ldy) {
+    for (int j = 0; j < n; j++) {
+        const uint8_t *row = b + (size_t)j * rb;
+        int i = 0;
+        for (; i + 4 <= m; i += 4) small_rows(4, k, x + (size_t)i * ldx, ldx, row, wtype, y + (size_t)i * ldy + j, ldy);
+        switch (m - i) {
+        case 3: small_rows(3, k, x + (size_t)i * ldx, ldx, row, wtype, y + (size_t)i * ldy + j, ldy); break;
+        case 2: small_rows(2, k, x + (size_t)i * ldx, ldx, row, wtype, y + (size_t)i * ldy + j, ldy); break;
+        case 1: small_rows(1, k, x + (size_t)i * ldx, ldx, row, wtype, y + (size_t)i * ldy + j, ldy); break;
+        default: break;
+        }
+    }
+}
+
+void llmopt_gemm_small_avx512(int m, int n, int k, const float *x, int ldx, const void *b, int wtype, size_t rb, float *y, int ldy) {
+    if (m == 1) { llmopt_gemv_avx512(n, k, x, b, wtype, rb, y); return; }
+    const uint8_t *w = (const uint8_t *)b;
+    switch (wtype) {
+    case LLMOPT_W_F16: small_typed(LLMOPT_W_F16, m, n, k, x, ldx, w, rb, y, ldy); break;
+    case LLMOPT_W_BF16: small_typed(LLMOPT_W_BF16, m, n, k, x, ldx, w, rb, y, ldy); break;
+    case LLMOPT_W_Q8_0: small_typed(LLMOPT_W_Q8_0, m, n, k, x, ldx, w, rb, y, ldy); break;
+    case LLMOPT_W_Q4_0: small_typed(LLMOPT_W_Q4_0, m, n, k, x, ldx, w, rb, y, ldy); break;
+    case LLMOPT_W_Q4_1: small_typed(LLMOPT_W_Q4_1, m, n, k, x, ldx, w, rb, y, ldy); break;
+    default: small_typed(LLMOPT_W_F32, m, n, k, x, ldx, w, rb, y, ldy); break;
+    }
+}
+
 void llmopt_gemv_avx512(int n, int k, const float *x, const void *b, int wtype, size_t rb, float *y) {
     const uint8_t *w = (const uint8_t *)b;
     switch (wtype) {
     case LLMOPT_W_F16: gemv_typed(LLMOPT_W_F16, n, k, x, w, rb, y); break;
     case LLMOPT_W_BF16: gemv_typed(LLMOPT_W_BF16, n, k, x, w, rb, y); break;
+    case LLMOPT_W_Q8_0: gemv_typed(LLMOPT_W_Q8_0, n, k, x, w, rb, y); break;
+    case LLMOPT_W_Q4_0: gemv_typed(LLMOPT_W_Q4_0, n, k, x, w, rb, y); break;
+    case LLMOPT_W_Q4_1: gemv_typed(LLMOPT_W_Q4_1, n, k, x, w, rb, y); break;
     default: gemv_typed(LLMOPT_W_F32, n, k, x, w, rb, y); break;
     }
 }
@@ -254,36 +322,74 @@ void llmopt_q8act_quantize_avx512(int k, const float *x, void *dst) {
 
 // MARK: Quantized GEMM
 
-/// Two blocks of a weight row (chunk c: blocks 2c and 2c + 1, the second absent past nb) as
-/// unsigned bytes for dpbusd (Q8_0 offset by 128, Q4 nibbles as they are) and lane scales.
-INLINE void load_weight_chunk(int wtype, const uint8_t *row, int c, int nb, __m512i *wq, __m512 *wd, __m512 *wm) {
-    int b0 = 2 * c, two = b0 + 1 < nb;
-    float d0, d1 = 0, m0 = 0, m1 = 0;
-    if (wtype == LLMOPT_W_Q8_0) {
-        const uint8_t *p = row + (size_t)b0 * 34;
-        __m256i lo = _mm256_loadu_si256((const __m256i *)(p + 2));
-        __m256i hi = two ? _mm256_loadu_si256((const __m256i *)(p + 36)) : _mm256_set1_epi8((char)0x80);
-        d0 = _cvtsh_ss(*(const uint16_t *)p);
-        if (two) d1 = _cvtsh_ss(*(const uint16_t *)(p + 34));
-        *wq = _mm512_xor_si512(_mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1), _mm512_set1_epi8((char)0x80));
-    } else {
-        int q41 = wtype == LLMOPT_W_Q4_1, bb = q41 ? 20 : 18, off = q41 ? 4 : 2;
-        const uint8_t *p = row + (size_t)b0 * bb;
-        __m128i t0 = _mm_loadu_si128((const __m128i *)(p + off));
-        __m128i t1 = two ? _mm_loadu_si128((const __m128i *)(p + bb + off)) : _mm_setzero_si128();
-        d0 = _cvtsh_ss(*(const uint16_t *)p);
-        if (two) d1 = _cvtsh_ss(*(const uint16_t *)(p + bb));
-        if (q41) {
-            m0 = _cvtsh_ss(*(const uint16_t *)(p + 2));
-            if (two) m1 = _cvtsh_ss(*(const uint16_t *)(p + bb + 2));
-        }
-        __m512i v = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set_m128i(t0, t0)), _mm256_set_m128i(t1, t1), 1);
-        v = _mm512_mask_srli_epi16(v, 0xFF00FF00u, v, 4);  // 128-bit lanes 1 and 3: high nibbles
-        *wq = _mm512_and_si512(v, _mm512_set1_epi8(0x0F));
-    }
-    *wd = _mm512_mask_blend_ps(0xFF00, _mm512_set1_ps(d0), _mm512_set1_ps(d1));
-    *wm = _mm512_mask_blend_ps(0xFF00, _mm512_set1_ps(m0), _mm512_set1_ps(m1));
+/// vpermb indices gathering the 16 nibble bytes of two Q4 blocks (block bytes `bb` apart, nibbles
+/// at offset `off`) into 128-bit lanes: block 0, block 0, block 1, block 1.
+INLINE __m512i nibble_index(int bb, int off) {
+    int8_t idx[64];
+    for (int lane = 0; lane < 4; lane++)
+        for (int j = 0; j < 16; j++) idx[lane * 16 + j] = (int8_t)((lane / 2) * bb + off + j);
+    return _mm512_loadu_si512(idx);
 }
+INLINE __m512i nibble_index_q4_0(void) { return nibble_index(18, 2); }
+INLINE __m512i nibble_index_q4_1(void) { return nibble_index(20, 4); }
+
+/// vpermw indices: words 0-7 the scale of block 0, 8-15 that of block 1, then (Q4_1) 16-23 and 24-31 the minimums.
+INLINE __m512i scale_index(int bb, int has_min) {
+    int16_t idx[32];
+    for (int j = 0; j < 32; j++) {
+        int block = (j / 8) % 2, field = j / 16;
+        idx[j] = (int16_t)(block * bb / 2 + (has_min ? field : 0));
+    }
+    return _mm512_loadu_si512(idx);
+}
+INLINE __m512i scale_index_q4_0(void) { return scale_index(18, 0); }
+INLINE __m512i scale_index_q4_1(void) { return scale_index(20, 1); }
+
+/// vpermt2b indices for Q8_0: values of block 0 from bytes 2..33 of the first load, values of
+/// block 1 from bytes 32..63 of the second load (4 bytes later, so block bytes 36..67).
+INLINE __m512i q8_value_index(void) {
+    int8_t idx[64];
+    for (int j = 0; j < 64; j++) idx[j] = (int8_t)(j < 32 ? 2 + j : 64 + j);
+    return _mm512_loadu_si512(idx);
+}
+
+/// Two blocks of a weight row (chunk c: blocks 2c and 2c + 1, the second absent unless `two`) as
+/// unsigned bytes for dpbusd (Q8_0 offset by 128, Q4 nibbles as they are) and lane scales.
+INLINE void load_weight_chunk(int wtype, const uint8_t *row, int c, int two, __m512i *wq, __m512 *wd, __m512 *wm) {
+    int b0 = 2 * c;
+    if (wtype == LLMOPT_W_Q8_0) {
+        // The two blocks span 68 bytes: loads at +0 and +4 cover them; vpermt2b picks the 64
+        // values, vpermw the two scales (bytes 0-1 and 34-35).
+        const uint8_t *p = row + (size_t)b0 * 34;
+        __mmask64 m0 = two ? ~0ull : (1ull << 34) - 1, m1 = two ? ~0ull : (1ull << 30) - 1;
+        __m512i a = _mm512_maskz_loadu_epi8(m0, p), b = _mm512_maskz_loadu_epi8(m1, p + 4);
+        __m512i q = _mm512_permutex2var_epi8(a, q8_value_index(), b);
+        *wq = _mm512_xor_si512(q, _mm512_set1_epi8((char)0x80));
+        *wd = _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutexvar_epi16(scale_index(34, 0), a)));
+        *wm = _mm512_setzero_ps();
+    } else {
+        // One masked load holds both blocks (36 or 40 bytes); byte and word permutes place the
+        // nibbles (128-bit lanes: block 0 low, block 0 high, block 1 low, block 1 high) and the scales.
+        int q41 = wtype == LLMOPT_W_Q4_1, bb = q41 ? 20 : 18;
+        __mmask64 bytes = two ? (1ull << (2 * bb)) - 1 : (1ull << bb) - 1;
+        __m512i raw = _mm512_maskz_loadu_epi8(bytes, row + (size_t)b0 * bb);
+        __m512i v = _mm512_permutexvar_epi8(q41 ? nibble_index_q4_1() : nibble_index_q4_0(), raw);
+        v = _mm512_mask_srli_epi16(v, 0xFF00FF00u, v, 4);
+        *wq = _mm512_and_si512(v, _mm512_set1_epi8(0x0F));
+        __m512i halves = _mm512_permutexvar_epi16(q41 ? scale_index_q4_1() : scale_index_q4_0(), raw);
+        *wd = _mm512_cvtph_ps(_mm512_castsi512_si256(halves));
+        *wm = q41 ? _mm512_cvtph_ps(_mm512_extracti64x4_epi64(halves, 1)) : _mm512_setzero_ps();
+    }
+}
+
+/// Bytes of two blocks (one chunk) of a weight row.
+INLINE int chunk_bytes(int wtype) { return wtype == LLMOPT_W_Q8_0 ? 68 : wtype == LLMOPT_W_Q4_0 ? 36 : 40; }
+
+/// Weight bytes are requested this far ahead of use. The integer kernels spend enough
+/// instructions per byte that out-of-order execution alone keeps too few misses in flight:
+/// measured from DRAM, Q4_0 GEMV goes from 7 to 16 GB/s on one core. Rows are contiguous, so
+/// running past the end of a row fetches the rows that come next.
+#define LLMOPT_PREFETCH_BYTES 4096
 
 /// M activation rows (up to 4) against one weight row: the weight chunk is unpacked once per M rows.
 INLINE void qdot_rows(int wtype, int M, int k, const uint8_t *qx, size_t xb, const uint8_t *row, float *c, int ldc) {
@@ -297,7 +403,10 @@ INLINE void qdot_rows(int wtype, int M, int k, const uint8_t *qx, size_t xb, con
     for (int ch = 0; ch < nc; ch++) {
         __m512i wq;
         __m512 wd, wm;
-        load_weight_chunk(wtype, row, ch, nb, &wq, &wd, &wm);
+        _mm_prefetch((const char *)row + (size_t)ch * chunk_bytes(wtype) + LLMOPT_PREFETCH_BYTES, _MM_HINT_T0);
+        // Constant `two` in the loop over whole chunks; the odd last block, if any, after it.
+        if (2 * ch + 1 < nb) load_weight_chunk(wtype, row, ch, 1, &wq, &wd, &wm);
+        else load_weight_chunk(wtype, row, ch, 0, &wq, &wd, &wm);
         for (int i = 0; i < M; i++) {
             __m512i xq = _mm512_loadu_si512((const __m512i *)(v[i].q + ch * 64));
             __m512i dot = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wq, xq);
@@ -312,9 +421,38 @@ INLINE void qdot_rows(int wtype, int M, int k, const uint8_t *qx, size_t xb, con
     for (int i = 0; i < M; i++) c[(size_t)i * ldc] = _mm512_reduce_add_ps(acc[i]);
 }
 
+/// One activation row against R weight rows (GEMV): the activation chunk is loaded once for all.
+INLINE void qdot_weight_rows(int wtype, int R, int k, const uint8_t *qx, const uint8_t *row0, size_t rb, float *c) {
+    int nb = k / 32, nc = (nb + 1) / 2;
+    llmopt_q8act_view v = llmopt_q8act_make_view(k, qx);
+    __m512 acc[4];
+    for (int r = 0; r < R; r++) acc[r] = _mm512_setzero_ps();
+    for (int ch = 0; ch < nc; ch++) {
+        __m512i xq = _mm512_loadu_si512((const __m512i *)(v.q + ch * 64));
+        __m512i xs = _mm512_loadu_si512((const __m512i *)(v.lane_s + ch * 16));
+        __m512 xd = _mm512_loadu_ps(v.lane_d + ch * 16);
+        __m512i offset = wtype == LLMOPT_W_Q8_0 ? _mm512_slli_epi32(xs, 7) : _mm512_slli_epi32(xs, 3);
+        for (int r = 0; r < R; r++) {
+            _mm_prefetch((const char *)row0 + r * rb + (size_t)ch * chunk_bytes(wtype) + LLMOPT_PREFETCH_BYTES, _MM_HINT_T0);
+            __m512i wq;
+            __m512 wd, wm;
+            if (2 * ch + 1 < nb) load_weight_chunk(wtype, row0 + r * rb, ch, 1, &wq, &wd, &wm);
+            else load_weight_chunk(wtype, row0 + r * rb, ch, 0, &wq, &wd, &wm);
+            __m512i dot = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wq, xq);
+            if (wtype != LLMOPT_W_Q4_1) dot = _mm512_sub_epi32(dot, offset);
+            acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(wd, xd), acc[r]);
+            if (wtype == LLMOPT_W_Q4_1) acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(xs), _mm512_mul_ps(wm, xd), acc[r]);
+        }
+    }
+    for (int r = 0; r < R; r++) c[r] = _mm512_reduce_add_ps(acc[r]);
+}
+
 INLINE void qgemm_typed(int wtype, int m, int n, int k, const uint8_t *qx, const uint8_t *w, size_t rb, float *c, int ldc) {
     size_t xb = llmopt_q8act_row_bytes(k);
-    for (int j = 0; j < n; j++) {
+    int j0 = 0;
+    if (m == 1)
+        for (; j0 + 2 <= n; j0 += 2) qdot_weight_rows(wtype, 2, k, qx, w + (size_t)j0 * rb, rb, c + j0);
+    for (int j = j0; j < n; j++) {
         const uint8_t *row = w + (size_t)j * rb;
         int i = 0;
         for (; i + 4 <= m; i += 4) qdot_rows(wtype, 4, k, qx + i * xb, xb, row, c + (size_t)i * ldc + j, ldc);
@@ -340,9 +478,56 @@ void llmopt_qgemm_nt_avx512(int m, int n, int k, const void *qx, const void *w, 
 
 #else
 // Not x86-64: never selected (isa.c only picks this path after checking the CPU).
+void llmopt_gemm_small_avx512(int m, int n, int k, const float *x, int ldx, const void *b, int wtype, size_t rb, float *y, int ldy) {
+    llmopt_gemm_small_generic(m, n, k, x, ldx, b, wtype, rb, y, ldy);
+}
 void llmopt_gemm_nt_packed_avx512(int m, int n, int k, const float *pa, const void *b, int wtype, size_t rb, float *c, int ldc) {
     llmopt_gemm_nt_packed_generic(m, n, k, pa, b, wtype, rb, c, ldc);
 }
+/// One weight row against M activation rows (`ldx` apart): the weight is read and converted once for all M.
+INLINE void small_rows(int M, int k, const float *x, size_t ldx, const uint8_t *row, int wtype, float *y, size_t ldy) {
+    __m512 acc[4];
+    for (int i = 0; i < M; i++) acc[i] = _mm512_setzero_ps();
+    int p = 0;
+    for (; p + 16 <= k; p += 16) {
+        __m512 w = load16(wtype, row, p);
+        for (int i = 0; i < M; i++) acc[i] = _mm512_fmadd_ps(w, _mm512_loadu_ps(x + i * ldx + p), acc[i]);
+    }
+    if (p < k) {
+        __mmask16 mk = (__mmask16)((1u << (k - p)) - 1);
+        __m512 w = load16_masked(wtype, row, p, mk);
+        for (int i = 0; i < M; i++) acc[i] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(mk, x + i * ldx + p), acc[i]);
+    }
+    for (int i = 0; i < M; i++) y[i * ldy] = _mm512_reduce_add_ps(acc[i]);
+}
+
+INLINE void small_typed(int wtype, int m, int n, int k, const float *x, int ldx, const uint8_t *b, size_t rb, float *y, int ldy) {
+    for (int j = 0; j < n; j++) {
+        const uint8_t *row = b + (size_t)j * rb;
+        int i = 0;
+        for (; i + 4 <= m; i += 4) small_rows(4, k, x + (size_t)i * ldx, ldx, row, wtype, y + (size_t)i * ldy + j, ldy);
+        switch (m - i) {
+        case 3: small_rows(3, k, x + (size_t)i * ldx, ldx, row, wtype, y + (size_t)i * ldy + j, ldy); break;
+        case 2: small_rows(2, k, x + (size_t)i * ldx, ldx, row, wtype, y + (size_t)i * ldy + j, ldy); break;
+        case 1: small_rows(1, k, x + (size_t)i * ldx, ldx, row, wtype, y + (size_t)i * ldy + j, ldy); break;
+        default: break;
+        }
+    }
+}
+
+void llmopt_gemm_small_avx512(int m, int n, int k, const float *x, int ldx, const void *b, int wtype, size_t rb, float *y, int ldy) {
+    if (m == 1) { llmopt_gemv_avx512(n, k, x, b, wtype, rb, y); return; }
+    const uint8_t *w = (const uint8_t *)b;
+    switch (wtype) {
+    case LLMOPT_W_F16: small_typed(LLMOPT_W_F16, m, n, k, x, ldx, w, rb, y, ldy); break;
+    case LLMOPT_W_BF16: small_typed(LLMOPT_W_BF16, m, n, k, x, ldx, w, rb, y, ldy); break;
+    case LLMOPT_W_Q8_0: small_typed(LLMOPT_W_Q8_0, m, n, k, x, ldx, w, rb, y, ldy); break;
+    case LLMOPT_W_Q4_0: small_typed(LLMOPT_W_Q4_0, m, n, k, x, ldx, w, rb, y, ldy); break;
+    case LLMOPT_W_Q4_1: small_typed(LLMOPT_W_Q4_1, m, n, k, x, ldx, w, rb, y, ldy); break;
+    default: small_typed(LLMOPT_W_F32, m, n, k, x, ldx, w, rb, y, ldy); break;
+    }
+}
+
 void llmopt_gemv_avx512(int n, int k, const float *x, const void *b, int wtype, size_t rb, float *y) {
     llmopt_gemv_generic(n, k, x, b, wtype, rb, y);
 }

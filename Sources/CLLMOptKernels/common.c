@@ -93,8 +93,8 @@ void *llmopt_scratch(int slot, size_t bytes) {
 
 int llmopt_gemm_kc(int m, int k) {
     int mpad = (m + LLMOPT_MR - 1) / LLMOPT_MR * LLMOPT_MR;
-    int kc = (1 << 18) / mpad;              // m x kc floats = 1 MiB
-    kc = kc < 256 ? 256 : kc;
+    int kc = (1 << 19) / mpad;              // m x kc floats = 2 MiB, about L2
+    kc = kc < 512 ? 512 : kc;
     kc = kc / 32 * 32;
     return kc >= k ? k : kc;
 }
@@ -106,11 +106,15 @@ size_t llmopt_gemm_packed_a_floats(int m, int k) {
 // Layout: for each depth block [p0, p0 + kl) (kl from llmopt_gemm_kc), for each panel of 32 rows,
 // kl steps of 32 floats (row i of the panel at offset i; rows past m are zero).
 void llmopt_gemm_pack_a(int m, int k, const float *a, int lda, float *packed) {
+    llmopt_gemm_pack_a_panels(m, k, a, lda, packed, 0, (m + LLMOPT_MR - 1) / LLMOPT_MR);
+}
+
+void llmopt_gemm_pack_a_panels(int m, int k, const float *a, int lda, float *packed, int first, int end) {
     int kc = llmopt_gemm_kc(m, k);
     int panels = (m + LLMOPT_MR - 1) / LLMOPT_MR;
     for (int p0 = 0; p0 < k; p0 += kc) {
         int kl = k - p0 < kc ? k - p0 : kc;
-        for (int pn = 0; pn < panels; pn++) {
+        for (int pn = first; pn < end; pn++) {
             float *dst = packed + (size_t)p0 * panels * LLMOPT_MR + (size_t)pn * kl * LLMOPT_MR;
             int rows = m - pn * LLMOPT_MR < LLMOPT_MR ? m - pn * LLMOPT_MR : LLMOPT_MR;
             if (rows < LLMOPT_MR) memset(dst, 0, (size_t)kl * LLMOPT_MR * 4);

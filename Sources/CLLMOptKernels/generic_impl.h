@@ -81,6 +81,14 @@ void LLMOPT_FN(llmopt_gemv_)(int n, int k, const float *x, const void *b, int wt
     }
 }
 
+void LLMOPT_FN(llmopt_gemm_small_)(int m, int n, int k, const float *x, int ldx, const void *b, int wtype, size_t rb,
+                                     float *y, int ldy) {
+    for (int i = 0; i < m; i++) {
+        float *yi = y + (size_t)i * ldy;
+        LLMOPT_FN(llmopt_gemv_)(n, k, x + (size_t)i * ldx, b, wtype, rb, yi);
+    }
+}
+
 void LLMOPT_FN(llmopt_qgemm_nt_)(int m, int n, int k, const void *qx, const void *w, int wtype, size_t rb,
                                   float *c, int ldc) {
     int nb = k / 32;

@@ -3,60 +3,14 @@
 #include "kernels_internal.h"
 #include <math.h>
 
-float llmopt_dot_f32(int n, const float *a, const float *b) {
-    if (llmopt_isa_active == LLMOPT_ISA_AVX512) return llmopt_dot_f32_avx512(n, a, b);
-    float acc[8] = {0};
-    int i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int l = 0; l < 8; l++) acc[l] += a[i + l] * b[i + l];
-    float s = 0;
-    for (; i < n; i++) s += a[i] * b[i];
-    for (int l = 0; l < 8; l++) s += acc[l];
-    return s;
-}
-
-void llmopt_axpy_f32(int n, float alpha, const float *x, float *y) {
-    if (llmopt_isa_active == LLMOPT_ISA_AVX512) { llmopt_axpy_f32_avx512(n, alpha, x, y); return; }
-    for (int i = 0; i < n; i++) y[i] += alpha * x[i];
-}
-
-float llmopt_softmax_f32(int n, float *x) {
-    if (n <= 0) return 0;
-    if (llmopt_isa_active == LLMOPT_ISA_AVX512) return llmopt_softmax_f32_avx512(n, x);
-    float mx = x[0];
-    for (int i = 1; i < n; i++) mx = x[i] > mx ? x[i] : mx;
-    double sum = 0;
-    for (int i = 0; i < n; i++) { x[i] = expf(x[i] - mx); sum += x[i]; }
-    float inv = (float)(1.0 / sum);
-    for (int i = 0; i < n; i++) x[i] *= inv;
-    return (float)sum;
-}
-
-void llmopt_rmsnorm_f32(int n, const float *x, const float *w, float eps, float *y) {
-    if (llmopt_isa_active == LLMOPT_ISA_AVX512) { llmopt_rmsnorm_f32_avx512(n, x, w, eps, y); return; }
-    double ss = 0;
-    for (int i = 0; i < n; i++) ss += (double)x[i] * x[i];
-    float r = (float)(1.0 / sqrt(ss / n + eps));
-    for (int i = 0; i < n; i++) y[i] = x[i] * r * (w ? w[i] : 1.0f);
-}
-
-void llmopt_layernorm_f32(int n, const float *x, const float *w, const float *b, float eps, float *y) {
-    if (llmopt_isa_active == LLMOPT_ISA_AVX512) { llmopt_layernorm_f32_avx512(n, x, w, b, eps, y); return; }
-    double s = 0, ss = 0;
-    for (int i = 0; i < n; i++) s += x[i];
-    double mean = s / n;
-    for (int i = 0; i < n; i++) ss += (x[i] - mean) * (x[i] - mean);
-    float r = (float)(1.0 / sqrt(ss / n + eps)), mu = (float)mean;
-    for (int i = 0; i < n; i++) y[i] = (x[i] - mu) * r * (w ? w[i] : 1.0f) + (b ? b[i] : 0.0f);
-}
-
 #if defined(__x86_64__)
+#define LLMOPT_HELPERS_AVX512 1
 #include <immintrin.h>
 #pragma clang attribute push(__attribute__((target("avx512f,avx512dq,avx512vl,fma"))), apply_to = function)
 
 static inline __mmask16 tail_mask(int left) { return left >= 16 ? 0xFFFF : (__mmask16)((1u << left) - 1); }
 
-float llmopt_dot_f32_avx512(int n, const float *a, const float *b) {
+static float llmopt_dot_f32_avx512(int n, const float *a, const float *b) {
     __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
     int i = 0;
     for (; i + 32 <= n; i += 32) {
@@ -70,7 +24,7 @@ float llmopt_dot_f32_avx512(int n, const float *a, const float *b) {
     return _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
 }
 
-void llmopt_axpy_f32_avx512(int n, float alpha, const float *x, float *y) {
+static void llmopt_axpy_f32_avx512(int n, float alpha, const float *x, float *y) {
     __m512 va = _mm512_set1_ps(alpha);
     for (int i = 0; i < n; i += 16) {
         __mmask16 mk = tail_mask(n - i);
@@ -96,7 +50,7 @@ static inline __m512 exp_nonpositive(__m512 x) {
     return _mm512_scalef_ps(p, n);
 }
 
-float llmopt_softmax_f32_avx512(int n, float *x) {
+static float llmopt_softmax_f32_avx512(int n, float *x) {
     __m512 vmax = _mm512_set1_ps(-INFINITY);
     for (int i = 0; i < n; i += 16) vmax = _mm512_max_ps(vmax, _mm512_mask_loadu_ps(_mm512_set1_ps(-INFINITY), tail_mask(n - i), x + i));
     __m512 mx = _mm512_set1_ps(_mm512_reduce_max_ps(vmax));
@@ -116,7 +70,7 @@ float llmopt_softmax_f32_avx512(int n, float *x) {
     return total;
 }
 
-void llmopt_rmsnorm_f32_avx512(int n, const float *x, const float *w, float eps, float *y) {
+static void llmopt_rmsnorm_f32_avx512(int n, const float *x, const float *w, float eps, float *y) {
     __m512 ss = _mm512_setzero_ps();
     for (int i = 0; i < n; i += 16) {
         __m512 v = _mm512_maskz_loadu_ps(tail_mask(n - i), x + i);
@@ -131,7 +85,7 @@ void llmopt_rmsnorm_f32_avx512(int n, const float *x, const float *w, float eps,
     }
 }
 
-void llmopt_layernorm_f32_avx512(int n, const float *x, const float *w, const float *b, float eps, float *y) {
+static void llmopt_layernorm_f32_avx512(int n, const float *x, const float *w, const float *b, float eps, float *y) {
     __m512 s = _mm512_setzero_ps();
     for (int i = 0; i < n; i += 16) s = _mm512_add_ps(s, _mm512_maskz_loadu_ps(tail_mask(n - i), x + i));
     float mean = _mm512_reduce_add_ps(s) / (float)n;
@@ -152,10 +106,61 @@ void llmopt_layernorm_f32_avx512(int n, const float *x, const float *w, const fl
 }
 
 #pragma clang attribute pop
-#else
-float llmopt_dot_f32_avx512(int n, const float *a, const float *b) { (void)n; (void)a; (void)b; return 0; }
-void llmopt_axpy_f32_avx512(int n, float alpha, const float *x, float *y) { (void)n; (void)alpha; (void)x; (void)y; }
-float llmopt_softmax_f32_avx512(int n, float *x) { (void)n; (void)x; return 0; }
-void llmopt_rmsnorm_f32_avx512(int n, const float *x, const float *w, float eps, float *y) { (void)n; (void)x; (void)w; (void)eps; (void)y; }
-void llmopt_layernorm_f32_avx512(int n, const float *x, const float *w, const float *b, float eps, float *y) { (void)n; (void)x; (void)w; (void)b; (void)eps; (void)y; }
 #endif
+
+float llmopt_dot_f32(int n, const float *a, const float *b) {
+#if LLMOPT_HELPERS_AVX512
+    if (llmopt_isa_active == LLMOPT_ISA_AVX512) return llmopt_dot_f32_avx512(n, a, b);
+#endif
+    float acc[8] = {0};
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int l = 0; l < 8; l++) acc[l] += a[i + l] * b[i + l];
+    float s = 0;
+    for (; i < n; i++) s += a[i] * b[i];
+    for (int l = 0; l < 8; l++) s += acc[l];
+    return s;
+}
+
+void llmopt_axpy_f32(int n, float alpha, const float *x, float *y) {
+#if LLMOPT_HELPERS_AVX512
+    if (llmopt_isa_active == LLMOPT_ISA_AVX512) { llmopt_axpy_f32_avx512(n, alpha, x, y); return; }
+#endif
+    for (int i = 0; i < n; i++) y[i] += alpha * x[i];
+}
+
+float llmopt_softmax_f32(int n, float *x) {
+    if (n <= 0) return 0;
+#if LLMOPT_HELPERS_AVX512
+    if (llmopt_isa_active == LLMOPT_ISA_AVX512) return llmopt_softmax_f32_avx512(n, x);
+#endif
+    float mx = x[0];
+    for (int i = 1; i < n; i++) mx = x[i] > mx ? x[i] : mx;
+    double sum = 0;
+    for (int i = 0; i < n; i++) { x[i] = expf(x[i] - mx); sum += x[i]; }
+    float inv = (float)(1.0 / sum);
+    for (int i = 0; i < n; i++) x[i] *= inv;
+    return (float)sum;
+}
+
+void llmopt_rmsnorm_f32(int n, const float *x, const float *w, float eps, float *y) {
+#if LLMOPT_HELPERS_AVX512
+    if (llmopt_isa_active == LLMOPT_ISA_AVX512) { llmopt_rmsnorm_f32_avx512(n, x, w, eps, y); return; }
+#endif
+    double ss = 0;
+    for (int i = 0; i < n; i++) ss += (double)x[i] * x[i];
+    float r = (float)(1.0 / sqrt(ss / n + eps));
+    for (int i = 0; i < n; i++) y[i] = x[i] * r * (w ? w[i] : 1.0f);
+}
+
+void llmopt_layernorm_f32(int n, const float *x, const float *w, const float *b, float eps, float *y) {
+#if LLMOPT_HELPERS_AVX512
+    if (llmopt_isa_active == LLMOPT_ISA_AVX512) { llmopt_layernorm_f32_avx512(n, x, w, b, eps, y); return; }
+#endif
+    double s = 0, ss = 0;
+    for (int i = 0; i < n; i++) s += x[i];
+    double mean = s / n;
+    for (int i = 0; i < n; i++) ss += (x[i] - mean) * (x[i] - mean);
+    float r = (float)(1.0 / sqrt(ss / n + eps)), mu = (float)mean;
+    for (int i = 0; i < n; i++) y[i] = (x[i] - mu) * r * (w ? w[i] : 1.0f) + (b ? b[i] : 0.0f);
+}

@@ -8,7 +8,7 @@ static int detect_best(void) {
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni") &&
-        __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c"))
+        __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vbmi") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c"))
         return LLMOPT_ISA_AVX512;
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c"))
         return LLMOPT_ISA_AVX2;
@@ -59,6 +59,14 @@ void llmopt_gemv(int n, int k, const float *x, const void *b, int wtype, size_t 
     case LLMOPT_ISA_AVX512: llmopt_gemv_avx512(n, k, x, b, wtype, rb, y); break;
     case LLMOPT_ISA_AVX2: llmopt_gemv_avx2(n, k, x, b, wtype, rb, y); break;
     default: llmopt_gemv_generic(n, k, x, b, wtype, rb, y); break;
+    }
+}
+
+void llmopt_gemm_small(int m, int n, int k, const float *x, int ldx, const void *b, int wtype, size_t rb, float *y, int ldy) {
+    switch (llmopt_isa_active) {
+    case LLMOPT_ISA_AVX512: llmopt_gemm_small_avx512(m, n, k, x, ldx, b, wtype, rb, y, ldy); break;
+    case LLMOPT_ISA_AVX2: llmopt_gemm_small_avx2(m, n, k, x, ldx, b, wtype, rb, y, ldy); break;
+    default: llmopt_gemm_small_generic(m, n, k, x, ldx, b, wtype, rb, y, ldy); break;
     }
 }
 

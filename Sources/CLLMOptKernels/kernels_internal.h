@@ -8,7 +8,7 @@
 extern int llmopt_isa_active;
 
 /// GEMM register tile: rows of A per packed panel, and weight rows per micro-panel.
-#define LLMOPT_MR 32
+#define LLMOPT_MR LLMOPT_GEMM_MR
 #define LLMOPT_NR LLMOPT_GEMM_NR
 
 
@@ -27,16 +27,15 @@ void llmopt_gemv_avx512(int n, int k, const float *x, const void *b, int wtype, 
 void llmopt_gemv_avx2(int n, int k, const float *x, const void *b, int wtype, size_t rb, float *y);
 void llmopt_gemv_generic(int n, int k, const float *x, const void *b, int wtype, size_t rb, float *y);
 
+void llmopt_gemm_small_avx512(int m, int n, int k, const float *x, int ldx, const void *b, int wtype, size_t rb, float *y, int ldy);
+void llmopt_gemm_small_avx2(int m, int n, int k, const float *x, int ldx, const void *b, int wtype, size_t rb, float *y, int ldy);
+void llmopt_gemm_small_generic(int m, int n, int k, const float *x, int ldx, const void *b, int wtype, size_t rb, float *y, int ldy);
+
 void llmopt_q8act_quantize_avx512(int k, const float *x, void *dst);
 void llmopt_qgemm_nt_avx512(int m, int n, int k, const void *qx, const void *w, int wtype, size_t rb, float *c, int ldc);
 void llmopt_qgemm_nt_avx2(int m, int n, int k, const void *qx, const void *w, int wtype, size_t rb, float *c, int ldc);
 void llmopt_qgemm_nt_generic(int m, int n, int k, const void *qx, const void *w, int wtype, size_t rb, float *c, int ldc);
 
-float llmopt_dot_f32_avx512(int n, const float *a, const float *b);
-void llmopt_axpy_f32_avx512(int n, float alpha, const float *x, float *y);
-float llmopt_softmax_f32_avx512(int n, float *x);
-void llmopt_rmsnorm_f32_avx512(int n, const float *x, const float *w, float eps, float *y);
-void llmopt_layernorm_f32_avx512(int n, const float *x, const float *w, const float *b, float eps, float *y);
 
 // Quantized activation row layout (k values, nb = k / 32 blocks, nc = ceil(nb / 2) chunks of 64):
 //   int8  q[nc * 64]      values, zero padded

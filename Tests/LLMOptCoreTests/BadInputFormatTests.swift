@@ -159,6 +159,9 @@ final class BadInputFormatTests: XCTestCase {
         let overflow = #"{"a":{"dtype":"F32","shape":[4611686018427387904,4],"data_offsets":[0,16]}}"#
         let r = try write(safetensors(overflow, dataBytes: 16), "overflow.safetensors")
         assertFails(try SafetensorsFile(path: r), path: r, "tensor 'a'")
+        let hugeOffset = #"{"a":{"dtype":"F32","shape":[4],"data_offsets":[9223372036854775790,9223372036854775806]}}"#
+        let h = try write(safetensors(hugeOffset, dataBytes: 16), "offset.safetensors")
+        assertFails(try SafetensorsFile(path: h), path: h, "tensor 'a'", "past the end")
     }
 
     // MARK: Hugging Face folders
@@ -180,6 +183,15 @@ final class BadInputFormatTests: XCTestCase {
     func testUnknownArchitecture() throws {
         let folder = try copyTinyLlama { $0["architectures"] = ["MistralForCausalLM"]; $0["model_type"] = "mistral" }
         assertFails(try HuggingFaceFolder.load(folder), path: folder, "unknown architecture MistralForCausalLM")
+    }
+
+    func testUnusableConfigSizes() throws {
+        let folder = try copyTinyLlama { $0["num_key_value_heads"] = 3 }
+        assertFails(try HuggingFaceFolder.load(folder), path: folder, "4 attention heads cannot share 3 KV heads")
+        try FileManager.default.removeItem(atPath: dir.file("config.json"))
+        try FileManager.default.removeItem(atPath: dir.file("model.safetensors"))
+        let zero = try copyTinyLlama { $0["head_dim"] = 0 }
+        assertFails(try HuggingFaceFolder.load(zero), path: zero, "head dimension is 0")
     }
 
     func testMissingTensor() throws {

@@ -29,6 +29,9 @@ final class FormatRoundTripTests: XCTestCase {
             XCTAssertEqual(f.version, 3)
             XCTAssertTrue(f.tensorInfos.allSatisfy { $0.offset % 32 == 0 })
             XCTAssertEqual(f["tokenizer.ggml.tokens"]?.strings, try GGUFFile(path: source)["tokenizer.ggml.tokens"]?.strings)
+            let text = try String(contentsOfFile: Fixtures.path("text/tricky.txt"), encoding: .utf8)
+            XCTAssertEqual(back.tokenizer?.encode(text), m.tokenizer?.encode(text))
+            XCTAssertEqual(back.tokenizer?.encode(text).count, 614)
         }
     }
 
@@ -104,5 +107,145 @@ final class FormatRoundTripTests: XCTestCase {
         let quantized = try GGUFModel.load(Fixtures.path("llamacpp/stories260K-Q4_0.gguf"))
         XCTAssertThrowsError(try SafetensorsWriter.write([("w", quantized.weights["lm_head.weight"]!)], to: dir.file("q.safetensors")))
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path), [])
+    }
+
+    struct GoldenIds: Decodable { let ids: [Int] }
+
+    func goldenIds(_ name: String) throws -> [Int] {
+        try JSONDecoder().decode(GoldenIds.self, from: Data(contentsOf: URL(fileURLWithPath: Fixtures.path("golden/\(name).json")))).ids
+    }
+
+    /// A Hugging Face tokenizer written into GGUF and read back by the GGUF tokenizer gives the
+    /// ids the `tokenizers` library gave.
+    func testTokenizerSurvivesHuggingFaceToGGUF() throws {
+        let dir = try TempDir()
+        let tricky = try String(contentsOfFile: Fixtures.path("text/tricky.txt"), encoding: .utf8)
+        for name in ["tiny-gpt2", "tiny-llama"] {
+            let hf = try HuggingFaceFolder.load(Fixtures.path("models/" + name))
+            try ModelSaver.save(hf, to: dir.file(name + ".gguf"))
+            let back = try ModelLoader.load(path: dir.file(name + ".gguf"))
+            let tokenizer = try XCTUnwrap(back.tokenizer, name)
+            XCTAssertEqual(tokenizer.vocabularySize, hf.tokenizer?.vocabularySize, name)
+            XCTAssertEqual(tokenizer.encode(tricky), try goldenIds("tokenize_\(name)_tricky"), name)
+            XCTAssertEqual(tokenizer.addsBOSByDefault, name == "tiny-llama", name)
+        }
+    }
+
+    /// GGUF → GGUF keeps the tokenizer metadata exactly (SmolLM2's byte-level BPE).
+    func testSmolLM2TokenizerRoundTrip() throws {
+        let path = GGUFFormatTests.example("Examples/models/SmolLM2-135M-Instruct.Q4_1.gguf")
+        guard FileManager.default.fileExists(atPath: path) else { throw XCTSkip("SmolLM2 not fetched: run Scripts/fetch-models") }
+        let dir = try TempDir()
+        let m = try GGUFModel.load(path)
+        try ModelSaver.save(m, to: dir.file("smol.gguf"))
+        let a = try GGUFFile(path: path), b = try GGUFFile(path: dir.file("smol.gguf"))
+        for key in ["tokenizer.ggml.model", "tokenizer.ggml.pre", "tokenizer.ggml.tokens", "tokenizer.ggml.token_type",
+                    "tokenizer.ggml.merges", "tokenizer.ggml.bos_token_id", "tokenizer.ggml.eos_token_id",
+                    "tokenizer.ggml.add_bos_token", "tokenizer.chat_template", "llama.rope.freq_base", "general.organization"] {
+            XCTAssertEqual(a[key], b[key], key)
+        }
+        let back = try GGUFModel.load(dir.file("smol.gguf"))
+        let text = "<|im_start|>user\nHello world, 12345 tokens!<|im_end|>"
+        XCTAssertEqual(back.tokenizer?.encode(text), m.tokenizer?.encode(text))
+        assertSameTensors(m, back)
+    }
+
+    func testGPT2GGUFRoundTrip() throws {
+        let dir = try TempDir()
+        let m = try HuggingFaceFolder.load(Fixtures.path("models/tiny-gpt2"))
+        try ModelSaver.save(m, to: dir.file("gpt2.gguf"))
+        let back = try ModelLoader.load(path: dir.file("gpt2.gguf"))
+        XCTAssertEqual(back.config, m.config)
+        assertSameTensors(m, back)
+        XCTAssertEqual(try GGUFFile(path: dir.file("gpt2.gguf")).tensors["blk.0.attn_qkv.weight"]?.shape, [192, 64])
+    }
+
+    /// A model whose first layer lost FFN channels (structured pruning) saves its per-layer
+    /// widths as llama.cpp's per-layer arrays and loads back unchanged.
+    func testLayersOfDifferentWidthsRoundTrip() throws {
+        let dir = try TempDir()
+        var m = try HuggingFaceFolder.load(Fixtures.path("models/tiny-llama"))
+        let keep = 100
+        let p = "model.layers.0.mlp."
+        m = m.replacing(p + "gate_proj.weight", with: m.weights[p + "gate_proj.weight"]!.rowSlice(0..<keep))
+        m = m.replacing(p + "up_proj.weight", with: m.weights[p + "up_proj.weight"]!.rowSlice(0..<keep))
+        let down = m.weights[p + "down_proj.weight"]!.floats()
+        let narrowDown = (0..<64).flatMap { r in down[(r * 172)..<(r * 172 + keep)] }
+        m = m.replacing(p + "down_proj.weight", with: Tensor(shape: [64, keep], floats: narrowDown))
+        try ModelSaver.save(m, to: dir.file("pruned.gguf"))
+        XCTAssertEqual(try GGUFFile(path: dir.file("pruned.gguf"))["llama.feed_forward_length"]?.ints, [keep, 172])
+        let back = try ModelLoader.load(path: dir.file("pruned.gguf"))
+        XCTAssertEqual(back.config.intermediateSize, 172)
+        XCTAssertEqual(back.weights[p + "down_proj.weight"]?.shape, [64, keep])
+        XCTAssertEqual(back.weights[p + "down_proj.weight"]?.floats(), narrowDown)
+    }
+
+    /// A GGUF model saved as a folder gets a tokenizer.json that tokenizes as the GGUF did.
+    func testGGUFTokenizerWrittenAsTokenizerJSON() throws {
+        let dir = try TempDir()
+        let tricky = try String(contentsOfFile: Fixtures.path("text/tricky.txt"), encoding: .utf8)
+        let m = try GGUFModel.load(GGUFFormatTests.example("Examples/models/stories260K/stories260K.gguf"))
+        try ModelSaver.save(m, to: dir.file("folder"))
+        let back = try ModelLoader.load(path: dir.file("folder"))
+        let a = try XCTUnwrap(m.tokenizer), b = try XCTUnwrap(back.tokenizer)
+        XCTAssertEqual(b.encode(tricky), a.encode(tricky))
+        XCTAssertEqual(b.encode("Once upon a time, <s> there was"), a.encode("Once upon a time, <s> there was"))
+        XCTAssertEqual(b.decode(a.encode(tricky)), a.decode(a.encode(tricky)))
+    }
+
+    func testSmolLM2VocabularyWrittenAsTokenizerJSON() throws {
+        let path = GGUFFormatTests.example("Examples/models/SmolLM2-135M-Instruct.Q4_1.gguf")
+        guard FileManager.default.fileExists(atPath: path) else { throw XCTSkip("SmolLM2 not fetched: run Scripts/fetch-models") }
+        let dir = try TempDir()
+        let gguf = try GGUFTokenizerFactory.make(from: GGUFFile(path: path))
+        let vocabulary = try XCTUnwrap(gguf as? VocabularyExporting).exportedVocabulary
+        try TokenizerJSONWriter.write(vocabulary, to: dir.path)
+        let json = try TokenizerJSON.load(path: dir.file("tokenizer.json"))
+        let tricky = try String(contentsOfFile: Fixtures.path("text/tricky.txt"), encoding: .utf8)
+        for text in [tricky, "<|im_start|>user\nWhat is 1234 + 5678?<|im_end|>\n"] {
+            XCTAssertEqual(json.encode(text), gguf.encode(text))
+        }
+        XCTAssertEqual(json.addsBOSByDefault, false)
+        XCTAssertEqual(json.eosTokenId, 2)
+    }
+
+    /// An embedding with more rows than the tokenizer has tokens gets "[PADn]" tokens in GGUF,
+    /// one per row, as llama.cpp expects.
+    func testPaddedVocabularyInGGUF() throws {
+        let dir = try TempDir()
+        var m = try ModelLoader.load(path: GGUFFormatTests.example("Examples/models/stories260K/stories260K.bin"))
+        let embed = m.weights["model.embed_tokens.weight"]!.floats()
+        m = m.replacing("model.embed_tokens.weight", with: Tensor(shape: [520, 64], floats: embed + [Float](repeating: 0, count: 8 * 64)))
+        m.config.vocabSize = 520
+        try ModelSaver.save(m, to: dir.file("padded.gguf"))
+        let f = try GGUFFile(path: dir.file("padded.gguf"))
+        XCTAssertEqual(f["tokenizer.ggml.tokens"]?.strings?.count, 520)
+        XCTAssertEqual(f["tokenizer.ggml.tokens"]?.strings?.last, "[PAD519]")
+        XCTAssertEqual(f["tokenizer.ggml.token_type"]?.ints?.last, 5)
+        let back = try GGUFModel.model(from: f)
+        XCTAssertEqual(back.tokenizer?.encode("Once upon a time"), m.tokenizer?.encode("Once upon a time"))
+    }
+
+    /// BF16 and F16 tensors keep their type through GGUF and safetensors.
+    func testHalfPrecisionTensorsRoundTrip() throws {
+        let dir = try TempDir()
+        var m = try HuggingFaceFolder.load(Fixtures.path("models/tiny-llama"))
+        let q = "model.layers.0.self_attn.q_proj.weight", up = "model.layers.1.mlp.up_proj.weight"
+        let qValues = m.weights[q]!.floats(), upValues = m.weights[up]!.floats()
+        m = m.replacing(q, with: Tensor.raw(shape: [64, 64], dtype: .bf16) { out in
+            for (i, x) in qValues.enumerated() { out.storeBytes(of: Dequantize.floatToBF16(x), toByteOffset: 2 * i, as: UInt16.self) }
+        })
+        m = m.replacing(up, with: Tensor.raw(shape: [172, 64], dtype: .f16) { out in
+            for (i, x) in upValues.enumerated() { out.storeBytes(of: Float16(x).bitPattern, toByteOffset: 2 * i, as: UInt16.self) }
+        })
+        // Folder → GGUF (q/k rows permuted) → folder (permuted back): the bytes are unchanged.
+        try ModelSaver.save(m, to: dir.file("half.gguf"))
+        let gguf = try ModelLoader.load(path: dir.file("half.gguf"))
+        XCTAssertEqual(gguf.weights[q]?.dtype, .bf16)
+        XCTAssertEqual(gguf.weights[up]?.dtype, .f16)
+        try ModelSaver.save(gguf, to: dir.file("half"))
+        let back = try ModelLoader.load(path: dir.file("half"))
+        assertSameTensors(m, back)
+        XCTAssertEqual(try SafetensorsFile(path: dir.file("half/model.safetensors")).tensors[q]?.dtype, .bf16)
     }
 }

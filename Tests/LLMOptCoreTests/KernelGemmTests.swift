@@ -5,7 +5,7 @@ import XCTest
 /// The blocked SGEMM and the GEMV, on every instruction-set path, against double-accumulated
 /// references on odd shapes (nothing a multiple of the 32 x 12 register tile).
 final class KernelGemmTests: XCTestCase {
-    static let rowsCases = [1, 3, 17, 64]
+    static let rowsCases = [1, 3, 16, 17, 64]
     static let shapes: [(n: Int, k: Int)] = [(1, 1), (31, 33), (33, 31), (172, 576), (1000, 172), (13, 1000)]
 
     func testInstructionSetIsReported() {
@@ -62,7 +62,7 @@ final class KernelGemmTests: XCTestCase {
     func testLinearWithFloatWeightsOnEveryPath() {
         var rng = TestRandom(seed: 4)
         for dtype in [DType.f32, .f16, .bf16] {
-            for m in Self.rowsCases {
+            for m in Self.rowsCases + [Linear.smallRowLimit, Linear.smallRowLimit + 1] {
                 for (n, k) in [(31, 33), (172, 576), (100, 172)] {
                     let weight = KernelTestData.weight(n: n, k: k, dtype: dtype, rng: &rng)
                     let x = rng.floats(m * k)
@@ -74,6 +74,23 @@ final class KernelGemmTests: XCTestCase {
                     }
                 }
             }
+        }
+    }
+
+    /// Strided operands: A and B rows wider than k (heads inside KV rows), C rows wider than n.
+    func testMultiplyTransposedWithStrides() {
+        var rng = TestRandom(seed: 6)
+        for m in [1, 5, 40] {
+            let n = 29, k = 64, lda = 100, ldb = 130, ldc = 37
+            let a = rng.floats(m * lda), b = rng.floats(n * ldb)
+            var c = [Float](repeating: 7, count: m * ldc)
+            Linear.multiplyTransposed(a, rows: m, lda: lda, b, bRows: n, ldb: ldb, depth: k, into: &c, ldc: ldc)
+            let denseA = (0..<m).flatMap { i in a[(i * lda)..<(i * lda + k)] }
+            let denseB = (0..<n).flatMap { j in b[(j * ldb)..<(j * ldb + k)] }
+            let ref = KernelTestData.reference(x: denseA, m: m, w: denseB, n: n, k: k)
+            let got = (0..<m).flatMap { i in c[(i * ldc)..<(i * ldc + n)] }
+            XCTAssertLessThan(KernelTestData.worstRelativeError(got, ref), 1e-5, "m=\(m)")
+            for i in 0..<m { XCTAssertEqual(c[(i * ldc + n)..<(i * ldc + ldc)].allSatisfy { $0 == 7 }, true, "row \(i) padding written") }
         }
     }
 

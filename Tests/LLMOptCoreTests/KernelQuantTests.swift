@@ -134,4 +134,23 @@ final class KernelQuantTests: XCTestCase {
             }
         }
     }
+
+    /// Exact activations (the output layer): few rows against block weights converted to float as
+    /// they are read, on every path, equal to the float product with the dequantized weight.
+    func testLinearWithExactActivationsMatchesDequantizedProduct() {
+        var rng = TestRandom(seed: 14)
+        for dtype in Self.quantTypes {
+            for m in [1, 3, Linear.smallRowLimit] {
+                let n = 37, k = 160
+                let weight = KernelTestData.weight(n: n, k: k, dtype: dtype, rng: &rng)
+                let x = rng.floats(m * k)
+                let ref = KernelTestData.reference(x: x, m: m, w: weight.floats(), n: n, k: k)
+                KernelTestData.forEachPath { isa in
+                    var y = [Float](repeating: .nan, count: m * n)
+                    Linear.forward(x, rows: m, weight: weight, into: &y, activations: .exact)
+                    XCTAssertLessThan(KernelTestData.worstRelativeError(y, ref), 1e-5, "\(isa) \(dtype) m=\(m)")
+                }
+            }
+        }
+    }
 }

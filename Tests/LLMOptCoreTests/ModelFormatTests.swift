@@ -120,6 +120,30 @@ final class ModelFormatTests: XCTestCase {
         XCTAssertEqual(f.tensors["model.embed_tokens.weight"]?.floats().first, first)
     }
 
+    /// The vocabulary read from tok512.bin is the one llama.cpp's converter wrote into the GGUF.
+    func testLlama2CVocabularyMatchesLlamaCppConversion() throws {
+        let folder = GGUFFormatTests.example("Examples/models/stories260K") + "/"
+        let v = try Llama2CTokenizer(path: folder + "tok512.bin", vocabSize: 512).exportedVocabulary
+        let f = try GGUFFile(path: folder + "stories260K.gguf")
+        XCTAssertEqual(v.pieces, f["tokenizer.ggml.tokens"]?.strings)
+        XCTAssertEqual(v.scores, f["tokenizer.ggml.scores"]?.floats)
+        XCTAssertEqual(v.tokenTypes, f["tokenizer.ggml.token_type"]?.ints)
+    }
+
+    func testExplicitTokenizerPath() throws {
+        let dir = try TempDir()
+        let folder = GGUFFormatTests.example("Examples/models/stories260K") + "/"
+        try FileManager.default.copyItem(atPath: folder + "stories260K.bin", toPath: dir.file("m.bin"))
+        let m = try ModelLoader.load(path: dir.file("m.bin"), tokenizerPath: folder + "tok512.bin")
+        XCTAssertEqual(m.tokenizer?.vocabularySize, 512)
+        XCTAssertEqual(m.tokenizer?.encode("Once upon a time").first, 1)
+        // A tokenizer with more tokens than the model has embedding rows is refused.
+        let gpt2Tokenizer = Fixtures.path("models/tiny-gpt2/tokenizer.json")
+        XCTAssertThrowsError(try ModelLoader.load(path: dir.file("m.bin"), tokenizerPath: gpt2Tokenizer)) { error in
+            XCTAssertTrue("\(error)".contains("50257 tokens"), "\(error)")
+        }
+    }
+
     func testDetectsFormatsByContent() throws {
         let stories = GGUFFormatTests.example("Examples/models/stories260K")
         let dir = try TempDir()

@@ -58,6 +58,23 @@ final class PerplexityTests: XCTestCase {
     func testTinyLlamaPerplexityTable() throws { try checkTable("tiny-llama") }
     func testTinyGPT2PerplexityTable() throws { try checkTable("tiny-gpt2") }
 
+    /// The text itself, tokenized once with the model's tokenizer.json, gives the golden ids and
+    /// the golden perplexity (the tokenizer is attached here, independent of the folder loader).
+    func checkFromText(_ folder: String) throws {
+        var model = try HuggingFaceFolder.load(Fixtures.path("models/\(folder)"))
+        model.tokenizer = try TokenizerJSON.load(path: Fixtures.path("models/\(folder)/tokenizer.json"))
+        let text = try String(contentsOfFile: Fixtures.path("text/eval_gpl3.txt"), encoding: .utf8)
+        XCTAssertEqual(model.tokenizer?.encode(text), try goldenIds("tokenize_\(folder)_gpl3.json"))
+        let row = try XCTUnwrap(goldenRows("models/\(folder)").first { $0.ctx == 128 && $0.stride == 128 })
+        let report = try Perplexity.evaluate(model: model, text: text, ctx: 128)
+        XCTAssertEqual(report.nTokens, row.nTokens)
+        XCTAssertEqual(report.nScored, row.nScored)
+        XCTAssertEqual(report.ppl, row.ppl, accuracy: row.ppl * 1e-5)
+    }
+
+    func testTinyLlamaPerplexityFromText() throws { try checkFromText("tiny-llama") }
+    func testTinyGPT2PerplexityFromText() throws { try checkFromText("tiny-gpt2") }
+
     func testMaxTokensAndBadArguments() throws {
         let model = try HuggingFaceFolder.load(Fixtures.path("models/tiny-llama"))
         let ids = try goldenIds("tokenize_tiny-llama_gpl3.json")

@@ -49,10 +49,11 @@ size_t llmopt_weight_row_bytes(int wtype, int k);
 void llmopt_sgemm_nt_ref(int m, int n, int k, const float *a, int lda, const float *b, int ldb,
                          float *c, int ldc, int accumulate);
 
-/// Weight rows per GEMM micro-panel: split weight rows across threads in multiples of this.
-enum { LLMOPT_GEMM_NR = 12 };
+/// The GEMM register tile: activation rows per packed panel of A, and weight rows per
+/// micro-panel (split weight rows across threads in multiples of LLMOPT_GEMM_NR).
+enum { LLMOPT_GEMM_MR = 32, LLMOPT_GEMM_NR = 12 };
 
-/// Depth of one packed block of A; chosen so that m x kc floats of A stay in L2 (1 MiB).
+/// Depth of one packed block of A; chosen so that m x kc floats of A stay in L2 (2 MiB).
 /// Always a multiple of 32, so block-quantized weights dequantize whole blocks.
 int llmopt_gemm_kc(int m, int k);
 
@@ -63,6 +64,9 @@ size_t llmopt_gemm_packed_a_floats(int m, int k);
 /// then let every thread run `llmopt_gemm_nt_packed` on its own range of weight rows.
 void llmopt_gemm_pack_a(int m, int k, const float *a, int lda, float *packed);
 
+/// Packs only the 32-row panels [first, end) of A (same layout), so threads can share the packing.
+void llmopt_gemm_pack_a_panels(int m, int k, const float *a, int lda, float *packed, int first, int end);
+
 /// C[m, n] = A · Bᵀ for B of `n` rows (weight rows, `b_row_bytes` apart) of any weight type;
 /// non-f32 rows are converted to float32 a panel at a time (exact for f16/bf16, the reference
 /// dequantization for block types, whose k must then be a multiple of 32).
@@ -71,8 +75,15 @@ void llmopt_gemm_nt_packed(int m, int n, int k, const float *packed_a, const voi
 
 // MARK: GEMV (one activation row), y[n] = B[n, k] · x[k]
 
-/// y[j] = sum_k x[k] * B[j, k] for f32, f16 or bf16 rows `b_row_bytes` apart.
+/// y[j] = sum_k x[k] * B[j, k] for rows `b_row_bytes` apart of any weight type: float activations,
+/// weights converted to float32 as they are read (block types exactly, without rounding x).
 void llmopt_gemv(int n, int k, const float *x, const void *b, int wtype, size_t b_row_bytes, float *y);
+
+/// Y[m, n] = X[m, k] · B[n, k]ᵀ for a few rows of X (`ldx` apart; Y rows `ldy` apart) and weights
+/// of any type (converted as `llmopt_gemv` does): each weight row is read once per four rows of X. For m up to about 8, where
+/// the packed GEMM would waste most of its 32-row tile.
+void llmopt_gemm_small(int m, int n, int k, const float *x, int ldx, const void *b, int wtype, size_t b_row_bytes,
+                       float *y, int ldy);
 
 // MARK: Quantized activations and integer dot products (Q8_0, Q4_0, Q4_1 weights)
 

@@ -69,28 +69,21 @@ public enum Divergence {
             let tokens = Array(ids[window.start..<window.end])
             let p = try baseSession.forward(tokens, logits: .all)
             let q = try otherSession.forward(tokens, logits: .all)
-            p.withUnsafeBufferPointer { pb in
+            let targets = Array(window.scored)
+            let rows = p.withUnsafeBufferPointer { pb in
                 q.withUnsafeBufferPointer { qb in
-                    for target in window.scored {
-                        let offset = (target - 1 - window.start) * vocab
-                        let pr = pb.baseAddress! + offset, qr = qb.baseAddress! + offset
-                        let lseP = logSumExp(pr, vocab), lseQ = logSumExp(qr, vocab)
-                        var kl = 0.0
-                        var argP = 0, argQ = 0
-                        for i in 0..<vocab {
-                            let lp = Double(pr[i]) - lseP, lq = Double(qr[i]) - lseQ
-                            kl += exp(lp) * (lp - lq)
-                            if pr[i] > pr[argP] { argP = i }
-                            if qr[i] > qr[argQ] { argQ = i }
-                        }
-                        kl = max(0, kl)
-                        kld.add(kl)
-                        maxKLD = max(maxKLD, kl)
-                        if argP == argQ { agree += 1 }
-                        baseNLL.add(lseP - Double(pr[ids[target]]))
-                        otherNLL.add(lseQ - Double(qr[ids[target]]))
+                    parallelMap(targets.count) { i in
+                        compare(pb.baseAddress! + (targets[i] - 1 - window.start) * vocab,
+                                qb.baseAddress! + (targets[i] - 1 - window.start) * vocab, vocab, target: ids[targets[i]])
                     }
                 }
+            }
+            for r in rows {
+                kld.add(r.kl)
+                maxKLD = max(maxKLD, r.kl)
+                if r.sameTop1 { agree += 1 }
+                baseNLL.add(r.baseNLL)
+                otherNLL.add(r.otherNLL)
             }
             progress?(w + 1, total)
         }
@@ -98,5 +91,31 @@ public enum Divergence {
             meanKLD: kld.mean, kldStandardError: kld.standardError, maxKLD: maxKLD,
             top1Agreement: Double(agree) / Double(max(1, kld.count)), baseMeanNLL: baseNLL.mean, otherMeanNLL: otherNLL.mean,
             nTokens: ids.count, nScored: kld.count, nWindows: total, ctx: ctx, stride: plan.stride)
+    }
+
+    /// One token's comparison. KL(P‖Q) = Σ p (x - y) - (lse(x) - lse(y)) for logits x, y, since Σ p = 1.
+    private static func compare(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ n: Int, target: Int)
+        -> (kl: Double, sameTop1: Bool, baseNLL: Double, otherNLL: Double)
+    {
+        let lseX = logSumExp(x, n), lseY = logSumExp(y, n)
+        var argX = 0, argY = 0
+        for i in 0..<n {
+            if x[i] > x[argX] { argX = i }
+            if y[i] > y[argY] { argY = i }
+        }
+        // Σ exp(x - max) (x - y), then scaled by exp(max - lse) into Σ p (x - y).
+        let top = x[argX], topV = SIMD8<Float>(repeating: top)
+        var expected = 0.0
+        var i = 0
+        while i + 8 <= n {
+            let xv = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self)
+            let yv = UnsafeRawPointer(y + i).loadUnaligned(as: SIMD8<Float>.self)
+            expected += Double((expNonPositive(xv - topV) * (xv - yv)).sum())
+            i += 8
+        }
+        while i < n { expected += Double(expf(x[i] - top)) * Double(x[i] - y[i]); i += 1 }
+        expected *= exp(Double(top) - lseX)
+        let kl = max(0, expected - (lseX - lseY))
+        return (kl, argX == argY, lseX - Double(x[target]), lseY - Double(y[target]))
     }
 }

@@ -55,12 +55,14 @@ public enum Perplexity {
         for (w, window) in windows.enumerated() {
             session.reset()
             let logits = try session.forward(Array(ids[window.start..<window.end]), logits: .all)
-            logits.withUnsafeBufferPointer { buf in
-                for target in window.scored {
-                    let row = buf.baseAddress! + (target - 1 - window.start) * vocab
-                    nll.add(logSumExp(row, vocab) - Double(row[ids[target]]))
+            let targets = Array(window.scored)
+            let losses = logits.withUnsafeBufferPointer { buf in
+                parallelMap(targets.count) { i -> Double in
+                    let row = buf.baseAddress! + (targets[i] - 1 - window.start) * vocab
+                    return logSumExp(row, vocab) - Double(row[ids[targets[i]]])
                 }
             }
+            for loss in losses { nll.add(loss) }
             progress?(w + 1, total)
         }
         return PerplexityReport(

@@ -1,6 +1,10 @@
 import Foundation
 #if canImport(Glibc)
 import Glibc
+private let posixWrite = Glibc.write
+#elseif canImport(Darwin)
+import Darwin
+private let posixWrite = Darwin.write
 #endif
 
 /// Writes a file so that readers see either the old file or the whole new one: bytes go to a
@@ -72,7 +76,7 @@ public final class AtomicFileWriter {
     private func writeFully(_ bytes: UnsafeRawBufferPointer) throws {
         var done = 0
         while done < bytes.count {
-            let n = Glibc.write(fd, bytes.baseAddress! + done, bytes.count - done)
+            let n = posixWrite(fd, bytes.baseAddress! + done, bytes.count - done)
             if n < 0 {
                 if errno == EINTR { continue }
                 throw LLMOptError.badFile(path: path, reason: "write failed: \(String(cString: strerror(errno)))")

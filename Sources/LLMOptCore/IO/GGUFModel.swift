@@ -32,7 +32,10 @@ public enum GGUFModel {
 
         let config = try self.config(file, architecture: architecture, weights: weights)
         try WeightShapes.check(weights, config: config, source: file.path)
-        let tokenizer: (any Tokenizer)? = nil  // PENDING tokenizers merge
+        let tokenizer = file.metadata["tokenizer.ggml.model"] == nil ? nil : try GGUFTokenizerFactory.make(from: file)
+        if let tokenizer, tokenizer.vocabularySize > config.vocabSize {
+            throw fail("the tokenizer has \(tokenizer.vocabularySize) tokens, more than the \(config.vocabSize) rows of token_embd.weight")
+        }
         var metadata: [String: String] = [:]
         for (key, value) in file.metadata where value.array == nil && !key.hasPrefix("tokenizer.") {
             metadata[key] = value.string ?? value.int.map(String.init) ?? value.double.map { "\($0)" } ?? value.bool.map { "\($0)" }
@@ -47,10 +50,16 @@ public enum GGUFModel {
     static func config(_ file: GGUFFile, architecture: Architecture, weights: [String: Tensor]) throws -> ModelConfig {
         let arch = architecture.rawValue
         func fail(_ reason: String) -> LLMOptError { .badFile(path: file.path, reason: reason) }
+        /// A positive integer, or the largest of a per-layer array (llama.cpp writes arrays
+        /// for models whose layers differ, such as structurally pruned ones; per-layer widths
+        /// are then read from the tensor shapes).
         func int(_ key: String) throws -> Int? {
             guard let v = file.metadata["\(arch).\(key)"] else { return nil }
-            guard let i = v.int, i > 0 else { throw fail("\(arch).\(key) must be a positive integer, got \(v)") }
-            return i
+            let values = v.ints ?? v.int.map { [$0] } ?? []
+            guard !values.isEmpty, values.allSatisfy({ $0 > 0 }) else {
+                throw fail("\(arch).\(key) must be a positive integer or a list of them, got \(v)")
+            }
+            return values.max()
         }
         func need(_ key: String) throws -> Int {
             guard let v = try int(key) else { throw fail("missing \(arch).\(key)") }

@@ -1,48 +1,5 @@
 import Foundation
 
-/// What a tokenizer must tell a saver so that the saved file carries it: GGUF's
-/// `tokenizer.ggml.*` vocabulary.
-public struct ExportedVocabulary: Sendable {
-    /// GGUF's `tokenizer.ggml.model`: "llama" (SentencePiece-style BPE) or "gpt2" (byte-level BPE).
-    public var model: String
-    public var pieces: [String]
-    /// One score per piece ("llama" model), `nil` otherwise.
-    public var scores: [Float]?
-    /// GGUF token types (1 normal, 2 unknown, 3 control, 4 user-defined, 5 unused, 6 byte).
-    public var tokenTypes: [Int]
-    /// Merge rules "a b" in rank order ("gpt2" model), `nil` otherwise.
-    public var merges: [String]?
-    public var bosTokenId: Int?
-    public var eosTokenId: Int?
-    public var unknownTokenId: Int?
-    public var addBOS: Bool
-    /// `tokenizer.ggml.add_space_prefix` ("llama" model).
-    public var addSpacePrefix: Bool?
-    /// `tokenizer.ggml.pre` ("gpt2" model), e.g. "gpt2" or "smollm".
-    public var preTokenizer: String?
-
-    public init(model: String, pieces: [String], scores: [Float]?, tokenTypes: [Int], merges: [String]?,
-                bosTokenId: Int?, eosTokenId: Int?, unknownTokenId: Int?, addBOS: Bool,
-                addSpacePrefix: Bool?, preTokenizer: String?) {
-        self.model = model
-        self.pieces = pieces
-        self.scores = scores
-        self.tokenTypes = tokenTypes
-        self.merges = merges
-        self.bosTokenId = bosTokenId
-        self.eosTokenId = eosTokenId
-        self.unknownTokenId = unknownTokenId
-        self.addBOS = addBOS
-        self.addSpacePrefix = addSpacePrefix
-        self.preTokenizer = preTokenizer
-    }
-}
-
-/// Tokenizers that can hand their vocabulary to a saver.
-public protocol VocabularyExporting {
-    var exportedVocabulary: ExportedVocabulary { get }
-}
-
 /// Saves a `Model` as a GGUF v3 file that llama.cpp loads: `<arch>.*` hyperparameters, the
 /// tokenizer, the chat template, and every tensor in the dtype it already has, under
 /// llama.cpp's names, each aligned to 32 bytes.
@@ -62,19 +19,30 @@ public enum GGUFWriter {
 
         add("general.architecture", .string(arch.rawValue))
         add("general.name", .string(model.metadata["general.name"] ?? "llmopt"))
+        // Descriptive keys of a GGUF source stay with the model.
+        for key in ["general.basename", "general.organization", "general.finetune", "general.license"] {
+            if let value = model.metadata[key] { add(key, .string(value)) }
+        }
         let p = arch.rawValue + "."
         add(p + "context_length", u32(c.maxPositions))
         add(p + "embedding_length", u32(c.hiddenSize))
-        add(p + "feed_forward_length", u32(c.intermediateSize))
+        // Structured pruning leaves layers of different widths: llama.cpp reads per-layer
+        // arrays for these keys.
+        let widths = layerWidths(model)
+        func perLayer(_ values: [Int], _ nominal: Int) -> GGUFValue {
+            guard Set(values).count > 1 else { return u32(values.first ?? nominal) }
+            return .array(elementType: GGUFValueType.uint32.rawValue, values.map { .uint32(UInt32($0)) })
+        }
+        add(p + "feed_forward_length", perLayer(widths.ffn, c.intermediateSize))
         add(p + "block_count", u32(c.numLayers))
-        add(p + "attention.head_count", u32(c.numHeads))
+        add(p + "attention.head_count", perLayer(widths.heads, c.numHeads))
         switch arch {
         case .llama:
-            add(p + "attention.head_count_kv", u32(c.numKVHeads))
+            add(p + "attention.head_count_kv", perLayer(widths.kvHeads, c.numKVHeads))
             add(p + "rope.freq_base", .float32(c.ropeTheta))
             add(p + "attention.layer_norm_rms_epsilon", .float32(c.normEps))
             add(p + "rope.dimension_count", u32(c.headDim))
-            if c.headDim * c.numHeads != c.hiddenSize {
+            if c.headDim * c.numHeads != c.hiddenSize || Set(widths.heads).count > 1 {
                 add(p + "attention.key_length", u32(c.headDim))
                 add(p + "attention.value_length", u32(c.headDim))
             }
@@ -95,8 +63,9 @@ public enum GGUFWriter {
             }
             var out = t
             if arch == .llama && !c.ropeInterleaved {
-                if name.hasSuffix("self_attn.q_proj.weight") { out = try RopeLayout.toInterleaved(t, headDim: c.headDim, name: name) }
-                if name.hasSuffix("self_attn.k_proj.weight") { out = try RopeLayout.toInterleaved(t, headDim: c.headDim, name: name) }
+                if name.hasSuffix("self_attn.q_proj.weight") || name.hasSuffix("self_attn.k_proj.weight") {
+                    out = try RopeLayout.toInterleaved(out, headDim: c.headDim, name: name)
+                }
             }
             tensors.append((ggufName, out))
         }
@@ -109,7 +78,17 @@ public enum GGUFWriter {
             guard let exporting = tokenizer as? VocabularyExporting else {
                 throw LLMOptError.unsupported("\(path): the model's tokenizer (\(type(of: tokenizer))) cannot export its vocabulary to GGUF")
             }
-            kv += tokenizerMetadata(exporting.exportedVocabulary)
+            var vocabulary = exporting.exportedVocabulary
+            guard vocabulary.pieces.count <= c.vocabSize else {
+                throw LLMOptError.unsupported("\(path): the tokenizer has \(vocabulary.pieces.count) tokens for \(c.vocabSize) embedding rows")
+            }
+            // llama.cpp wants one token per embedding row: pad as its converter does.
+            for id in vocabulary.pieces.count..<c.vocabSize {
+                vocabulary.pieces.append("[PAD\(id)]")
+                vocabulary.tokenTypes.append(TokenType.unused.rawValue)
+                vocabulary.scores?.append(0)
+            }
+            kv += tokenizerMetadata(vocabulary)
         }
         // The config's special tokens stand in for a tokenizer that does not name them.
         if !kv.contains(where: { $0.0 == "tokenizer.ggml.bos_token_id" }), let id = c.bosTokenId {
@@ -145,6 +124,29 @@ public enum GGUFWriter {
                 try w.pad(to: alignment)
             }
         }
+    }
+
+    /// Each layer's FFN width and head counts, read from its weights (the config's values
+    /// where a weight is missing).
+    static func layerWidths(_ model: Model) -> (ffn: [Int], heads: [Int], kvHeads: [Int]) {
+        let c = model.config
+        var ffn: [Int] = [], heads: [Int] = [], kvHeads: [Int] = []
+        for i in 0..<c.numLayers {
+            func rows(_ suffix: String) -> Int? {
+                model.weights[GGUFModel.layerPrefix(c.architecture) + "\(i)." + suffix]?.shape.first
+            }
+            switch c.architecture {
+            case .llama:
+                ffn.append(rows("mlp.gate_proj.weight") ?? c.intermediateSize)
+                heads.append(rows("self_attn.q_proj.weight").map { $0 / c.headDim } ?? c.numHeads)
+                kvHeads.append(rows("self_attn.k_proj.weight").map { $0 / c.headDim } ?? c.numKVHeads)
+            case .gpt2:
+                ffn.append(rows("mlp.c_fc.weight") ?? c.intermediateSize)
+                heads.append(rows("attn.c_attn.weight").map { $0 / 3 / c.headDim } ?? c.numHeads)
+                kvHeads.append(heads[heads.count - 1])
+            }
+        }
+        return (ffn, heads, kvHeads)
     }
 
     /// llama.cpp's `general.file_type` (LLAMA_FTYPE_*) from the dtype most matrices have.
@@ -258,8 +260,7 @@ public enum RopeLayout {
         let rowBytes = t.rowBytes
         let src = t.rawPointer
         let map = (0..<headDim).map(source)
-        return Tensor.raw(shape: t.shape, dtype: t.dtype) { out in
-            let dst = out.baseAddress!
+        let storage = TensorStorage.allocate(byteCount: t.byteCount) { dst in
             for head in 0..<(t.shape[0] / headDim) {
                 let base = head * headDim
                 for r in 0..<headDim {
@@ -267,5 +268,6 @@ public enum RopeLayout {
                 }
             }
         }
+        return Tensor(shape: t.shape, dtype: t.dtype, storage: storage)
     }
 }

@@ -38,8 +38,8 @@ public enum HuggingFaceFolder {
         try WeightShapes.check(weights, config: config, source: folder)
 
         let tokenizerPath = path(folder, "tokenizer.json")
-        let tokenizer: (any Tokenizer)? = nil  // PENDING tokenizers merge: TokenizerJSON.load(path: tokenizerPath)
-        _ = tokenizerPath
+        let tokenizer = FileManager.default.fileExists(atPath: tokenizerPath)
+            ? try ModelLoader.loadTokenizer(path: tokenizerPath, vocabSize: config.vocabSize) : nil
         return Model(
             config: config, weights: weights, weightOrder: order, tokenizer: tokenizer,
             chatTemplate: try chatTemplate(folder), format: .huggingFace, sourcePath: folder)
@@ -48,8 +48,8 @@ public enum HuggingFaceFolder {
     /// Saves `model` as a Hugging Face folder transformers loads: `config.json`,
     /// `model.safetensors` with float weights (quantized tensors dequantized to float32, GPT-2
     /// Conv1D weights transposed back to `[in, out]`, Llama q/k rows moved back to rotate-half
-    /// when the model is interleaved), the chat template, and the tokenizer files copied from
-    /// the source folder when the model came from one.
+    /// when the model is interleaved), the chat template, and the tokenizer: its files copied
+    /// from the source folder when the model came from one, else written from its vocabulary.
     public static func save(_ model: Model, to folder: String) throws {
         let c = model.config
         do {
@@ -69,13 +69,25 @@ public enum HuggingFaceFolder {
             if c.architecture == .gpt2 && isConv1D(name) { t = transposed(t) }
             tensors.append((name, t))
         }
-        let configData = try JSONSerialization.data(withJSONObject: configJSON(c), options: [.prettyPrinted, .sortedKeys])
+        var config = configJSON(c)
+        let floatTypes = Set(tensors.map(\.tensor.dtype))
+        config["torch_dtype"] = floatTypes == [.bf16] ? "bfloat16" : floatTypes == [.f16] ? "float16" : "float32"
+        let configData = try JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted, .sortedKeys])
         try write(configData, to: path(folder, "config.json"))
         try SafetensorsWriter.write(tensors, to: path(folder, "model.safetensors"))
+        var copiedTokenizer = false
         if model.format == .huggingFace, let source = model.sourcePath, source != folder {
             for name in ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "generation_config.json"] {
-                if let data = FileManager.default.contents(atPath: path(source, name)) { try write(data, to: path(folder, name)) }
+                guard let data = FileManager.default.contents(atPath: path(source, name)) else { continue }
+                try write(data, to: path(folder, name))
+                copiedTokenizer = copiedTokenizer || name == "tokenizer.json"
             }
+        }
+        if !copiedTokenizer, let tokenizer = model.tokenizer {
+            guard let exporting = tokenizer as? VocabularyExporting else {
+                throw LLMOptError.unsupported("\(folder): the model's tokenizer (\(type(of: tokenizer))) cannot be written as tokenizer.json")
+            }
+            try TokenizerJSONWriter.write(exporting.exportedVocabulary, chatTemplate: model.chatTemplate, to: folder)
         }
         if let template = model.chatTemplate { try write(Data(template.utf8), to: path(folder, "chat_template.jinja")) }
     }
@@ -89,7 +101,7 @@ public enum HuggingFaceFolder {
 
     /// `config.json` in transformers' vocabulary for the model's architecture.
     static func configJSON(_ c: ModelConfig) -> [String: Any] {
-        var j: [String: Any] = ["vocab_size": c.vocabSize, "tie_word_embeddings": c.tieEmbeddings, "torch_dtype": "float32"]
+        var j: [String: Any] = ["vocab_size": c.vocabSize, "tie_word_embeddings": c.tieEmbeddings]
         if let bos = c.bosTokenId { j["bos_token_id"] = bos }
         if let eos = c.eosTokenId { j["eos_token_id"] = eos }
         switch c.architecture {

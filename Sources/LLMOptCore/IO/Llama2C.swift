@@ -139,7 +139,7 @@ public struct Llama2CFile {
     /// The model, with the tokenizer from `tokenizerPath` or the one found beside the file.
     public func model(tokenizerPath: String? = nil) throws -> Model {
         let tokenizerFile = try tokenizerPath ?? Self.findTokenizer(besides: path)
-        let tokenizer: (any Tokenizer)? = nil  // PENDING tokenizers merge: try Llama2CTokenizer(path: tokenizerFile, vocabSize: config.vocabSize)
+        let tokenizer = try ModelLoader.loadTokenizer(path: tokenizerFile, vocabSize: config.vocabSize)
         try WeightShapes.check(tensors, config: config, source: path)
         return Model(
             config: config, weights: tensors, weightOrder: order, tokenizer: tokenizer,

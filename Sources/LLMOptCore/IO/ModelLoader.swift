@@ -86,8 +86,25 @@ public enum ModelLoader {
         throw LLMOptError.badFile(path: folder, reason: "no config.json and \(listed); llmopt reads \(knownFormats)")
     }
 
-    // PENDING tokenizers merge
+    /// A tokenizer from its own file, recognized by content: a Hugging Face tokenizer.json
+    /// (with tokenizer_config.json beside it), a GGUF file's vocabulary, or a llama2.c
+    /// tokenizer.bin. Every tokenizer comes back able to export its vocabulary for saving, and
+    /// is refused when it has more tokens than the model's embedding rows.
     public static func loadTokenizer(path: String, vocabSize: Int) throws -> any Tokenizer {
-        throw LLMOptError.unsupported("tokenizer loading arrives with the tokenizers merge")
+        let file = try MappedFile(path: path)
+        let tokenizer: any Tokenizer
+        if file.size >= 4, file.base.loadUnaligned(as: UInt32.self) == GGUFFile.magic {
+            tokenizer = try GGUFTokenizerFactory.make(from: GGUFFile(path: path))
+        } else if file.size >= 1, file.base.load(as: UInt8.self) == UInt8(ascii: "{") {
+            let loaded = try TokenizerJSON.load(path: path)
+            tokenizer = loaded is VocabularyExporting
+                ? loaded : ExportableTokenizer(loaded, vocabulary: try ExportedVocabulary.metaspaceTokenizerJSON(path: path, loaded: loaded))
+        } else {
+            tokenizer = try Llama2CTokenizer(path: path, vocabSize: vocabSize)
+        }
+        guard tokenizer.vocabularySize <= vocabSize else {
+            throw LLMOptError.badFile(path: path, reason: "the tokenizer has \(tokenizer.vocabularySize) tokens, more than the model's \(vocabSize) embedding rows")
+        }
+        return tokenizer
     }
 }

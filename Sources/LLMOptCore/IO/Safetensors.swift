@@ -44,6 +44,9 @@ public struct SafetensorsFile {
             guard shape.allSatisfy({ $0 >= 0 }), offsets[0] >= 0, offsets[1] >= offsets[0] else {
                 throw fail("tensor '\(name)': negative shape or offsets")
             }
+            guard offsets[1] <= file.size - dataStart else {
+                throw fail("tensor '\(name)' (data bytes \(offsets[0])..<\(offsets[1])) runs past the end of the file (\(file.size) bytes)")
+            }
             let (elements, overflow) = shape.reduce((1, false)) { acc, d in
                 let r = acc.0.multipliedReportingOverflow(by: d)
                 return (r.partialValue, acc.1 || r.overflow)

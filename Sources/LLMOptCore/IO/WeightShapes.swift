@@ -8,6 +8,7 @@
 /// tensor of the layer must agree with them.
 enum WeightShapes {
     static func check(_ weights: [String: Tensor], config c: ModelConfig, source: String) throws {
+        try validate(c, source: source)
         var expected: [(String, [Int])] = []
         func shape(_ name: String) throws -> [Int] {
             guard let t = weights[name] else { throw LLMOptError.missingTensor(name: name, source: source) }
@@ -68,6 +69,25 @@ enum WeightShapes {
             guard got == want else {
                 throw LLMOptError.shapeMismatch(name: name, expected: want, actual: got, source: source)
             }
+        }
+    }
+
+    /// Sizes the forward pass divides by or indexes with, refused before they can crash it.
+    static func validate(_ c: ModelConfig, source: String) throws {
+        func fail(_ reason: String) -> LLMOptError { .badFile(path: source, reason: "config: \(reason)") }
+        let sizes = [("vocab size", c.vocabSize), ("hidden size", c.hiddenSize), ("intermediate size", c.intermediateSize),
+                     ("layer count", c.numLayers), ("head count", c.numHeads), ("KV head count", c.numKVHeads),
+                     ("head dimension", c.headDim), ("context length", c.maxPositions)]
+        for (name, value) in sizes where value <= 0 { throw fail("\(name) is \(value)") }
+        guard c.numHeads % c.numKVHeads == 0 else {
+            throw fail("\(c.numHeads) attention heads cannot share \(c.numKVHeads) KV heads evenly")
+        }
+        guard c.architecture == .gpt2 || c.headDim % 2 == 0 else { throw fail("RoPE needs an even head dimension, got \(c.headDim)") }
+        guard c.architecture == .llama || c.headDim * c.numHeads == c.hiddenSize else {
+            throw fail("GPT-2 needs n_embd \(c.hiddenSize) divisible by n_head \(c.numHeads)")
+        }
+        guard c.normEps.isFinite, c.normEps >= 0, c.ropeTheta.isFinite, c.ropeTheta > 0 else {
+            throw fail("norm epsilon \(c.normEps) or RoPE theta \(c.ropeTheta) is not a usable number")
         }
     }
 }

@@ -1,5 +1,6 @@
 /// A float array allocated once (64-byte aligned) and reused across forward passes: the
-/// session's scratch activations and its KV cache.
+/// session's scratch activations and its KV cache. Not cleared: every value is written before
+/// it is read, so a large cache costs memory only for the positions actually used.
 final class FloatBuffer {
     let pointer: UnsafeMutablePointer<Float>
     let count: Int
@@ -7,7 +8,7 @@ final class FloatBuffer {
     init(count: Int) {
         self.count = count
         let raw = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * 4, alignment: 64)
-        pointer = raw.initializeMemory(as: Float.self, repeating: 0, count: max(count, 1))
+        pointer = raw.bindMemory(to: Float.self, capacity: max(count, 1))
     }
 
     deinit { pointer.deallocate() }

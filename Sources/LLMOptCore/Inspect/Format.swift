@@ -34,11 +34,13 @@ public enum Format {
         return n < 0 ? "-" + out : out
     }
 
-    /// A float with four significant digits, in scientific notation when very small or large.
+    /// A float with four significant digits (whole numbers as they are), in scientific notation
+    /// when very small or large.
     public static func value(_ x: Double) -> String {
         if x == 0 { return "0" }
         if !x.isFinite { return "\(x)" }
         let a = abs(x)
+        if x == x.rounded() && a < 1e9 { return String(Int(x)) }
         if a >= 1e-3 && a < 1e5 { return String(format: "%.4g", x) }
         return String(format: "%.3e", x)
     }

@@ -26,7 +26,7 @@ final class GPT2Runner: ModelRunner {
 
     // Scratch activations, allocated once: [maxBatch, width].
     private let x, xb, qkv, q, attnOut, proj, hidden: FloatBuffer
-    private let scores: FloatBuffer
+    private let attention: AttentionScratch
 
     init(model: Model, capacity: Int, maxBatch: Int) throws {
         let c = model.config
@@ -85,7 +85,7 @@ final class GPT2Runner: ModelRunner {
         attnOut = FloatBuffer(count: maxBatch * qMax)
         proj = FloatBuffer(count: maxBatch * d)
         hidden = FloatBuffer(count: maxBatch * (layers.map(\.ffn).max() ?? 0))
-        scores = FloatBuffer(count: (layers.map(\.heads).max() ?? 0) * capacity)
+        attention = AttentionScratch(capacity: capacity, maxBatch: maxBatch, maxHeads: layers.map(\.heads).max() ?? 0, headDim: hd)
     }
 
     func forward(
@@ -117,8 +117,8 @@ final class GPT2Runner: ModelRunner {
                 (values + (position + t) * width).update(from: row + 2 * width, count: width)
             }
             attentionForward(
-                attnOut, q: q, keys: keys, values: values, scores: scores.pointer, tokens: n, position: position,
-                heads: layer.heads, kvHeads: layer.heads, headDim: hd, capacity: cache.capacity)
+                attnOut, q: q, keys: keys, values: values, scratch: attention, tokens: n, position: position,
+                heads: layer.heads, kvHeads: layer.heads, headDim: hd)
             hooks.observe(layer.names.attnProj, attnOut, rows: n, cols: width)
             Linear.forward(attnOut, rows: n, weight: layer.attnProj, into: proj)
             addBiasForward(proj, bias: layer.attnProjBias.f32Pointer, rows: n, count: d)
@@ -140,6 +140,6 @@ final class GPT2Runner: ModelRunner {
         let first = x + (n - logitRows) * d
         layerNormForward(xb, first, weight: lnfw.f32Pointer, bias: lnfb.f32Pointer, rows: logitRows, dim: d, eps: eps)
         hooks.observe(headName, xb, rows: logitRows, cols: d)
-        Linear.forward(xb, rows: logitRows, weight: head, into: logits)
+        Linear.forward(xb, rows: logitRows, weight: head, into: logits, activations: .exact)
     }
 }

@@ -26,7 +26,7 @@ final class LlamaRunner: ModelRunner {
 
     // Scratch activations, allocated once: [maxBatch, width].
     private let x, xb, q, attnOut, proj, gate, up: FloatBuffer
-    private let scores: FloatBuffer
+    private let attention: AttentionScratch
 
     init(model: Model, capacity: Int, maxBatch: Int) throws {
         let c = model.config
@@ -87,7 +87,7 @@ final class LlamaRunner: ModelRunner {
         proj = FloatBuffer(count: maxBatch * d)
         gate = FloatBuffer(count: maxBatch * ffnMax)
         up = FloatBuffer(count: maxBatch * ffnMax)
-        scores = FloatBuffer(count: (layers.map(\.heads).max() ?? 0) * capacity)
+        attention = AttentionScratch(capacity: capacity, maxBatch: maxBatch, maxHeads: layers.map(\.heads).max() ?? 0, headDim: hd)
     }
 
     func forward(
@@ -116,8 +116,8 @@ final class LlamaRunner: ModelRunner {
             }
             attentionForward(
                 attnOut, q: q, keys: cache.keys[layer.index].pointer, values: cache.values[layer.index].pointer,
-                scores: scores.pointer, tokens: n, position: position, heads: layer.heads, kvHeads: layer.kvHeads,
-                headDim: hd, capacity: cache.capacity)
+                scratch: attention, tokens: n, position: position, heads: layer.heads, kvHeads: layer.kvHeads,
+                headDim: hd)
             hooks.observe(layer.names[3], attnOut, rows: n, cols: qWidth)
             Linear.forward(attnOut, rows: n, weight: layer.o, into: proj)
             residualForward(x, proj, count: n * d)
@@ -138,6 +138,6 @@ final class LlamaRunner: ModelRunner {
         let first = x + (n - logitRows) * d
         rmsNormForward(xb, first, weight: finalNorm.f32Pointer, rows: logitRows, dim: d, eps: eps)
         hooks.observe(headName, xb, rows: logitRows, cols: d)
-        Linear.forward(xb, rows: logitRows, weight: head, into: logits)
+        Linear.forward(xb, rows: logitRows, weight: head, into: logits, activations: .exact)
     }
 }

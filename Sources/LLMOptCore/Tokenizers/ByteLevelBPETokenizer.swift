@@ -1,3 +1,5 @@
+import Foundation
+
 /// GPT-2's byte-level BPE (also SmolLM, Llama 3, Qwen 2): text is cut into words by a regex
 /// pre-tokenizer, each word's UTF-8 bytes become the printable characters of GPT-2's byte map,
 /// and merges apply by rank. Matches llama.cpp's `llm_tokenizer_bpe` and Hugging Face's
@@ -18,10 +20,13 @@ public final class ByteLevelBPETokenizer: Tokenizer, VocabularyExporting {
     private let wholeWordTokens: [[UInt8]: Int32]?
     /// Hugging Face's `add_prefix_space`: a space in front of each text that lacks one.
     private let addsPrefixSpace: Bool
+    private let normalization: UnicodeNormalization
     private let specials: SpecialTokenSplitter
     private let decodedPieces: [[UInt8]]
-    /// What a GGUF saver writes back.
-    public let exportedVocabulary: ExportedVocabulary
+    private let types: [TokenType]
+    private let addsBOSSetting: Bool
+    /// The GGUF `tokenizer.ggml.pre` name written back on export.
+    private let preTokenizerName: String
 
     /// Whether `preTokenizer` names a pre-tokenizer this tokenizer implements (GGUF's
     /// `tokenizer.ggml.pre`: "gpt-2", "smollm", "llama-bpe", "qwen2", "default"...). The
@@ -48,14 +53,15 @@ public final class ByteLevelBPETokenizer: Tokenizer, VocabularyExporting {
         self.init(
             pieces: pieces, mergePairs: pairs, types: types, bosTokenId: bosTokenId, eosTokenId: eosTokenId,
             addBOS: addBOS, preTokenizer: known ?? .llamaCppDefault, preTokenizerName: known == nil ? "default" : preTokenizer,
-            ignoresMerges: ignoresMerges, addsPrefixSpace: false)
+            ignoresMerges: ignoresMerges, addsPrefixSpace: false, normalization: .none)
     }
 
     /// - Parameter preTokenizerName: the GGUF `tokenizer.ggml.pre` name that stands for
     ///   `preTokenizer` when the vocabulary is saved.
     init(
         pieces: [String], mergePairs: [(String, String)], types: [TokenType], bosTokenId: Int?, eosTokenId: Int?,
-        addBOS: Bool, preTokenizer: ByteLevelPreTokenizer, preTokenizerName: String, ignoresMerges: Bool, addsPrefixSpace: Bool
+        addBOS: Bool, preTokenizer: ByteLevelPreTokenizer, preTokenizerName: String, ignoresMerges: Bool, addsPrefixSpace: Bool,
+        normalization: UnicodeNormalization
     ) {
         self.pieces = pieces
         vocabularySize = pieces.count
@@ -64,6 +70,7 @@ public final class ByteLevelBPETokenizer: Tokenizer, VocabularyExporting {
         addsBOSByDefault = addBOS && bosTokenId != nil
         self.preTokenizer = preTokenizer
         self.addsPrefixSpace = addsPrefixSpace
+        self.normalization = normalization
 
         var idByPiece: [String: Int] = [:]
         idByPiece.reserveCapacity(pieces.count)
@@ -85,7 +92,7 @@ public final class ByteLevelBPETokenizer: Tokenizer, VocabularyExporting {
         let tokenType = { (id: Int) in id < types.count ? types[id] : TokenType.normal }
         if ignoresMerges {
             var whole: [[UInt8]: Int32] = [:]
-            for (id, piece) in pieces.enumerated() where tokenType(id) == .normal {
+            for (id, piece) in pieces.enumerated() {
                 if let bytes = byteMap.bytes(of: piece) { whole[bytes] = Int32(id) }
             }
             wholeWordTokens = whole
@@ -103,10 +110,9 @@ public final class ByteLevelBPETokenizer: Tokenizer, VocabularyExporting {
             case .normal, .byte: return byteMap.bytesKeepingUnmapped(of: pieces[id])
             }
         }
-        exportedVocabulary = ExportedVocabulary(
-            model: "gpt2", pieces: pieces, scores: nil, tokenTypes: pieces.indices.map { tokenType($0).rawValue },
-            merges: mergePairs.map { "\($0.0) \($0.1)" }, bosTokenId: bosTokenId, eosTokenId: eosTokenId,
-            unknownTokenId: nil, addBOS: addBOS, addSpacePrefix: nil, preTokenizer: preTokenizerName)
+        self.types = pieces.indices.map(tokenType)
+        addsBOSSetting = addBOS
+        self.preTokenizerName = preTokenizerName
     }
 
     public func encode(_ text: String, addBOS: Bool) -> [Int] {
@@ -119,11 +125,9 @@ public final class ByteLevelBPETokenizer: Tokenizer, VocabularyExporting {
             case .token(let id):
                 output.append(id)
             case .text(let range):
-                if addsPrefixSpace && bytes[range.lowerBound] != 0x20 {
-                    encodeText([0x20] + bytes[range], into: &output, cache: &cache)
-                } else {
-                    encodeText(Array(bytes[range]), into: &output, cache: &cache)
-                }
+                var fragment = normalization.apply(bytes[range])
+                if addsPrefixSpace && fragment.first != 0x20 { fragment.insert(0x20, at: 0) }
+                encodeText(fragment, into: &output, cache: &cache)
             }
         }
         return output
@@ -153,6 +157,16 @@ public final class ByteLevelBPETokenizer: Tokenizer, VocabularyExporting {
         return symbols.filter { $0 >= 0 }
     }
 
+    /// The words the pre-tokenizer cuts `text` into before merging (special tokens are not
+    /// looked for), e.g. ["Hello", " world", "!"] for GPT-2.
+    public func preTokenize(_ text: String) -> [String] {
+        let bytes = Array(text.utf8)
+        let (scalars, offsets) = UTF8Scalars.decode(bytes)
+        return preTokenizer.split(scalars).map { word in
+            String(decoding: bytes[offsets[word.lowerBound]..<offsets[word.upperBound]], as: UTF8.self)
+        }
+    }
+
     public func decodeBytes(_ id: Int, previous: Int?) -> [UInt8] {
         id >= 0 && id < decodedPieces.count ? decodedPieces[id] : []
     }
@@ -160,6 +174,29 @@ public final class ByteLevelBPETokenizer: Tokenizer, VocabularyExporting {
     public func piece(_ id: Int) -> String { id >= 0 && id < pieces.count ? pieces[id] : "" }
 
     public func tokenId(_ piece: String) -> Int? { idByPiece[piece] }
+
+    /// The vocabulary as GGUF's "gpt2" model holds it (merges that name pieces missing from
+    /// the vocabulary were dropped at load and are not written back).
+    public var exportedVocabulary: ExportedVocabulary {
+        ExportedVocabulary(
+            model: "gpt2", pieces: pieces, scores: nil, tokenTypes: types.map(\.rawValue),
+            merges: merges.pairsInRankOrder().map { "\(pieces[$0.left]) \(pieces[$0.right])" },
+            bosTokenId: bosTokenId, eosTokenId: eosTokenId, unknownTokenId: nil, addBOS: addsBOSSetting,
+            addSpacePrefix: nil, preTokenizer: preTokenizerName)
+    }
+}
+
+/// A Hugging Face normalizer applied to the text between special tokens.
+enum UnicodeNormalization: Sendable {
+    case none, nfc, nfkc
+
+    func apply(_ utf8: ArraySlice<UInt8>) -> [UInt8] {
+        switch self {
+        case .none: return Array(utf8)
+        case .nfc: return Array(String(decoding: utf8, as: UTF8.self).precomposedStringWithCanonicalMapping.utf8)
+        case .nfkc: return Array(String(decoding: utf8, as: UTF8.self).precomposedStringWithCompatibilityMapping.utf8)
+        }
+    }
 }
 
 /// GPT-2's reversible map from bytes to printable characters: printable Latin-1 bytes map to

@@ -87,18 +87,8 @@ public final class Llama2CTokenizer: Tokenizer, VocabularyExporting {
         return tokens.map { Int($0) }
     }
 
-    /// A candidate merge; `<` puts the higher score first and, on ties, the leftmost pair.
-    private struct Candidate: Comparable {
-        let score: Float
-        let left: Int32, right: Int32
-        let leftId: Int32, rightId: Int32, merged: Int32
-        static func < (a: Candidate, b: Candidate) -> Bool {
-            a.score > b.score || (a.score == b.score && a.left < b.left)
-        }
-    }
-
-    /// run.c rescans every pair after each merge; a queue keyed the same way gives the same
-    /// merges in O(n log n).
+    /// run.c rescans every pair after each merge and takes the highest score, the leftmost on
+    /// ties; a queue keyed by (score, position) gives the same merges in O(n log n).
     private func mergeByScore(_ tokens: inout [Int32]) {
         let n = tokens.count
         guard n > 1 else { return }
@@ -107,12 +97,11 @@ public final class Llama2CTokenizer: Tokenizer, VocabularyExporting {
         var prev = (0..<n).map { Int32($0 - 1) }
         var alive = [Bool](repeating: true, count: n)
         var mergedOfPair: [UInt64: Int32] = [:]
-        var queue = PriorityQueue<Candidate>(capacity: n)
-        func consider(_ left: Int32) {
-            guard left >= 0 else { return }
-            let right = next[Int(left)]
-            guard right >= 0 else { return }
-            let a = tokens[Int(left)], b = tokens[Int(right)]
+        /// The token whose piece is the concatenation of the pieces at `left` and after it,
+        /// when run.c would merge it (its search starts from a best score of -1e10).
+        func pairToken(_ left: Int) -> Int32? {
+            guard left >= 0, alive[left], next[left] >= 0 else { return nil }
+            let a = tokens[left], b = tokens[Int(next[left])]
             let key = UInt64(UInt32(bitPattern: a)) << 32 | UInt64(UInt32(bitPattern: b))
             let merged: Int32
             if let known = mergedOfPair[key] {
@@ -121,21 +110,27 @@ public final class Llama2CTokenizer: Tokenizer, VocabularyExporting {
                 merged = idByPiece[pieces[Int(a)] + pieces[Int(b)]] ?? -1
                 mergedOfPair[key] = merged
             }
-            // run.c starts its search from a best score of -1e10.
-            guard merged >= 0, scores[Int(merged)] > -1e10 else { return }
-            queue.push(Candidate(score: scores[Int(merged)], left: left, right: right, leftId: a, rightId: b, merged: merged))
+            return merged >= 0 && scores[Int(merged)] > -1e10 ? merged : nil
         }
-        for i in 0..<(n - 1) { consider(Int32(i)) }
-        while let c = queue.pop() {
-            let left = Int(c.left), right = Int(c.right)
-            guard alive[left], alive[right], next[left] == c.right, tokens[left] == c.leftId, tokens[right] == c.rightId else { continue }
-            tokens[left] = c.merged
+        var queue = PriorityQueue(capacity: n)
+        func push(_ left: Int) {
+            guard let merged = pairToken(left) else { return }
+            queue.push(PriorityQueue.descending(scores[Int(merged)]) << 32 | UInt64(left))
+        }
+        for i in 0..<(n - 1) { push(i) }
+        while let key = queue.pop() {
+            let left = Int(key & 0xFFFF_FFFF)
+            // A stale entry is skipped unless the pair now at `left` has the same score, in
+            // which case its own entry has this very key.
+            guard let merged = pairToken(left), PriorityQueue.descending(scores[Int(merged)]) == key >> 32 else { continue }
+            let right = Int(next[left])
+            tokens[left] = merged
             alive[right] = false
             let after = next[right]
             next[left] = after
-            if after >= 0 { prev[Int(after)] = c.left }
-            consider(prev[left])
-            consider(c.left)
+            if after >= 0 { prev[Int(after)] = Int32(left) }
+            push(Int(prev[left]))
+            push(left)
         }
         var merged: [Int32] = []
         var i: Int32 = 0

@@ -7,8 +7,6 @@ struct MergeTable: Sendable {
 
     init() {}
 
-    var count: Int { table.count }
-
     /// Adds a merge; the first rank given to a pair wins (as in llama.cpp).
     mutating func add(left: Int, right: Int, merged: Int, rank: Int) {
         let key = Self.key(Int32(left), Int32(right))
@@ -24,6 +22,11 @@ struct MergeTable: Sendable {
     private func lookup(_ left: Int32, _ right: Int32) -> (rank: UInt32, merged: Int32)? {
         guard let value = table[Self.key(left, right)] else { return nil }
         return (UInt32(value >> 32), Int32(truncatingIfNeeded: value & 0xFFFF_FFFF))
+    }
+
+    /// Every merge's (left, right) ids, lowest rank first.
+    func pairsInRankOrder() -> [(left: Int, right: Int)] {
+        table.sorted { $0.value < $1.value }.map { (Int(Int32(truncatingIfNeeded: $0.key >> 32)), Int(Int32(truncatingIfNeeded: $0.key & 0xFFFF_FFFF))) }
     }
 
     /// Merges `symbols` in place.
@@ -63,7 +66,7 @@ struct MergeTable: Sendable {
             count = n
         }
         var alive = [Bool](repeating: true, count: n)
-        var queue = PriorityQueue<UInt64>(capacity: n)
+        var queue = PriorityQueue(capacity: n)
         func push(_ left: Int32) {
             guard left >= 0 else { return }
             let right = next[Int(left)]

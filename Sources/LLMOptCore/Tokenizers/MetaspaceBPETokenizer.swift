@@ -2,7 +2,7 @@
 /// TinyLlama and Mistral tokenizer.json files): spaces become "▁", a "▁" goes in front of the
 /// text, characters missing from the vocabulary fall back to `<0xNN>` byte tokens, and merges
 /// apply by rank over the whole text. Decoding turns "▁" back into spaces, byte tokens into
-/// bytes, and drops the space the encoder put in front.
+/// bytes, and drops the space at the start when the decoder says so.
 public final class MetaspaceBPETokenizer: Tokenizer {
     /// Where the encoder puts a "▁" in front of a text (Metaspace's `prepend_scheme`).
     public enum Prefix: Sendable {
@@ -26,11 +26,13 @@ public final class MetaspaceBPETokenizer: Tokenizer {
     private let idByPiece: [String: Int]
     private let merges: MergeTable
     private let prefix: Prefix
-    /// Metaspace `split`: every "▁" starts a new word.
-    private let splitsWords: Bool
+    /// Cuts the text into words: before every "▁" (Metaspace `split`), or where no merge can
+    /// reach across; nil when "▁" is not a token, as unknown characters around it could fuse.
+    private let chunker: MetaspaceChunker?
     private let byteTokens: [Int32]?
     private let unknownTokenId: Int?
     private let fusesUnknown: Bool
+    private let stripsLeadingSpace: Bool
     private let specials: SpecialTokenSplitter
     private let decodedPieces: [[UInt8]]
 
@@ -40,9 +42,12 @@ public final class MetaspaceBPETokenizer: Tokenizer {
     ///   - merges: pairs of pieces in rank order.
     ///   - byteFallback: characters missing from the vocabulary become `<0xNN>` tokens;
     ///     without it (or without those tokens) they become `unknownTokenId`.
+    ///   - stripsLeadingSpace: the decoder drops one space at the start of the text (its
+    ///     `Strip` step), i.e. in the first token and the one after BOS.
     public init(
         pieces: [String], merges: [(String, String)], types: [TokenType], bosTokenId: Int?, eosTokenId: Int?,
-        unknownTokenId: Int?, addBOS: Bool, prefix: Prefix, splitsWords: Bool, byteFallback: Bool, fusesUnknown: Bool
+        unknownTokenId: Int?, addBOS: Bool, prefix: Prefix, splitsWords: Bool, byteFallback: Bool, fusesUnknown: Bool,
+        stripsLeadingSpace: Bool
     ) {
         self.pieces = pieces
         self.types = pieces.indices.map { $0 < types.count ? types[$0] : .normal }
@@ -52,12 +57,14 @@ public final class MetaspaceBPETokenizer: Tokenizer {
         self.unknownTokenId = unknownTokenId
         addsBOSByDefault = addBOS && bosTokenId != nil
         self.prefix = prefix
-        self.splitsWords = splitsWords
         self.fusesUnknown = fusesUnknown
+        self.stripsLeadingSpace = stripsLeadingSpace
 
         var idByPiece: [String: Int] = [:]
         for (id, piece) in pieces.enumerated() { idByPiece[piece] = id }
         self.idByPiece = idByPiece
+        chunker = splitsWords ? MetaspaceChunker(pieces: [])
+            : idByPiece["\u{2581}"] != nil ? MetaspaceChunker(pieces: pieces) : nil
 
         var table = MergeTable()
         for (rank, (left, right)) in merges.enumerated() {
@@ -112,20 +119,29 @@ public final class MetaspaceBPETokenizer: Tokenizer {
         for b in text {
             if b == 0x20 { normalized += Self.metaspace } else { normalized.append(b) }
         }
-        let (scalars, offsets) = UTF8Scalars.decode(normalized)
-        var wordStart = 0
-        for i in 0...scalars.count where i == scalars.count || (splitsWords && i > wordStart && scalars[i] == 0x2581) {
-            encodeWord(normalized, scalars: wordStart..<i, offsets: offsets, into: &output)
-            wordStart = i
+        var cache: [ArraySlice<UInt8>: [Int32]] = [:]
+        for word in words(normalized) {
+            let key = normalized[word]
+            if cache[key] == nil { cache[key] = encodeWord(key) }
+            for id in cache[key]! { output.append(Int(id)) }
         }
     }
 
-    private func encodeWord(_ bytes: [UInt8], scalars: Range<Int>, offsets: [Int], into output: inout [Int]) {
+    /// Metaspace `split` cuts before every "▁"; otherwise the text is one word, which the
+    /// chunker cuts where no merge can reach across.
+    private func words(_ text: [UInt8]) -> [Range<Int>] {
+        if let chunker { return chunker.chunks(text) }
+        return text.isEmpty ? [] : [0..<text.count]
+    }
+
+    private func encodeWord(_ word: ArraySlice<UInt8>) -> [Int32] {
+        let (scalars, offsets) = UTF8Scalars.decode(Array(word))
+        let base = word.startIndex
         var symbols: [Int32] = []
         symbols.reserveCapacity(scalars.count)
         var lastWasUnknown = false
-        for i in scalars {
-            let charBytes = bytes[offsets[i]..<offsets[i + 1]]
+        for i in scalars.indices {
+            let charBytes = word[(base + offsets[i])..<(base + offsets[i + 1])]
             if let id = idByPiece[String(decoding: charBytes, as: UTF8.self)] {
                 symbols.append(Int32(id))
                 lastWasUnknown = false
@@ -138,14 +154,15 @@ public final class MetaspaceBPETokenizer: Tokenizer {
             }
         }
         merges.apply(&symbols)
-        for id in symbols { output.append(Int(id)) }
+        return symbols
     }
 
     public func decodeBytes(_ id: Int, previous: Int?) -> [UInt8] {
         guard id >= 0 && id < decodedPieces.count else { return [] }
         let bytes = decodedPieces[id]
-        // Hugging Face's `Strip` decoder removes the space the encoder added at the start.
-        if prefix != .never && (previous == nil || previous == bosTokenId) && bytes.first == 0x20 {
+        // Hugging Face's `Strip` decoder removes the space the encoder added at the start. (A
+        // BOS in the middle of a sequence strips the space after it too.)
+        if stripsLeadingSpace && (previous == nil || previous == bosTokenId) && bytes.first == 0x20 {
             return Array(bytes.dropFirst())
         }
         return bytes

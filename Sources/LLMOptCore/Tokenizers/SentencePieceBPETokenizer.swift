@@ -16,9 +16,11 @@ public final class SentencePieceBPETokenizer: Tokenizer, VocabularyExporting {
     private let byteTokens: [Int32]
     private let addsSpacePrefix: Bool
     private let specials: SpecialTokenSplitter
+    private let chunker: MetaspaceChunker
     private let decodedPieces: [[UInt8]]
-    /// What a GGUF saver writes back.
-    public let exportedVocabulary: ExportedVocabulary
+    private let types: [TokenType]
+    private let unknownTokenId: Int?
+    private let addsBOSSetting: Bool
 
     private static let metaspace: [UInt8] = Array("\u{2581}".utf8)
 
@@ -49,6 +51,7 @@ public final class SentencePieceBPETokenizer: Tokenizer, VocabularyExporting {
         specials = SpecialTokenSplitter(tokens: pieces.indices.compactMap { id in
             types[id].isMatchedInText ? (pieces[id], id) : nil
         })
+        chunker = MetaspaceChunker(pieces: pieces)
         decodedPieces = pieces.indices.map { id in
             switch types[id] {
             case .normal: return Array(pieces[id].replacingOccurrences(of: "\u{2581}", with: " ").utf8)
@@ -59,10 +62,9 @@ public final class SentencePieceBPETokenizer: Tokenizer, VocabularyExporting {
             case .control, .unknown, .unused: return []
             }
         }
-        exportedVocabulary = ExportedVocabulary(
-            model: "llama", pieces: pieces, scores: self.scores, tokenTypes: types.map(\.rawValue), merges: nil,
-            bosTokenId: bosTokenId, eosTokenId: eosTokenId, unknownTokenId: unknownTokenId, addBOS: addBOS,
-            addSpacePrefix: addSpacePrefix, preTokenizer: nil)
+        self.types = types
+        self.unknownTokenId = unknownTokenId
+        addsBOSSetting = addBOS
     }
 
     public func encode(_ text: String, addBOS: Bool) -> [Int] {
@@ -70,6 +72,7 @@ public final class SentencePieceBPETokenizer: Tokenizer, VocabularyExporting {
         if addBOS, let bos = bosTokenId { output.append(bos) }
         let bytes = Array(text.utf8)
         var afterSpecial = true
+        var cache: [ArraySlice<UInt8>: [Int32]] = [:]
         for fragment in specials.split(bytes) {
             switch fragment {
             case .token(let id):
@@ -82,27 +85,21 @@ public final class SentencePieceBPETokenizer: Tokenizer, VocabularyExporting {
                 for b in bytes[range] {
                     if b == 0x20 { escaped += Self.metaspace } else { escaped.append(b) }
                 }
-                tokenize(escaped, into: &output)
+                for chunk in chunker.chunks(escaped) {
+                    let key = escaped[chunk]
+                    if cache[key] == nil { cache[key] = tokenize(Array(key)) }
+                    for id in cache[key]! { output.append(Int(id)) }
+                }
                 afterSpecial = false
             }
         }
         return output
     }
 
-    /// A candidate merge; `<` puts the higher score first and, on ties, the leftmost pair.
-    private struct Bigram: Comparable {
-        let score: Float
-        let left: Int32, right: Int32
-        /// Bytes of the pair when it was queued: a later merge of either side makes it stale.
-        let size: Int32
-        static func < (a: Bigram, b: Bigram) -> Bool {
-            a.score > b.score || (a.score == b.score && a.left < b.left)
-        }
-    }
-
-    /// llama.cpp's SPM session over escaped text.
-    private func tokenize(_ text: [UInt8], into output: inout [Int]) {
-        guard !text.isEmpty else { return }
+    /// llama.cpp's SPM session over escaped text. Queue keys order candidate pairs by score,
+    /// highest first, then by position, leftmost first.
+    private func tokenize(_ text: [UInt8]) -> [Int32] {
+        var output: [Int32] = []
         var start: [Int32] = [], length: [Int32] = [], prev: [Int32] = [], next: [Int32] = []
         var offset = 0
         while offset < text.count {
@@ -113,36 +110,44 @@ public final class SentencePieceBPETokenizer: Tokenizer, VocabularyExporting {
             offset += n
             next.append(offset == text.count ? -1 : Int32(start.count))
         }
-        var queue = PriorityQueue<Bigram>(capacity: start.count)
-        func tryAdd(_ left: Int32, _ right: Int32) {
-            guard left >= 0, right >= 0 else { return }
-            let from = Int(start[Int(left)])
-            let size = Int(length[Int(left)] + length[Int(right)])
-            guard let id = idByText[text[from..<from + size]] else { return }
-            queue.push(Bigram(score: scores[Int(id)], left: left, right: right, size: Int32(size)))
+        /// The token that the symbol at `left` and the one after it spell together, if any.
+        func pairToken(_ left: Int) -> Int32? {
+            guard left >= 0, length[left] > 0, next[left] >= 0 else { return nil }
+            let from = Int(start[left])
+            return idByText[text[from..<from + Int(length[left] + length[Int(next[left])])]]
         }
-        for i in 1..<start.count { tryAdd(Int32(i - 1), Int32(i)) }
-        while let bigram = queue.pop() {
-            let l = Int(bigram.left), r = Int(bigram.right)
-            guard length[l] != 0, length[r] != 0, length[l] + length[r] == bigram.size else { continue }
+        var queue = PriorityQueue(capacity: start.count)
+        func push(_ left: Int) {
+            guard let id = pairToken(left) else { return }
+            queue.push(PriorityQueue.descending(scores[Int(id)]) << 32 | UInt64(left))
+        }
+        for i in 0..<(start.count - 1) { push(i) }
+        while let key = queue.pop() {
+            let l = Int(key & 0xFFFF_FFFF)
+            // A queued pair is stale once either side has merged. The pair now at `l` with the
+            // same score has a key equal to this one, so taking it here is what llama.cpp's
+            // length check amounts to.
+            guard let id = pairToken(l), PriorityQueue.descending(scores[Int(id)]) == key >> 32 else { continue }
+            let r = Int(next[l])
             length[l] += length[r]
             length[r] = 0
             next[l] = next[r]
-            if next[r] >= 0 { prev[Int(next[r])] = bigram.left }
-            tryAdd(prev[l], bigram.left)
-            tryAdd(bigram.left, next[l])
+            if next[r] >= 0 { prev[Int(next[r])] = Int32(l) }
+            push(Int(prev[l]))
+            push(l)
         }
         var i: Int32 = 0
         while i >= 0 {
             let from = Int(start[Int(i)])
             let symbol = text[from..<from + Int(length[Int(i)])]
             if let id = idByText[symbol] {
-                output.append(Int(id))
+                output.append(id)
             } else {
-                for b in symbol where byteTokens[Int(b)] >= 0 { output.append(Int(byteTokens[Int(b)])) }
+                for b in symbol where byteTokens[Int(b)] >= 0 { output.append(byteTokens[Int(b)]) }
             }
             i = next[Int(i)]
         }
+        return output
     }
 
     /// llama.cpp's `unicode_len_utf8`: a character's byte count from its first byte.
@@ -169,4 +174,12 @@ public final class SentencePieceBPETokenizer: Tokenizer, VocabularyExporting {
     public func piece(_ id: Int) -> String { id >= 0 && id < pieces.count ? pieces[id] : "" }
 
     public func tokenId(_ piece: String) -> Int? { idByText[Array(piece.utf8)[...]].map { Int($0) } }
+
+    /// The vocabulary as GGUF's "llama" model holds it.
+    public var exportedVocabulary: ExportedVocabulary {
+        ExportedVocabulary(
+            model: "llama", pieces: pieces, scores: scores, tokenTypes: types.map(\.rawValue), merges: nil,
+            bosTokenId: bosTokenId, eosTokenId: eosTokenId, unknownTokenId: unknownTokenId, addBOS: addsBOSSetting,
+            addSpacePrefix: addsSpacePrefix, preTokenizer: nil)
+    }
 }

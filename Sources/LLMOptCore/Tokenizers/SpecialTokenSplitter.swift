@@ -22,8 +22,6 @@ struct SpecialTokenSplitter: Sendable {
         byFirstByte = table
     }
 
-    var isEmpty: Bool { byFirstByte.isEmpty }
-
     func split(_ text: [UInt8]) -> [Fragment] {
         guard !text.isEmpty else { return [] }
         if byFirstByte.isEmpty { return [.text(0..<text.count)] }

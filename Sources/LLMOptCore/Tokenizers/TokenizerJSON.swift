@@ -11,6 +11,12 @@ public enum TokenizerJSON {
         return try Builder(path: path, root: root, config: config).build()
     }
 
+    /// The tokenizer of an already parsed tokenizer.json object (and tokenizer_config.json
+    /// object); `source` names it in errors.
+    public static func make(json: [String: Any], config: [String: Any] = [:], source: String = "tokenizer.json") throws -> any Tokenizer {
+        try Builder(path: source, root: json, config: config).build()
+    }
+
     private static func readObject(_ path: String) throws -> [String: Any] {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw LLMOptError.badFile(path: path, reason: "cannot read the file")
@@ -73,7 +79,7 @@ public enum TokenizerJSON {
                 return ByteLevelBPETokenizer(
                     pieces: pieces, mergePairs: merges, types: types, bosTokenId: bos, eosTokenId: eos, addBOS: addsBOS,
                     preTokenizer: byteLevel.variant, preTokenizerName: byteLevel.variant.ggufName, ignoresMerges: model["ignore_merges"] as? Bool ?? false,
-                    addsPrefixSpace: byteLevel.addsPrefixSpace)
+                    addsPrefixSpace: byteLevel.addsPrefixSpace, normalization: try byteLevelNormalization())
             }
             let metaspace = try metaspaceSettings()
             let byteFallback = model["byte_fallback"] as? Bool ?? false
@@ -85,7 +91,33 @@ public enum TokenizerJSON {
             return MetaspaceBPETokenizer(
                 pieces: pieces, merges: merges, types: types, bosTokenId: bos, eosTokenId: eos, unknownTokenId: unknown,
                 addBOS: addsBOS, prefix: metaspace.prefix, splitsWords: metaspace.splitsWords, byteFallback: byteFallback,
-                fusesUnknown: model["fuse_unk"] as? Bool ?? false)
+                fusesUnknown: model["fuse_unk"] as? Bool ?? false, stripsLeadingSpace: decoderStripsLeadingSpace())
+        }
+
+        /// Whether the decoder has a `Strip` of one leading space (Llama 2 style), or is a
+        /// Metaspace decoder that drops the prefix it adds.
+        func decoderStripsLeadingSpace() -> Bool {
+            guard let decoder = root["decoder"] as? [String: Any] else { return false }
+            let steps = (decoder["type"] as? String == "Sequence") ? (decoder["decoders"] as? [[String: Any]] ?? []) : [decoder]
+            return steps.contains { step in
+                switch step["type"] as? String {
+                case "Strip": return step["content"] as? String == " " && (step["start"] as? Int ?? 0) >= 1
+                case "Metaspace": return (step["prepend_scheme"] as? String ?? "always") != "never"
+                default: return false
+                }
+            }
+        }
+
+        /// The normalizer of a byte-level tokenizer: none, or Unicode NFC / NFKC (Qwen 2).
+        func byteLevelNormalization() throws -> UnicodeNormalization {
+            guard let normalizer = root["normalizer"] as? [String: Any] else { return .none }
+            let steps = (normalizer["type"] as? String == "Sequence") ? (normalizer["normalizers"] as? [[String: Any]] ?? []) : [normalizer]
+            switch steps.map({ $0["type"] as? String ?? "?" }) {
+            case []: return .none
+            case ["NFC"]: return .nfc
+            case ["NFKC"]: return .nfkc
+            case let types: throw LLMOptError.unsupported("\(path): normalizer \(types) before byte-level BPE")
+            }
         }
 
         /// Merges as "a b" strings (older files) or ["a", "b"] pairs (newer ones).
@@ -187,6 +219,9 @@ public enum TokenizerJSON {
                 case "never": prefix = .never
                 default: throw fail("unknown Metaspace prepend_scheme '\(scheme)'")
                 }
+                if root["normalizer"] as? [String: Any] != nil {
+                    throw LLMOptError.unsupported("\(path): a normalizer before the Metaspace pre-tokenizer")
+                }
                 return (prefix, pre["split"] as? Bool ?? true)
             }
             if root["pre_tokenizer"] is NSNull || root["pre_tokenizer"] == nil,
@@ -197,7 +232,8 @@ public enum TokenizerJSON {
                     $0["type"] as? String == "Replace" && ($0["pattern"] as? [String: Any])?["String"] as? String == " "
                         && $0["content"] as? String == "\u{2581}"
                 }
-                if replaces { return (prepends ? .unconditional : .never, false) }
+                let known = steps.allSatisfy { ["Prepend", "Replace"].contains($0["type"] as? String ?? "") }
+                if replaces && known { return (prepends ? .unconditional : .never, false) }
             }
             throw LLMOptError.unsupported("\(path): neither a ByteLevel nor a Metaspace pre-tokenizer")
         }

@@ -1,0 +1,54 @@
+import Foundation
+import LLMOptCore
+import XCTest
+
+/// SmolLM2-135M-Instruct (Q4_1 GGUF, fetched by Scripts/fetch-models) answers in its chat template.
+final class GenerationSmolLM2Tests: XCTestCase {
+    static let path: String = {
+        URL(fileURLWithPath: Fixtures.root).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Examples/models/SmolLM2-135M-Instruct.Q4_1.gguf").path
+    }()
+
+    func loadSmolLM2() throws -> Model {
+        guard FileManager.default.fileExists(atPath: Self.path) else {
+            throw XCTSkip("SmolLM2 not fetched: run Scripts/fetch-models")
+        }
+        return try ModelLoader.load(path: Self.path)
+    }
+
+    /// The model with the tokenizer the GGUF loader attaches from its `tokenizer.ggml.*` metadata.
+    func loadSmolLM2WithTokenizer() throws -> Model {
+        let model = try loadSmolLM2()
+        XCTAssertNotNil(model.tokenizer, "the GGUF loader attaches the model's tokenizer")
+        return model
+    }
+
+    func testCapitalOfFrance() throws {
+        let model = try loadSmolLM2WithTokenizer()
+        XCTAssertEqual(model.config.numLayers, 30)
+        var streamed = ""
+        let reply = try Generator.chat(model, messages: [.user("What is the capital of France?")], steps: 64) { _, bytes in
+            streamed += String(decoding: bytes, as: UTF8.self)
+        }
+        XCTAssertEqual(reply.text, "The capital of France is Paris.")
+        XCTAssertEqual(streamed, reply.text)
+        XCTAssertEqual(reply.stopReason, .endOfTurn)
+    }
+
+    /// The same with every weight dequantized to float32 first: every linear layer then runs
+    /// the exact float path, so this checks the forward pass apart from kernel approximations.
+    func testCapitalOfFranceWithFloatWeights() throws {
+        var model = try loadSmolLM2WithTokenizer()
+        model.weights = model.weights.mapValues { $0.toF32() }
+        let reply = try Generator.chat(model, messages: [.user("What is the capital of France?")], steps: 64)
+        XCTAssertEqual(reply.text, "The capital of France is Paris.")
+    }
+
+    func testThroughput() throws {
+        let model = try loadSmolLM2()
+        let report = try Throughput.measure(model: model, promptTokens: 128, decodeTokens: 32, runs: 2)
+        XCTAssertGreaterThan(report.prefillTokensPerSecond, 0)
+        XCTAssertGreaterThan(report.decodeTokensPerSecond, 0)
+        print("SmolLM2-135M Q4_1 throughput:", report)
+    }
+}

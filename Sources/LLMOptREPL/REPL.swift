@@ -28,6 +28,8 @@ public final class REPL {
     /// The worst error seen while reading non-interactive input, as an exit status.
     private var status: Int32 = ExitStatus.success
     private var inputCount = 0
+    /// Whether a progress line is on screen and must be cleared before the next output.
+    var statusLineShown = false
 
     public init(reader: LineReader, output: @escaping (String) -> Void = { print($0); fflush(stdout) },
                 errors: @escaping (String) -> Void = ScriptRunner.standardError) {
@@ -36,6 +38,10 @@ public final class REPL {
         self.errors = errors
         self.interpreter = Interpreter(output: StreamOutput(emit: output))
         interpreter.isCancelled = { llmopt_interrupt_pending() != 0 }
+        interpreter.output = StreamOutput { [unowned self] text in
+            self.clearStatusLine()
+            self.emit(text)
+        }
     }
 
     /// Where history is kept: `$LLMOPT_HISTORY`, else `~/.llmopt_history`.
@@ -58,6 +64,11 @@ public final class REPL {
         let repl = REPL(reader: reader)
         completer = Completer(interpreter: repl.interpreter)
         if reader.isInteractive {
+            // Long evaluations show where they are on one status line of stderr.
+            repl.interpreter.progress = { status in
+                FileHandle.standardError.write(Data("\r\u{1b}[2K\(status)".utf8))
+                repl.statusLineShown = true
+            }
             repl.emit("llmopt: a workbench for smaller, faster language models. :help for help, :quit or Ctrl-D to leave.")
         }
         return repl.loop()
@@ -101,17 +112,34 @@ public final class REPL {
         let file = SourceFile(name: reader.isInteractive ? "<input \(inputCount)>" : "<stdin>", text: text)
         do {
             try interpreter.run(file)
-        } catch let e as SyntaxErrors {
+        } catch {
+            clearStatusLine()
+            report(error)
+        }
+        llmopt_clear_interrupt()
+        clearStatusLine()
+    }
+
+    /// Prints a syntax or runtime error and remembers the exit status it stands for.
+    private func report(_ error: Error) {
+        switch error {
+        case let e as SyntaxErrors:
             e.diagnostics.forEach { errors(DiagnosticRenderer.render($0)) }
             status = max(status, ExitStatus.syntax)
-        } catch let d as Diagnostic {
+        case let d as Diagnostic:
             errors(DiagnosticRenderer.render(d))
             status = max(status, d.phase == .syntax ? ExitStatus.syntax : ExitStatus.runtime)
-        } catch {
+        default:
             errors("error: \(error)")
             status = max(status, ExitStatus.runtime)
         }
-        llmopt_clear_interrupt()
+    }
+
+    private func clearStatusLine() {
+        if statusLineShown {
+            FileHandle.standardError.write(Data("\r\u{1b}[2K".utf8))
+            statusLineShown = false
+        }
     }
 
     /// Runs a `:` command; false means leave.
@@ -152,13 +180,11 @@ public final class REPL {
             llmopt_clear_interrupt()
             do {
                 try interpreter.run(SourceFile(name: path, text: text))
-            } catch let e as SyntaxErrors {
-                e.diagnostics.forEach { errors(DiagnosticRenderer.render($0)) }
-            } catch let d as Diagnostic {
-                errors(DiagnosticRenderer.render(d))
             } catch {
-                errors("error: \(error)")
+                clearStatusLine()
+                report(error)
             }
+            clearStatusLine()
         case "time":
             time(argument)
         case "reset":
@@ -186,16 +212,12 @@ public final class REPL {
                 total += s
                 if llmopt_interrupt_pending() != 0 { break }
             }
-        } catch let e as SyntaxErrors {
-            e.diagnostics.forEach { errors(DiagnosticRenderer.render($0)) }
-            return
-        } catch let d as Diagnostic {
-            errors(DiagnosticRenderer.render(d))
-            return
         } catch {
-            errors("error: \(error)")
+            clearStatusLine()
+            report(error)
             return
         }
+        clearStatusLine()
         let mean = seconds.reduce(0, +) / Double(seconds.count)
         let spread = (seconds.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(max(1, seconds.count - 1))).squareRoot()
         emit("\(REPL.duration(mean)) ± \(REPL.duration(spread)) (mean ± std of \(seconds.count) runs; min \(REPL.duration(seconds.min()!)))")

@@ -8,6 +8,7 @@ public enum Display {
         switch v {
         case .string(let s): return s
         case .text(let t): return t.content
+        case .report(let r): return render(r)
         default: return literal(v)
         }
     }

@@ -115,6 +115,7 @@ public enum Help {
       import "lib.llmopt"             run another file (path relative to this one)
       # comment
     A bare expression shows its value (a model its summary, a tensor its statistics, a
-    report its table) and is kept in `ans`; print(...) prints plainly.
+    report its table) and is kept in `ans`; print(...) prints plainly; show(x) shows x
+    that way from inside functions and loops too.
     """
 }

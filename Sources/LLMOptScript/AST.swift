@@ -90,7 +90,4 @@ public final class Stmt: Sendable {
         self.location = location
         self.range = range
     }
-
-    /// The statement's source text.
-    public var source: String { location.file.slice(range) }
 }

@@ -1,10 +1,8 @@
 /// A problem found in a script, with where it happened. Rendering is separate
 /// (`DiagnosticRenderer`), so tests and the REPL can compare or reformat them.
 public struct Diagnostic: Error, Sendable {
-    public enum Severity: String, Sendable { case error, note }
     public enum Phase: Sendable { case syntax, runtime }
 
-    public var severity: Severity
     public var phase: Phase
     public var message: String
     public var location: SourceLocation?
@@ -12,7 +10,6 @@ public struct Diagnostic: Error, Sendable {
     public var stack: [StackFrame]
 
     public init(_ phase: Phase, _ message: String, at location: SourceLocation?, stack: [StackFrame] = []) {
-        self.severity = .error
         self.phase = phase
         self.message = message
         self.location = location
@@ -40,7 +37,7 @@ public enum DiagnosticRenderer {
     public static func render(_ d: Diagnostic) -> String {
         guard let loc = d.location else { return "error: \(d.message)" }
         let (line, column) = loc.file.lineColumn(of: loc.offset)
-        var out = "\(loc.file.name):\(line):\(column): \(d.severity.rawValue): \(d.message)"
+        var out = "\(loc.file.name):\(line):\(column): error: \(d.message)"
         let text = loc.file.line(line)
         if !text.isEmpty || column > 1 {
             // The caret line repeats tabs so that it lines up under the source line.

@@ -56,8 +56,6 @@ public final class Interpreter {
     /// Every name in scope (built-ins and variables), for completion.
     public var namesInScope: [String] { globals.allNames }
 
-    public func lookup(_ name: String) -> Value? { globals.lookup(name) }
-
     // MARK: - Running
 
     /// Parses a whole file; throws `SyntaxErrors` with every error found.

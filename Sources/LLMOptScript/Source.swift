@@ -35,11 +35,6 @@ public final class SourceFile: Sendable {
         while end > start, chars[end - 1] == "\n" || chars[end - 1] == "\r\n" || chars[end - 1] == "\r" { end -= 1 }
         return String(chars[start..<end])
     }
-
-    /// The source text between two character offsets.
-    public func slice(_ range: Range<Int>) -> String {
-        String(chars[max(0, range.lowerBound)..<min(chars.count, range.upperBound)])
-    }
 }
 
 /// A place in a script: the file and a character offset, resolved to line and column on demand.

@@ -27,12 +27,12 @@ struct Lexer {
         }
     }
 
-    /// Whether the text so far leaves a bracket, block or string open (the REPL then asks for
-    /// another line).
+    /// Whether the text so far leaves a bracket or block open (the REPL then asks for another
+    /// line). Text with a lexical error is complete: more lines would not mend it.
     static func isIncomplete(_ text: String) -> Bool {
         var lexer = Lexer(file: SourceFile(name: "<input>", text: text))
         _ = lexer.tokenize()
-        return !lexer.brackets.isEmpty || lexer.diagnostics.contains { $0.message.hasPrefix("unterminated string") }
+        return !lexer.brackets.isEmpty && lexer.diagnostics.isEmpty
     }
 
     private var current: Character? { index < endIndex ? chars[index] : nil }

@@ -66,11 +66,15 @@ final class ScriptCommandTests: XCTestCase {
         oops(1)
         :vars
         print(ans)
+        print("unterminated
+        print([1,
+          2])
         """
         let r = try Binary.run([], stdin: input, environment: ["LLMOPT_HISTORY": NSTemporaryDirectory() + "llmopt-pipe-history"])
-        XCTAssertEqual(r.stdout, "42\n3\nans  42\nf    <fn f(a)>\nx    2\n42\n")
+        XCTAssertEqual(r.stdout, "42\n3\nans  42\nf    <fn f(a)>\nx    2\n42\n[1, 2]\n")
         XCTAssertFalse(r.stdout.contains("\u{1b}") || r.stdout.contains("llmopt>"))
         XCTAssertTrue(r.stderr.hasPrefix("<stdin>:1:1: error: unknown name 'oops'"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("<stdin>:1:7: error: unterminated string"), "an open string does not swallow the lines after it: \(r.stderr)")
         XCTAssertEqual(r.status, 70, "piped input ends with the status of its worst error")
     }
 

@@ -41,8 +41,8 @@ let package = Package(
         .executableTarget(name: "llmopt-bench", dependencies: ["LLMOptCore"], swiftSettings: optimized),
 
         .testTarget(name: "LLMOptCoreTests", dependencies: ["LLMOptCore"]),
-        .testTarget(name: "LLMOptScriptTests", dependencies: ["LLMOptScript"]),
-        .testTarget(name: "LLMOptCLITests", dependencies: ["LLMOptCLI"]),
+        .testTarget(name: "LLMOptScriptTests", dependencies: ["LLMOptScript"], exclude: ["Scripts"]),
+        .testTarget(name: "LLMOptCLITests", dependencies: ["LLMOptCLI"], exclude: ["Scripts"]),
     ],
     // Numeric kernels pass raw pointers between threads; Swift 5 mode keeps that plain.
     swiftLanguageModes: [.v5]

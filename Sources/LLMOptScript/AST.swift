@@ -1,0 +1,93 @@
+/// The syntax tree. Every node keeps the source offset it starts at, for diagnostics.
+public final class Expr: Sendable {
+    public enum Kind: Sendable {
+        case number(Double)
+        case string([InterpolatedPart])
+        case bool(Bool)
+        case nilLiteral
+        case name(String)
+        case list([Expr])
+        case record([(key: String, value: Expr)])
+        case unary(UnaryOperator, Expr)
+        case binary(BinaryOperator, Expr, Expr)
+        case and(Expr, Expr)
+        case or(Expr, Expr)
+        case range(Expr, Expr, inclusive: Bool)
+        case call(Expr, [Argument])
+        case field(Expr, String)
+        case index(Expr, Expr)
+        case function(FunctionDecl)
+    }
+
+    public let kind: Kind
+    public let location: SourceLocation
+
+    init(_ kind: Kind, _ location: SourceLocation) {
+        self.kind = kind
+        self.location = location
+    }
+}
+
+public enum InterpolatedPart: Sendable {
+    case literal(String)
+    case expr(Expr)
+}
+
+/// A call argument: positional (`label == nil`) or named (`sparsity: 0.5`).
+public struct Argument: Sendable {
+    public let label: String?
+    public let value: Expr
+}
+
+public enum UnaryOperator: String, Sendable { case negate = "-", not = "not" }
+
+public enum BinaryOperator: String, Sendable {
+    case add = "+", subtract = "-", multiply = "*", divide = "/", remainder = "%", power = "**"
+    case equal = "==", notEqual = "!=", less = "<", lessEqual = "<=", greater = ">", greaterEqual = ">="
+}
+
+public final class FunctionDecl: Sendable {
+    public struct Parameter: Sendable {
+        public let name: String
+        public let defaultValue: Expr?
+    }
+    public let name: String?
+    public let parameters: [Parameter]
+    public let body: [Stmt]
+    public let location: SourceLocation
+
+    init(name: String?, parameters: [Parameter], body: [Stmt], location: SourceLocation) {
+        self.name = name
+        self.parameters = parameters
+        self.body = body
+        self.location = location
+    }
+}
+
+public final class Stmt: Sendable {
+    public enum Kind: Sendable {
+        case expression(Expr)
+        case `let`(String, Expr)
+        /// `target = value` or a compound `target += value` (operator given).
+        case assign(Expr, BinaryOperator?, Expr)
+        case function(FunctionDecl)
+        case `if`(Expr, [Stmt], else: [Stmt]?)
+        case `for`(String, Expr, [Stmt])
+        case `while`(Expr, [Stmt])
+        case `return`(Expr?)
+        case `break`
+        case `continue`
+        case `import`(String)
+    }
+
+    public let kind: Kind
+    public let location: SourceLocation
+    /// Character offsets of the whole statement, to show its source in a notebook.
+    public let range: Range<Int>
+
+    init(_ kind: Kind, _ location: SourceLocation, range: Range<Int>) {
+        self.kind = kind
+        self.location = location
+        self.range = range
+    }
+}

@@ -1,0 +1,165 @@
+import LLMOptCore
+
+extension Builtins {
+    /// Measuring quality and speed.
+    static let evaluation: [Builtin] = [
+        Builtin("perplexity", family: "evaluation",
+                parameters: [
+                    .init("model", "the model to evaluate"), .init("text", "a text (from text(...)) or a string"),
+                    .init("ctx", .value(.number(256)), "window length in tokens"),
+                    .init("stride", .absent, "distance between window starts (default: ctx, windows do not overlap)"),
+                    .init("max_tokens", .absent, "evaluate only the first this many tokens"),
+                ],
+                summary: "Perplexity of the model on a text, with its protocol and a one-sigma error bar. Fields: ppl, ppl_error, mean_nll, standard_error, n_tokens, n_scored, n_windows, ctx, stride.",
+                math: """
+                The text is tokenized once (Llama: BOS first). Windows start at 0, S, 2S, ... and hold ctx tokens;
+                each token is scored once, in the first window where it has context before it.
+                NLL = −(1/N) Σ log softmax(logits)[next token]     ppl = exp(NLL)
+                error bar: ppl · SE(NLL), SE = std(token NLLs) / sqrt(N)
+                """,
+                example: "let m = load(\"Tests/Fixtures/models/tiny-llama\")\nprint(perplexity(m, text(\"Tests/Fixtures/text/eval_gpl3.txt\"), ctx: 64).ppl)") { args in
+            let r = try Perplexity.evaluate(
+                model: try args.model("model"), text: try args.text("text").content, ctx: try args.int("ctx"),
+                stride: try args.optionalInt("stride"), maxTokens: try args.optionalInt("max_tokens"),
+                progress: progress(args, "perplexity"), isCancelled: args.interpreter.isCancelled)
+            var f = Record()
+            f["ppl"] = .number(r.ppl)
+            f["ppl_error"] = .number(r.pplError)
+            f["mean_nll"] = .number(r.meanNLL)
+            f["standard_error"] = .number(r.standardError)
+            f["n_tokens"] = .number(Double(r.nTokens))
+            f["n_scored"] = .number(Double(r.nScored))
+            f["n_windows"] = .number(Double(r.nWindows))
+            f["ctx"] = .number(Double(r.ctx))
+            f["stride"] = .number(Double(r.stride))
+            return .report(Report(title: "perplexity \(format4(r.ppl)) ± \(format4(r.pplError))", fields: f,
+                                  lines: ["mean NLL \(format4(r.meanNLL)) ± \(format4(r.standardError)) nats", r.protocol]))
+        },
+        Builtin("kld", family: "evaluation",
+                parameters: [
+                    .init("base", "the reference model"), .init("model", "the model to compare with it"),
+                    .init("text", "a text or a string"), .init("ctx", .value(.number(256)), "window length in tokens"),
+                    .init("stride", .absent, "distance between window starts (default: ctx)"),
+                    .init("max_tokens", .absent, "evaluate only the first this many tokens"),
+                ],
+                summary: "How far a model's next-token distributions are from a base model's, over the perplexity protocol's scored tokens. Fields: kld, kld_error, max_kld, top1 (agreement of the most likely token), base_ppl, ppl, n_scored.",
+                math: """
+                KLD = (1/N) Σ_t Σ_v p_base(v|t) · (log p_base(v|t) − log p_model(v|t))     (nats, ≥ 0)
+                top1 = fraction of scored tokens where both models rank the same token first
+                """,
+                example: "let m = load(\"Tests/Fixtures/models/tiny-llama\")\nkld(m, m, \"Hello world, this is a test.\", ctx: 16).kld   # 0") { args in
+            let r = try Divergence.evaluate(
+                base: try args.model("base"), other: try args.model("model"), text: try args.text("text").content,
+                ctx: try args.int("ctx"), stride: try args.optionalInt("stride"), maxTokens: try args.optionalInt("max_tokens"),
+                progress: progress(args, "kld"), isCancelled: args.interpreter.isCancelled)
+            return .report(Report(title: "KL divergence \(format4(r.meanKLD)) ± \(format4(r.kldStandardError)) nats", fields: divergenceFields(r),
+                                  lines: ["max \(format4(r.maxKLD)), top-1 agreement \(formatPercent(r.top1Agreement)), ppl \(format4(r.basePPL)) → \(format4(r.otherPPL))", r.protocol]))
+        },
+        Builtin("bench", family: "evaluation",
+                parameters: [
+                    .init("model", "the model to time"), .init("prompt", .value(.number(128)), "tokens in the prompt (prefill)"),
+                    .init("decode", .value(.number(32)), "tokens generated one by one after it"),
+                    .init("runs", .value(.number(3)), "repetitions; the fastest is kept"),
+                ],
+                summary: "Speed on this machine: prompt processing (prefill) and generation (decode) in tokens per second, best of several runs. Fields: prefill_tps, decode_tps, prefill_seconds, decode_seconds, threads, bytes.",
+                math: """
+                prefill_tps = prompt / t_prefill     decode_tps = decode / t_decode
+                Decoding reads every weight once per token: decode_tps ≤ memory bandwidth / weight bytes.
+                """,
+                example: "bench(load(\"Examples/models/stories260K\"), prompt: 64, decode: 16).decode_tps") { args in
+            let r = try Throughput.measure(model: try args.model("model"), promptTokens: try args.int("prompt"),
+                                           decodeTokens: try args.int("decode"), runs: try args.int("runs"))
+            return .report(Report(title: "bench: prefill \(format4(r.prefillTokensPerSecond)) tok/s, decode \(format4(r.decodeTokensPerSecond)) tok/s",
+                                  fields: throughputFields(r), lines: [r.description]))
+        },
+        Builtin("compare", family: "evaluation",
+                parameters: [
+                    .init("on", "the text to evaluate every model on"), .init("ctx", .value(.number(256)), "window length for perplexity and KLD"),
+                    .init("max_tokens", .absent, "evaluate only the first this many tokens"),
+                    .init("names", .absent, "a name for each model (default: model 1, model 2, ...)"),
+                    .init("speed", .value(.bool(true)), "also time prefill and decode (bench with its defaults)"),
+                ], variadic: true,
+                summary: "A side-by-side table of several models on one text: parameters, bytes, perplexity, KL divergence and top-1 agreement against the first model, and tokens per second. The models are the positional arguments. Fields: rows (one record per model), ppl (list).",
+                math: "Each column is what perplexity(), kld() (against the first model) and bench() measure.",
+                example: "let m = load(\"Tests/Fixtures/models/tiny-llama\")\ncompare(m, m, on: text(\"Tests/Fixtures/text/eval_gpl3.txt\"), ctx: 64, max_tokens: 512, speed: false)") { args in
+            let models = try args.rest.enumerated().map { i, v -> Model in
+                guard case .model(let m) = v else { throw ScriptError("compare: argument \(i + 1) must be a model, got a \(v.typeName)") }
+                return m
+            }
+            guard !models.isEmpty else { throw ScriptError("compare: give the models to compare, e.g. compare(m, q, on: t)") }
+            var names = (1...models.count).map { "model \($0)" }
+            if args.has("names") {
+                names = try args.list("names").map(Display.plain)
+                guard names.count == models.count else { throw ScriptError("compare: \(names.count) names for \(models.count) models") }
+            }
+            let content = try args.text("on").content
+            let ctx = try args.int("ctx"), maxTokens = try args.optionalInt("max_tokens"), speed = try args.bool("speed")
+            var rows: [[String]] = [], records: [Value] = [], ppls: [Value] = []
+            for (i, m) in models.enumerated() {
+                let p = try Perplexity.evaluate(model: m, text: content, ctx: ctx, maxTokens: maxTokens,
+                                                progress: progress(args, "compare \(names[i]): perplexity"), isCancelled: args.interpreter.isCancelled)
+                var record = Record([("name", .string(names[i])), ("params", .number(Double(m.parameterCount))),
+                                     ("bytes", .number(Double(m.byteCount))), ("ppl", .number(p.ppl)), ("ppl_error", .number(p.pplError))])
+                var row = [names[i], formatCount(m.parameterCount), formatBytes(m.byteCount), "\(format4(p.ppl)) ± \(format4(p.pplError))"]
+                if i == 0 {
+                    row += ["-", "-"]
+                } else {
+                    let d = try Divergence.evaluate(base: models[0], other: m, text: content, ctx: ctx, maxTokens: maxTokens,
+                                                    progress: progress(args, "compare \(names[i]): kld"), isCancelled: args.interpreter.isCancelled)
+                    record["kld"] = .number(d.meanKLD)
+                    record["top1"] = .number(d.top1Agreement)
+                    row += [format4(d.meanKLD), formatPercent(d.top1Agreement)]
+                }
+                if speed {
+                    let t = try Throughput.measure(model: m)
+                    record["prefill_tps"] = .number(t.prefillTokensPerSecond)
+                    record["decode_tps"] = .number(t.decodeTokensPerSecond)
+                    row += [format4(t.prefillTokensPerSecond), format4(t.decodeTokensPerSecond)]
+                }
+                rows.append(row)
+                records.append(.record(record))
+                ppls.append(.number(p.ppl))
+            }
+            var columns = ["model", "params", "bytes", "ppl", "KLD", "top-1"]
+            if speed { columns += ["prefill tok/s", "decode tok/s"] }
+            let protocolLine = "perplexity and KLD (vs \(names[0])): ctx \(ctx), stride \(ctx)\(maxTokens.map { ", first \($0) tokens" } ?? "")"
+            return .report(Report(title: "compare", fields: Record([("rows", .list(records)), ("ppl", .list(ppls))]),
+                                  lines: [protocolLine], table: Table(columns: columns, rows: rows)))
+        },
+    ]
+
+    /// Progress of long evaluations, for the REPL's status line.
+    private static func progress(_ args: Arguments, _ what: String) -> ((Int, Int) -> Void)? {
+        guard let report = args.interpreter.progress else { return nil }
+        return { done, total in report("\(what): window \(done)/\(total)") }
+    }
+
+    private static func divergenceFields(_ r: DivergenceReport) -> Record {
+        var f = Record()
+        f["kld"] = .number(r.meanKLD)
+        f["kld_error"] = .number(r.kldStandardError)
+        f["max_kld"] = .number(r.maxKLD)
+        f["top1"] = .number(r.top1Agreement)
+        f["base_ppl"] = .number(r.basePPL)
+        f["ppl"] = .number(r.otherPPL)
+        f["n_tokens"] = .number(Double(r.nTokens))
+        f["n_scored"] = .number(Double(r.nScored))
+        f["n_windows"] = .number(Double(r.nWindows))
+        f["ctx"] = .number(Double(r.ctx))
+        f["stride"] = .number(Double(r.stride))
+        return f
+    }
+
+    private static func throughputFields(_ r: ThroughputReport) -> Record {
+        var f = Record()
+        f["prefill_tps"] = .number(r.prefillTokensPerSecond)
+        f["decode_tps"] = .number(r.decodeTokensPerSecond)
+        f["prefill_seconds"] = .number(r.prefillSeconds)
+        f["decode_seconds"] = .number(r.decodeSeconds)
+        f["prompt"] = .number(Double(r.promptTokens))
+        f["decode"] = .number(Double(r.decodeTokens))
+        f["threads"] = .number(Double(r.threads))
+        f["bytes"] = .number(Double(r.modelBytes))
+        return f
+    }
+}

@@ -1,0 +1,25 @@
+import Foundation
+import LLMOptCore
+
+extension Builtins {
+    /// Loading and saving models.
+    static let models: [Builtin] = [
+        Builtin("load", family: "models",
+                parameters: [
+                    .init("path", "a GGUF file, a llama2.c .bin, a Hugging Face folder, or a folder holding one model file"),
+                    .init("tokenizer", .absent, "a tokenizer to use instead of the model's own (tokenizer.json, GGUF, or llama2.c tokenizer.bin)"),
+                ],
+                summary: "Loads a model, recognizing its format by content. Weights stay memory-mapped where the file allows; their names are Hugging Face's whatever the source.",
+                example: "let m = load(\"Examples/models/stories260K\")\nm.layers[0].attention.wq") { args in
+            .model(try ModelLoader.load(path: try args.string("path"), tokenizerPath: try args.optionalString("tokenizer")))
+        },
+        Builtin("save", family: "models",
+                parameters: [.init("model", "the model to save"), .init("path", "a path ending in .gguf (GGUF v3, dtypes kept), or a folder (Hugging Face: config.json + model.safetensors)")],
+                summary: "Writes a model that llama.cpp (GGUF) or Hugging Face transformers (folder) can load. The file is written whole or not at all.",
+                example: "save(load(\"Tests/Fixtures/models/tiny-llama\"), \"/tmp/tiny.gguf\")") { args in
+            let path = try args.string("path")
+            try ModelSaver.save(try args.model("model"), to: path)
+            return .null
+        },
+    ]
+}

@@ -1,0 +1,167 @@
+import Foundation
+import LLMOptCore
+
+/// `value.name` for every kind of value. Models expose their configuration, sizes and a tree
+/// of friendly layer names (`m.layers[0].attention.wq`, `m.layers[1].mlp.up`); tensors their
+/// statistics; reports their measured fields.
+enum Fields {
+    static func get(_ name: String, of value: Value) throws -> Value {
+        let fields: Record
+        switch value {
+        case .record(let r): fields = r
+        case .report(let r): fields = r.fields
+        case .model(let m): fields = ModelView.fields(of: m)
+        case .tensor(let t): fields = TensorStatistics.fields(TensorStatistics.of(t))
+        case .text(let t): fields = textFields(t)
+        case .range(let r): fields = Record([("start", .number(Double(r.start))), ("end", .number(Double(r.end))), ("count", .number(Double(r.count)))])
+        default: throw ScriptError("a \(value.typeName) has no fields (asked for '\(name)')")
+        }
+        guard let v = fields[name] else {
+            throw ScriptError("\(describe(value)) has no field '\(name)'\(suggestion(for: name, in: fields.keys))")
+        }
+        return v
+    }
+
+    /// Field names of a value, for completion after a dot.
+    static func names(of value: Value) -> [String] {
+        switch value {
+        case .record(let r): return r.keys
+        case .report(let r): return r.fields.keys
+        case .model(let m): return ModelView.fields(of: m).keys
+        case .tensor: return TensorStatistics.fieldNames
+        case .text(let t): return textFields(t).keys
+        case .range: return ["start", "end", "count"]
+        default: return []
+        }
+    }
+
+    private static func describe(_ v: Value) -> String {
+        switch v {
+        case .report(let r): return "the \(r.title) report"
+        default: return "a \(v.typeName)"
+        }
+    }
+
+    static func textFields(_ t: TextValue) -> Record {
+        var r = Record()
+        r["content"] = .string(t.content)
+        r["chars"] = .number(Double(t.content.count))
+        r["lines"] = .number(Double(t.content.split(separator: "\n", omittingEmptySubsequences: false).count))
+        r["bytes"] = .number(Double(t.content.utf8.count))
+        r["path"] = t.source.map { .string($0) } ?? .null
+        return r
+    }
+}
+
+/// The friendly view of a model's weights used by field access.
+enum ModelView {
+    static func fields(of m: Model) -> Record {
+        let c = m.config
+        var r = Record()
+        r["architecture"] = .string(c.architecture.rawValue)
+        r["format"] = .string(m.format.rawValue)
+        r["path"] = m.sourcePath.map { .string($0) } ?? .null
+        r["params"] = .number(Double(m.parameterCount))
+        r["bytes"] = .number(Double(m.byteCount))
+        r["vocab_size"] = .number(Double(c.vocabSize))
+        r["hidden_size"] = .number(Double(c.hiddenSize))
+        r["intermediate_size"] = .number(Double(c.intermediateSize))
+        r["num_layers"] = .number(Double(c.numLayers))
+        r["num_heads"] = .number(Double(c.numHeads))
+        r["num_kv_heads"] = .number(Double(c.numKVHeads))
+        r["head_dim"] = .number(Double(c.headDim))
+        r["max_positions"] = .number(Double(c.maxPositions))
+        r["tensors"] = .list(m.weightOrder.map { .string($0) })
+        r["layers"] = .list((0..<c.numLayers).map { .record(layer($0, of: m)) })
+        let top: [(String, String)] = c.architecture == .gpt2
+            ? [("embedding", "transformer.wte.weight"), ("positions", "transformer.wpe.weight"),
+               ("norm", "transformer.ln_f.weight"), ("norm_bias", "transformer.ln_f.bias"), ("lm_head", "lm_head.weight")]
+            : [("embedding", "model.embed_tokens.weight"), ("norm", "model.norm.weight"), ("lm_head", "lm_head.weight")]
+        for (field, name) in top {
+            if let t = m[name] { r[field] = .tensor(TensorValue(name: name, tensor: t)) }
+        }
+        if r["lm_head"] == nil, c.tieEmbeddings, let e = r["embedding"] { r["lm_head"] = e }
+        return r
+    }
+
+    /// Friendly names of one layer's tensors: `attention.{wq,wk,wv,wo}`, `mlp.{gate,up,down}`,
+    /// `attention_norm`, `mlp_norm` (GPT-2: `attention.qkv`, biases as `..._bias`). Tensors
+    /// without a friendly name keep their own name, dots turned to underscores.
+    static func layer(_ i: Int, of m: Model) -> Record {
+        let prefix = m.config.architecture == .gpt2 ? "transformer.h.\(i)." : "model.layers.\(i)."
+        let names: KeyValuePairs<String, (group: String?, field: String)> = m.config.architecture == .gpt2 ? [
+            "attn.c_attn.weight": ("attention", "qkv"), "attn.c_attn.bias": ("attention", "qkv_bias"),
+            "attn.c_proj.weight": ("attention", "wo"), "attn.c_proj.bias": ("attention", "wo_bias"),
+            "mlp.c_fc.weight": ("mlp", "up"), "mlp.c_fc.bias": ("mlp", "up_bias"),
+            "mlp.c_proj.weight": ("mlp", "down"), "mlp.c_proj.bias": ("mlp", "down_bias"),
+            "ln_1.weight": (nil, "attention_norm"), "ln_1.bias": (nil, "attention_norm_bias"),
+            "ln_2.weight": (nil, "mlp_norm"), "ln_2.bias": (nil, "mlp_norm_bias"),
+        ] : [
+            "self_attn.q_proj.weight": ("attention", "wq"), "self_attn.k_proj.weight": ("attention", "wk"),
+            "self_attn.v_proj.weight": ("attention", "wv"), "self_attn.o_proj.weight": ("attention", "wo"),
+            "mlp.gate_proj.weight": ("mlp", "gate"), "mlp.up_proj.weight": ("mlp", "up"),
+            "mlp.down_proj.weight": ("mlp", "down"),
+            "input_layernorm.weight": (nil, "attention_norm"), "post_attention_layernorm.weight": (nil, "mlp_norm"),
+        ]
+        var groups: [String: Record] = ["attention": Record(), "mlp": Record()]
+        var r = Record()
+        r["attention"] = .null
+        r["mlp"] = .null
+        // Friendly names in their canonical order, then whatever else the layer holds.
+        for (suffix, place) in names {
+            guard let t = m.weights[prefix + suffix] else { continue }
+            let value = Value.tensor(TensorValue(name: prefix + suffix, tensor: t))
+            if let g = place.group { groups[g]![place.field] = value } else { r[place.field] = value }
+        }
+        let known = Set(names.map(\.key))
+        for name in m.weightOrder where name.hasPrefix(prefix) && !known.contains(String(name.dropFirst(prefix.count))) {
+            let suffix = String(name.dropFirst(prefix.count))
+            let field = suffix.hasSuffix(".weight") ? String(suffix.dropLast(7)) : suffix
+            r[field.replacingOccurrences(of: ".", with: "_")] = .tensor(TensorValue(name: name, tensor: m.weights[name]!))
+        }
+        r["attention"] = .record(groups["attention"]!)
+        r["mlp"] = .record(groups["mlp"]!)
+        return r
+    }
+}
+
+/// Field access and display of the engine's tensor statistics.
+enum TensorStatistics {
+    static let fieldNames = ["name", "shape", "dtype", "bytes", "count", "min", "max", "mean", "std", "l2", "sparsity", "outliers"]
+
+    /// Statistics with a 40-bin histogram (the width of a terminal line).
+    static func of(_ t: TensorValue) -> TensorStats { TensorStats(t.tensor, name: t.name, bins: 40) }
+
+    static func fields(_ s: TensorStats) -> Record {
+        var r = Record()
+        r["name"] = s.name.map { .string($0) } ?? .null
+        r["shape"] = .list(s.shape.map { .number(Double($0)) })
+        r["dtype"] = .string(s.dtype.rawValue)
+        r["bytes"] = .number(Double(s.bytes))
+        r["count"] = .number(Double(s.count))
+        r["min"] = .number(s.min)
+        r["max"] = .number(s.max)
+        r["mean"] = .number(s.mean)
+        r["std"] = .number(s.std)
+        r["l2"] = .number(s.l2)
+        r["sparsity"] = .number(s.zeroFraction)
+        r["outliers"] = .number(Double(s.outliers))
+        return r
+    }
+
+    /// The report `stats(t)` returns and a bare tensor shows.
+    static func report(_ t: TensorValue) -> Report {
+        let s = of(t)
+        let shape = s.shape.map(String.init).joined(separator: " × ")
+        return Report(
+            title: "tensor \(s.name ?? "")".trimmingCharacters(in: .whitespaces),
+            fields: fields(s),
+            lines: [
+                "[\(shape)] \(s.dtype.rawValue), \(formatCount(s.count)) values, \(formatBytes(s.bytes))",
+                "min \(format4(s.min))  max \(format4(s.max))  mean \(format4(s.mean))  std \(format4(s.std))",
+                "l2 \(format4(s.l2))  zeros \(formatPercent(s.zeroFraction))  outliers (>\(formatNumber(s.outlierSigmas))σ) \(s.outliers)",
+            ],
+            histogram: s.histogram
+        )
+    }
+}

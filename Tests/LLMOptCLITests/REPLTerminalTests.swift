@@ -1,0 +1,116 @@
+import Foundation
+import XCTest
+
+/// Drives the real REPL in a terminal (tmux): line editing, Tab completion, continuation
+/// prompts, Ctrl-C stopping a running statement with the session intact, history across
+/// sessions, Ctrl-D leaving.
+final class REPLTerminalTests: XCTestCase {
+    private var session = ""
+    private var history = ""
+
+    override func setUpWithError() throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/tmux") else {
+            throw XCTSkip("tmux is not installed (Scripts/setup installs it): the terminal REPL tests did not run")
+        }
+        session = "llmopt-test-\(getpid())"
+        history = NSTemporaryDirectory() + "llmopt-history-\(getpid())"
+        try? FileManager.default.removeItem(atPath: history)
+    }
+
+    override func tearDown() {
+        _ = try? tmux(["kill-session", "-t", session])
+        try? FileManager.default.removeItem(atPath: history)
+    }
+
+    /// Runs a tmux command. Only commands that print are given a pipe: the server that
+    /// `new-session` starts would otherwise hold the pipe open.
+    @discardableResult
+    private func tmux(_ arguments: [String], readOutput: Bool = false) throws -> String {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/tmux")
+        p.arguments = arguments
+        p.standardError = FileHandle.nullDevice
+        let out = Pipe()
+        p.standardOutput = readOutput ? out : FileHandle.nullDevice
+        try p.run()
+        let data = readOutput ? out.fileHandleForReading.readDataToEndOfFile() : Data()
+        p.waitUntilExit()
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    private func start() throws {
+        try tmux(["new-session", "-d", "-s", session, "-x", "120", "-y", "50", "-c", Binary.packageRoot,
+                  "env LLMOPT_HISTORY=\(history) TERM=xterm \(Binary.path)"])
+        try waitFor("llmopt>")
+    }
+
+    private func send(_ keys: String...) throws { try tmux(["send-keys", "-t", session] + keys) }
+
+    private func screen() throws -> String { try tmux(["capture-pane", "-p", "-t", session, "-S", "-200"], readOutput: true) }
+
+    /// Waits until the screen contains `text` (the REPL answers in milliseconds; tests allow seconds).
+    private func waitFor(_ text: String, count: Int = 1, timeout: Double = 10) throws {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if try screen().components(separatedBy: text).count - 1 >= count { return }
+            usleep(50_000)
+        }
+        XCTFail("timed out waiting for \(text.debugDescription) ×\(count); screen:\n\(try screen())")
+        throw XCTSkip("giving up this test")
+    }
+
+    func testEditingCompletionContinuationInterruptAndHistory() throws {
+        try start()
+        try send("let abcdef = 20", "Enter")
+        try waitFor("llmopt>", count: 2)
+        // Tab completes a variable in scope.
+        try send("abc", "Tab")
+        try waitFor("llmopt> abcdef")
+        try send(" + 1", "Enter")
+        try waitFor("\n21\n")
+        // A block continues on a continuation prompt until it closes.
+        try send("fn twice(x) {", "Enter")
+        try waitFor("   ...>")
+        try send("x * 2", "Enter", "}", "Enter")
+        try send("print(twice(4))", "Enter")
+        try waitFor("\n8\n")
+        // Fields of the value before the dot, and named arguments of the call.
+        try send("let m = load(\"Tests/Fixtures/models/tiny-", "Tab")
+        try waitFor("load(\"Tests/Fixtures/models/tiny-")
+        try send("l", "Tab")
+        try waitFor("tiny-llama/")
+        try send("\")", "Enter")
+        try send("m.layers[0].", "Tab")
+        try waitFor("attention_norm  mlp")
+        try send("mlp.u", "Tab")
+        try waitFor("m.layers[0].mlp.up")
+        try send(".sha", "Tab")
+        try waitFor("m.layers[0].mlp.up.shape")
+        try send("Enter")
+        try waitFor("[172, 64]")
+        try send("perplexity(m, \"a b\", ", "Tab")
+        try waitFor("max_tokens:")
+        try send("C-c")
+        try waitFor("llmopt>", count: 10)
+        // Ctrl-C stops a running statement; the session keeps its variables.
+        try send("while true { abcdef += 1 }", "Enter")
+        usleep(500_000)
+        try send("C-c")
+        try waitFor("error: interrupted")
+        try send("print(abcdef > 20, twice(5))", "Enter")
+        try waitFor("true 10")
+        try send(":quit", "Enter")
+        usleep(300_000)
+        let saved = try String(contentsOfFile: history, encoding: .utf8)
+        XCTAssertTrue(saved.contains("twice(4)"), saved)
+
+        // History survives into the next session: Up recalls the last entries.
+        try start()
+        try send("Up", "Up")
+        try waitFor("llmopt> print(abcdef > 20, twice(5))")
+        try send("C-c")
+        try send("C-d")
+        usleep(500_000)
+        XCTAssertFalse(try tmux(["list-sessions"], readOutput: true).contains(session), "Ctrl-D leaves the REPL")
+    }
+}

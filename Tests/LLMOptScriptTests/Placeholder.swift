@@ -1,2 +1,0 @@
-import XCTest
-final class ScriptPlaceholderTests: XCTestCase { func testBuilds() { XCTAssertTrue(true) } }

@@ -119,7 +119,7 @@ public enum GPTQ {
                     }
                 }
             }
-            if end < cols { try SparseGPT.propagate(errors, into: wp, rows: rows, cols: cols, block: start, end: end, u: u) }
+            if end < cols { SparseGPT.propagate(errors, into: wp, rows: rows, cols: cols, block: start, end: end, u: u) }
             start = end
         }
         return layout.makeTensor(shape: src.shape) { base in

@@ -1,0 +1,62 @@
+import LLMOptCore
+
+extension Builtins {
+    /// Quantization: fewer bits per weight.
+    static let quantization: [Builtin] = [
+        Builtin("quantize", family: "quantization",
+                parameters: [
+                    .init("model", "the model to quantize (it is left as it was)"),
+                    .init("scheme", .value(.string("int4")), "int2..int8 or rtn (round to nearest), gptq, awq (calibrated), q8_0, q4_0, q4_1 (llama.cpp blocks), f16, bf16"),
+                    .init("bits", .value(.number(4)), "bits per weight for rtn, gptq and awq"),
+                    .init("group", .value(.number(32)), "values per scale along each row; 0: one scale per output channel; -1: per tensor"),
+                    .init("symmetric", .value(.bool(true)), "symmetric grid (no zero point) or asymmetric"),
+                    .init("calibration", .absent, "a text to calibrate on (gptq, awq)"),
+                    .init("samples", .value(.number(16)), "calibration windows"),
+                    .init("length", .value(.number(256)), "tokens per calibration window"),
+                    .init("targets", .absent, "regular expressions: quantize only tensors whose name matches one"),
+                    .init("ignore", .absent, "regular expressions: leave these tensors alone"),
+                    .init("overrides", .absent, "a record from name pattern to scheme, checked first, e.g. [\"lm_head\": \"q8_0\"]"),
+                    .init("report", .value(.bool(false)), "return the per-tensor report (its field `model` is the quantized model) instead of the model"),
+                ],
+                summary: "A quantized copy of the model; tensors it did not touch are shared with the input. By default every linear weight but the embeddings and the LM head.",
+                math: """
+                symmetric:  qmax = 2^(b−1) − 1, scale = max|w| / qmax, q = clamp(round(w / scale), −qmax, qmax), w' = q · scale
+                asymmetric: scale = (max(w, 0) − min(w, 0)) / (2^b − 1), zero = round(−min / scale), w' = (q − zero) · scale
+                each group of `group` consecutive values of a row has its own scale
+                gptq: quantize column by column, spreading each error over the columns not yet quantized (H = XᵀX)
+                awq:  scale input channels by activation magnitude^α before rounding (α searched on calibration)
+                """,
+                example: "let m = load(\"Tests/Fixtures/models/tiny-llama\")\nlet q = quantize(m, \"int8\", group: 32)\nprint(q.bytes < m.bytes)") { args in
+            let model = try args.model("model")
+            let scheme = try args.string("scheme")
+            guard Quantization.schemes.contains(scheme.lowercased()) else {
+                throw ScriptError("quantize: unknown scheme '\(scheme)'\(suggestion(for: scheme, in: Quantization.schemes)) (\(Quantization.schemes.joined(separator: ", ")))")
+            }
+            let selection = try selection(args)
+            var overrides: [SchemeOverride] = []
+            if args.has("overrides") {
+                guard case .record(let r) = args.value("overrides") else { throw ScriptError("quantize: overrides must be a record of pattern: scheme") }
+                overrides = r.pairs.map { SchemeOverride($0.0, Display.plain($0.1)) }
+            }
+            let options = QuantizationOptions(
+                bits: try args.int("bits"), group: try args.int("group"), symmetric: try args.bool("symmetric"),
+                targets: selection.targets, ignore: selection.ignore, overrides: overrides, calibration: try calibration(args))
+            let (quantized, report) = try Quantization.quantize(model, scheme: scheme, options: options)
+            guard try args.bool("report") else { return .model(quantized) }
+            var fields = Record()
+            fields["model"] = .model(quantized)
+            fields["bytes_before"] = .number(Double(report.modelBytesBefore))
+            fields["bytes_after"] = .number(Double(report.modelBytesAfter))
+            fields["relative_error"] = .number(report.overallRelativeError)
+            fields["rows"] = .list(report.rows.map { r in
+                .record(Record([("name", .string(r.name)), ("format", .string(r.format)), ("relative_error", .number(r.relativeError)),
+                                ("max_error", .number(r.maxAbsError)), ("bytes", .number(Double(r.bytesAfter)))]))
+            })
+            let table = Table(columns: ["tensor", "format", "bytes before", "bytes after", "rel err", "max err"], rows: report.rows.map { r in
+                [r.name, r.format, formatBytes(r.bytesBefore), formatBytes(r.bytesAfter), format4(r.relativeError), format4(r.maxAbsError)]
+            })
+            return .report(Report(title: "quantize \(scheme): \(formatBytes(report.modelBytesBefore)) → \(formatBytes(report.modelBytesAfter))", fields: fields,
+                                  lines: ["relative error ‖W − Ŵ‖ / ‖W‖ \(format4(report.overallRelativeError))"] + report.notes, table: table))
+        },
+    ]
+}

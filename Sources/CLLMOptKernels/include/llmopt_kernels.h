@@ -4,10 +4,117 @@
 #include <stddef.h>
 #include <stdint.h>
 
+// Hot loops of the engine. Every kernel is single-threaded: callers split the output columns
+// (weight rows) across threads. Fast kernels pick an instruction-set path once at run time
+// (AVX-512 with VNNI, AVX2 with FMA, or portable C) and are tested against the `_ref` loops.
+
+// MARK: Instruction-set path
+
+/// The path in use: "avx512-vnni", "avx2-fma" or "generic".
+const char *llmopt_kernels_isa(void);
+
+/// Paths, from slowest to fastest.
+enum { LLMOPT_ISA_GENERIC = 0, LLMOPT_ISA_AVX2 = 1, LLMOPT_ISA_AVX512 = 2 };
+
+/// The fastest path this CPU supports.
+int llmopt_kernels_isa_best(void);
+
+/// Selects a path (clamped to what the CPU supports) and returns the one now in use.
+/// For tests and benchmarks; `LLMOPT_ISA=generic|avx2|avx512` in the environment does the same at start.
+int llmopt_kernels_set_isa(int isa);
+
+/// A 64-byte aligned buffer of at least `bytes` bytes owned by the calling thread, kept and
+/// grown across calls (so hot paths do not fault in fresh pages). `slot` 0..3 names independent
+/// buffers; a slot's contents are valid until the same thread asks for that slot again.
+void *llmopt_scratch(int slot, size_t bytes);
+
+// MARK: Weight element types understood by the kernels (values match nothing outside this header)
+
+enum {
+    LLMOPT_W_F32 = 0,
+    LLMOPT_W_F16 = 1,
+    LLMOPT_W_BF16 = 2,
+    LLMOPT_W_Q8_0 = 3,  // per 32 values: f16 scale d, 32 int8; value = d * q
+    LLMOPT_W_Q4_0 = 4,  // per 32 values: f16 d, 16 bytes; byte j: value j (low nibble), j + 16 (high); value = d * (q - 8)
+    LLMOPT_W_Q4_1 = 5,  // per 32 values: f16 d, f16 m, 16 bytes of nibbles as Q4_0; value = d * q + m
+};
+
+/// Bytes of one weight row of `k` values (k a multiple of 32 for the block types).
+size_t llmopt_weight_row_bytes(int wtype, int k);
+
+// MARK: Dense GEMM, C[m, n] = A[m, k] · B[n, k]ᵀ
+
 /// C[m, n] (+)= sum_k A[m, k] * B[n, k]: activations times the transpose of a row-major
-/// [out, in] weight. Single-threaded; callers split n across threads.
-/// The plain triple loop; fast kernels are tested against it.
+/// [out, in] weight. The plain triple loop; fast kernels are tested against it.
 void llmopt_sgemm_nt_ref(int m, int n, int k, const float *a, int lda, const float *b, int ldb,
                          float *c, int ldc, int accumulate);
+
+/// Weight rows per GEMM micro-panel: split weight rows across threads in multiples of this.
+enum { LLMOPT_GEMM_NR = 12 };
+
+/// Depth of one packed block of A; chosen so that m x kc floats of A stay in L2 (1 MiB).
+/// Always a multiple of 32, so block-quantized weights dequantize whole blocks.
+int llmopt_gemm_kc(int m, int k);
+
+/// Floats needed by `llmopt_gemm_pack_a` for an m x k activation matrix.
+size_t llmopt_gemm_packed_a_floats(int m, int k);
+
+/// Packs A (m x k, row stride lda) into the panel layout the GEMM reads. Pack once per call,
+/// then let every thread run `llmopt_gemm_nt_packed` on its own range of weight rows.
+void llmopt_gemm_pack_a(int m, int k, const float *a, int lda, float *packed);
+
+/// C[m, n] = A · Bᵀ for B of `n` rows (weight rows, `b_row_bytes` apart) of any weight type;
+/// non-f32 rows are converted to float32 a panel at a time (exact for f16/bf16, the reference
+/// dequantization for block types, whose k must then be a multiple of 32).
+void llmopt_gemm_nt_packed(int m, int n, int k, const float *packed_a, const void *b, int wtype,
+                           size_t b_row_bytes, float *c, int ldc);
+
+// MARK: GEMV (one activation row), y[n] = B[n, k] · x[k]
+
+/// y[j] = sum_k x[k] * B[j, k] for f32, f16 or bf16 rows `b_row_bytes` apart.
+void llmopt_gemv(int n, int k, const float *x, const void *b, int wtype, size_t b_row_bytes, float *y);
+
+// MARK: Quantized activations and integer dot products (Q8_0, Q4_0, Q4_1 weights)
+
+/// Bytes of one activation row of k values (k a multiple of 32) quantized for the integer kernels:
+/// per 32-block an int8 vector with a float scale and the block's integer sum. Multiple of 64.
+size_t llmopt_q8act_row_bytes(int k);
+
+/// Quantizes one activation row, as llama.cpp's Q8 rows: d = max|x| / 127, q = round(x / d).
+void llmopt_q8act_quantize(int k, const float *x, void *dst);
+
+/// The reference of `llmopt_q8act_quantize`: the scalar loop (bit-identical output).
+void llmopt_q8act_quantize_ref(int k, const float *x, void *dst);
+
+/// Reads back block `block` of a quantized activation row: its scale, integer sum and 32 values.
+void llmopt_q8act_block(int k, const void *qx, int block, float *scale, int32_t *sum, int8_t *values);
+
+/// C[m, n] = Xq · Wᵀ for m quantized activation rows (`llmopt_q8act_row_bytes(k)` apart) and
+/// n block-quantized weight rows (`w_row_bytes` apart). Each weight block is unpacked once and
+/// used for up to four activation rows.
+void llmopt_qgemm_nt(int m, int n, int k, const void *qx, const void *w, int wtype, size_t w_row_bytes,
+                     float *c, int ldc);
+
+/// The reference of `llmopt_qgemm_nt`: per block the exact integer dot product, then
+/// d_w * d_x * dot (minus the Q4_0 offset, plus the Q4_1 minimum), summed over blocks in order.
+void llmopt_qgemm_nt_ref(int m, int n, int k, const void *qx, const void *w, int wtype, size_t w_row_bytes,
+                         float *c, int ldc);
+
+// MARK: Small vector helpers for the forward pass
+
+/// sum_i a[i] * b[i].
+float llmopt_dot_f32(int n, const float *a, const float *b);
+
+/// y[i] += alpha * x[i].
+void llmopt_axpy_f32(int n, float alpha, const float *x, float *y);
+
+/// x = softmax(x) in place (max-subtracted), returns the sum of exponentials before normalizing.
+float llmopt_softmax_f32(int n, float *x);
+
+/// y = x / sqrt(mean(x²) + eps) * weight (weight may be NULL for none).
+void llmopt_rmsnorm_f32(int n, const float *x, const float *weight, float eps, float *y);
+
+/// y = (x - mean) / sqrt(var + eps) * weight + bias (weight, bias may be NULL).
+void llmopt_layernorm_f32(int n, const float *x, const float *weight, const float *bias, float eps, float *y);
 
 #endif

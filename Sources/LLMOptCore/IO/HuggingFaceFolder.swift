@@ -1,10 +1,11 @@
 import Foundation
 
-/// Loads a Hugging Face model folder: `config.json`, `model.safetensors` (or shards listed in
-/// `model.safetensors.index.json`) and `tokenizer.json`.
+/// Loads a Hugging Face model folder: `config.json`, `model.safetensors` (or the shards listed
+/// in `model.safetensors.index.json`), `tokenizer.json` and the chat template from
+/// `tokenizer_config.json` or `chat_template.jinja`.
 public enum HuggingFaceFolder {
     public static func load(_ folder: String) throws -> Model {
-        let configPath = (folder as NSString).appendingPathComponent("config.json")
+        let configPath = path(folder, "config.json")
         guard let data = FileManager.default.contents(atPath: configPath) else {
             throw LLMOptError.badFile(path: configPath, reason: "cannot read config.json")
         }
@@ -12,23 +13,150 @@ public enum HuggingFaceFolder {
             throw LLMOptError.badFile(path: configPath, reason: "not a JSON object")
         }
         let config = try parseConfig(json, path: configPath)
-        let st = try SafetensorsFile(path: (folder as NSString).appendingPathComponent("model.safetensors"))
+
         var weights: [String: Tensor] = [:]
-        for (name, t) in st.tensors {
-            var name = name
-            if config.architecture == .gpt2 {
-                if !name.hasPrefix("transformer.") && name != "lm_head.weight" { name = "transformer." + name }
-                if name.hasSuffix(".attn.bias") || name.hasSuffix(".attn.masked_bias") { continue }
-                weights[name] = isConv1D(name) ? transposed(t.toF32()) : t
-            } else {
-                weights[name] = t
+        var order: [String] = []
+        for file in try safetensorsFiles(folder) {
+            let st = try SafetensorsFile(path: file)
+            for name in st.order {
+                guard let hfName = canonicalName(name, architecture: config.architecture) else { continue }
+                let t = st.tensors[name]!
+                guard weights[hfName] == nil else {
+                    throw LLMOptError.badFile(path: file, reason: "tensor '\(hfName)' appears in more than one file")
+                }
+                if config.architecture == .gpt2 && isConv1D(hfName) {
+                    guard t.rank == 2 else {
+                        throw LLMOptError.badFile(path: file, reason: "tensor '\(name)' should have two dimensions, has \(t.shape)")
+                    }
+                    weights[hfName] = transposed(t)
+                } else {
+                    weights[hfName] = t
+                }
+                order.append(hfName)
             }
         }
-        let order = st.order.compactMap { n -> String? in
-            let full = (config.architecture == .gpt2 && !n.hasPrefix("transformer.") && n != "lm_head.weight") ? "transformer." + n : n
-            return weights[full] == nil ? nil : full
+        try WeightShapes.check(weights, config: config, source: folder)
+
+        let tokenizerPath = path(folder, "tokenizer.json")
+        let tokenizer: (any Tokenizer)? = nil  // PENDING tokenizers merge: TokenizerJSON.load(path: tokenizerPath)
+        _ = tokenizerPath
+        return Model(
+            config: config, weights: weights, weightOrder: order, tokenizer: tokenizer,
+            chatTemplate: try chatTemplate(folder), format: .huggingFace, sourcePath: folder)
+    }
+
+    /// Saves `model` as a Hugging Face folder transformers loads: `config.json`,
+    /// `model.safetensors` with float weights (quantized tensors dequantized to float32, GPT-2
+    /// Conv1D weights transposed back to `[in, out]`, Llama q/k rows moved back to rotate-half
+    /// when the model is interleaved), the chat template, and the tokenizer files copied from
+    /// the source folder when the model came from one.
+    public static func save(_ model: Model, to folder: String) throws {
+        let c = model.config
+        do {
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        } catch {
+            throw LLMOptError.badFile(path: folder, reason: "cannot create the folder: \(error.localizedDescription)")
         }
-        return Model(config: config, weights: weights, weightOrder: order, format: .huggingFace, sourcePath: folder)
+        var tensors: [(name: String, tensor: Tensor)] = []
+        for name in model.weightOrder {
+            guard var t = model.weights[name] else { continue }
+            if name == "lm_head.weight" && c.tieEmbeddings { continue }
+            if c.architecture == .llama && c.ropeInterleaved
+                && (name.hasSuffix("self_attn.q_proj.weight") || name.hasSuffix("self_attn.k_proj.weight")) {
+                t = try RopeLayout.toRotateHalf(t, headDim: c.headDim, name: name)
+            }
+            if t.dtype.isQuantized { t = t.toF32() }
+            if c.architecture == .gpt2 && isConv1D(name) { t = transposed(t) }
+            tensors.append((name, t))
+        }
+        let configData = try JSONSerialization.data(withJSONObject: configJSON(c), options: [.prettyPrinted, .sortedKeys])
+        try write(configData, to: path(folder, "config.json"))
+        try SafetensorsWriter.write(tensors, to: path(folder, "model.safetensors"))
+        if model.format == .huggingFace, let source = model.sourcePath, source != folder {
+            for name in ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "generation_config.json"] {
+                if let data = FileManager.default.contents(atPath: path(source, name)) { try write(data, to: path(folder, name)) }
+            }
+        }
+        if let template = model.chatTemplate { try write(Data(template.utf8), to: path(folder, "chat_template.jinja")) }
+    }
+
+    static func write(_ data: Data, to file: String) throws {
+        try AtomicFileWriter.write(to: file) { w in try data.withUnsafeBytes { try w.write($0) } }
+    }
+
+    /// The double with the float's shortest decimal spelling (1e-05, not 9.99999974737875e-06).
+    static func shortest(_ x: Float) -> Double { Double("\(x)") ?? Double(x) }
+
+    /// `config.json` in transformers' vocabulary for the model's architecture.
+    static func configJSON(_ c: ModelConfig) -> [String: Any] {
+        var j: [String: Any] = ["vocab_size": c.vocabSize, "tie_word_embeddings": c.tieEmbeddings, "torch_dtype": "float32"]
+        if let bos = c.bosTokenId { j["bos_token_id"] = bos }
+        if let eos = c.eosTokenId { j["eos_token_id"] = eos }
+        switch c.architecture {
+        case .llama:
+            j["architectures"] = ["LlamaForCausalLM"]
+            j["model_type"] = "llama"
+            j["hidden_size"] = c.hiddenSize
+            j["intermediate_size"] = c.intermediateSize
+            j["num_hidden_layers"] = c.numLayers
+            j["num_attention_heads"] = c.numHeads
+            j["num_key_value_heads"] = c.numKVHeads
+            j["head_dim"] = c.headDim
+            j["max_position_embeddings"] = c.maxPositions
+            j["rms_norm_eps"] = shortest(c.normEps)
+            j["rope_theta"] = shortest(c.ropeTheta)
+            j["hidden_act"] = "silu"
+            j["attention_bias"] = false
+            j["mlp_bias"] = false
+        case .gpt2:
+            j["architectures"] = ["GPT2LMHeadModel"]
+            j["model_type"] = "gpt2"
+            j["n_embd"] = c.hiddenSize
+            j["n_inner"] = c.intermediateSize
+            j["n_layer"] = c.numLayers
+            j["n_head"] = c.numHeads
+            j["n_positions"] = c.maxPositions
+            j["layer_norm_epsilon"] = shortest(c.normEps)
+            j["activation_function"] = "gelu_new"
+        }
+        return j
+    }
+
+    static func path(_ folder: String, _ name: String) -> String {
+        (folder as NSString).appendingPathComponent(name)
+    }
+
+    /// `model.safetensors`, or every shard named by `model.safetensors.index.json`.
+    static func safetensorsFiles(_ folder: String) throws -> [String] {
+        let single = path(folder, "model.safetensors")
+        let indexPath = path(folder, "model.safetensors.index.json")
+        if FileManager.default.fileExists(atPath: single) { return [single] }
+        guard let data = FileManager.default.contents(atPath: indexPath) else {
+            throw LLMOptError.badFile(path: folder, reason: "no model.safetensors or model.safetensors.index.json")
+        }
+        guard let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+              let map = json["weight_map"] as? [String: String]
+        else {
+            throw LLMOptError.badFile(path: indexPath, reason: "no 'weight_map' object of tensor names to file names")
+        }
+        var shards: [String] = []
+        for file in Set(map.values).sorted() {
+            guard !file.contains("/"), !file.hasPrefix(".") else {
+                throw LLMOptError.badFile(path: indexPath, reason: "shard '\(file)' is not a file name in the folder")
+            }
+            shards.append(path(folder, file))
+        }
+        return shards
+    }
+
+    /// The engine's name for a checkpoint tensor, `nil` for buffers the engine recomputes.
+    /// GPT-2 checkpoints come with or without the `transformer.` prefix and may store the
+    /// causal-mask buffers `h.N.attn.bias` / `attn.masked_bias`.
+    static func canonicalName(_ name: String, architecture: Architecture) -> String? {
+        guard architecture == .gpt2 else { return name }
+        let full = (name.hasPrefix("transformer.") || name == "lm_head.weight") ? name : "transformer." + name
+        if full.hasSuffix(".attn.bias") || full.hasSuffix(".attn.masked_bias") { return nil }
+        return full
     }
 
     /// GPT-2's Conv1D layers store `[in, out]`; the engine wants `[out, in]`.
@@ -36,47 +164,100 @@ public enum HuggingFaceFolder {
         name.hasSuffix(".weight") && (name.contains(".attn.c_attn.") || name.contains(".attn.c_proj.") || name.contains(".mlp.c_fc.") || name.contains(".mlp.c_proj."))
     }
 
+    /// A 2-D tensor of a one-value-per-element dtype with its dimensions swapped.
     static func transposed(_ t: Tensor) -> Tensor {
         let (r, c) = (t.shape[0], t.shape[1])
-        let src = t.f32Pointer
-        return Tensor.f32(shape: [c, r]) { out in
-            for i in 0..<r { for j in 0..<c { out[j * r + i] = src[i * c + j] } }
+        let size = t.dtype.blockBytes
+        let src = t.rawPointer
+        return Tensor.raw(shape: [c, r], dtype: t.dtype) { out in
+            let dst = out.baseAddress!
+            for i in 0..<r {
+                for j in 0..<c {
+                    (dst + (j * r + i) * size).copyMemory(from: src + (i * c + j) * size, byteCount: size)
+                }
+            }
+        }
+    }
+
+    /// The chat template from `chat_template.jinja`, or `tokenizer_config.json`'s
+    /// `chat_template` (a string, or a list of named templates of which "default" is used).
+    static func chatTemplate(_ folder: String) throws -> String? {
+        let jinja = path(folder, "chat_template.jinja")
+        if let data = FileManager.default.contents(atPath: jinja) { return String(decoding: data, as: UTF8.self) }
+        let configPath = path(folder, "tokenizer_config.json")
+        guard let data = FileManager.default.contents(atPath: configPath) else { return nil }
+        guard let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+            throw LLMOptError.badFile(path: configPath, reason: "not a JSON object")
+        }
+        switch json["chat_template"] {
+        case let s as String: return s
+        case let list as [[String: Any]]:
+            let named = list.first { ($0["name"] as? String) == "default" } ?? list.first
+            return named?["template"] as? String
+        default: return nil
         }
     }
 
     static func parseConfig(_ j: [String: Any], path: String) throws -> ModelConfig {
-        func int(_ keys: String...) -> Int? { for k in keys { if let v = j[k] as? Int { return v } }; return nil }
-        func float(_ keys: String...) -> Float? { for k in keys { if let v = j[k] as? Double { return Float(v) } }; return nil }
-        let archs = (j["architectures"] as? [String]) ?? []
-        let modelType = j["model_type"] as? String
-        func need(_ v: Int?, _ key: String) throws -> Int {
-            guard let v, v > 0 else { throw LLMOptError.badFile(path: path, reason: "missing or invalid '\(key)'") }
+        func int(_ key: String) throws -> Int? {
+            guard let v = j[key], !(v is NSNull) else { return nil }
+            guard let i = v as? Int else {
+                throw LLMOptError.badFile(path: path, reason: "'\(key)' should be an integer, is \(v)")
+            }
+            return i
+        }
+        func float(_ key: String, in dict: [String: Any]? = nil) throws -> Float? {
+            guard let v = (dict ?? j)[key], !(v is NSNull) else { return nil }
+            guard let d = v as? Double else {
+                throw LLMOptError.badFile(path: path, reason: "'\(key)' should be a number, is \(v)")
+            }
+            return Float(d)
+        }
+        func need(_ key: String) throws -> Int {
+            guard let v = try int(key), v > 0 else { throw LLMOptError.badFile(path: path, reason: "missing or invalid '\(key)'") }
             return v
         }
+        func tokenId(_ key: String) -> Int? {
+            // Some configs list several EOS ids; the first is the one generation stops on.
+            if let v = j[key] as? Int { return v }
+            return (j[key] as? [Int])?.first
+        }
+        let archs = (j["architectures"] as? [String]) ?? []
+        let modelType = j["model_type"] as? String
         if archs.contains("LlamaForCausalLM") || modelType == "llama" {
-            let hidden = try need(int("hidden_size"), "hidden_size")
-            let heads = try need(int("num_attention_heads"), "num_attention_heads")
-            var theta = float("rope_theta")
-            if let rp = j["rope_parameters"] as? [String: Any], let t = rp["rope_theta"] as? Double { theta = theta ?? Float(t) }
+            let hidden = try need("hidden_size")
+            let heads = try need("num_attention_heads")
+            // Newer transformers nest RoPE settings in `rope_parameters` (older: `rope_scaling`).
+            let rope = (j["rope_parameters"] as? [String: Any]) ?? (j["rope_scaling"] as? [String: Any])
+            if let type = rope?["rope_type"] as? String ?? rope?["type"] as? String, type != "default" {
+                throw LLMOptError.unsupported("\(path): RoPE type '\(type)' is not supported (llmopt runs the default RoPE)")
+            }
+            let theta = try float("rope_theta") ?? float("rope_theta", in: rope) ?? 10000
+            if let act = j["hidden_act"] as? String, act != "silu" {
+                throw LLMOptError.unsupported("\(path): hidden_act '\(act)' is not supported (Llama uses silu)")
+            }
+            if (j["attention_bias"] as? Bool) == true || (j["mlp_bias"] as? Bool) == true {
+                throw LLMOptError.unsupported("\(path): Llama with attention or MLP biases is not supported")
+            }
             return ModelConfig(
-                architecture: .llama, vocabSize: try need(int("vocab_size"), "vocab_size"), hiddenSize: hidden,
-                intermediateSize: try need(int("intermediate_size"), "intermediate_size"),
-                numLayers: try need(int("num_hidden_layers"), "num_hidden_layers"), numHeads: heads,
-                numKVHeads: int("num_key_value_heads") ?? heads, headDim: int("head_dim"),
-                maxPositions: int("max_position_embeddings") ?? 2048, normEps: float("rms_norm_eps") ?? 1e-6,
-                ropeTheta: theta ?? 10000, ropeInterleaved: false,
+                architecture: .llama, vocabSize: try need("vocab_size"), hiddenSize: hidden,
+                intermediateSize: try need("intermediate_size"),
+                numLayers: try need("num_hidden_layers"), numHeads: heads,
+                numKVHeads: try int("num_key_value_heads") ?? heads, headDim: try int("head_dim"),
+                maxPositions: try int("max_position_embeddings") ?? 2048, normEps: try float("rms_norm_eps") ?? 1e-6,
+                ropeTheta: theta, ropeInterleaved: false,
                 tieEmbeddings: (j["tie_word_embeddings"] as? Bool) ?? false,
-                bosTokenId: int("bos_token_id"), eosTokenId: int("eos_token_id"))
+                bosTokenId: tokenId("bos_token_id"), eosTokenId: tokenId("eos_token_id"))
         }
         if archs.contains("GPT2LMHeadModel") || modelType == "gpt2" {
-            let d = try need(int("n_embd"), "n_embd")
-            let heads = try need(int("n_head"), "n_head")
+            let d = try need("n_embd")
+            let heads = try need("n_head")
             return ModelConfig(
-                architecture: .gpt2, vocabSize: try need(int("vocab_size"), "vocab_size"), hiddenSize: d,
-                intermediateSize: int("n_inner") ?? 4 * d, numLayers: try need(int("n_layer"), "n_layer"),
-                numHeads: heads, numKVHeads: heads, maxPositions: int("n_positions") ?? 1024,
-                normEps: float("layer_norm_epsilon") ?? 1e-5, tieEmbeddings: (j["tie_word_embeddings"] as? Bool) ?? true,
-                bosTokenId: int("bos_token_id"), eosTokenId: int("eos_token_id"))
+                architecture: .gpt2, vocabSize: try need("vocab_size"), hiddenSize: d,
+                intermediateSize: try int("n_inner") ?? 4 * d, numLayers: try need("n_layer"),
+                numHeads: heads, numKVHeads: heads, maxPositions: try int("n_positions") ?? 1024,
+                normEps: try float("layer_norm_epsilon") ?? 1e-5, tieEmbeddings: (j["tie_word_embeddings"] as? Bool) ?? true,
+                bosTokenId: tokenId("bos_token_id"), eosTokenId: tokenId("eos_token_id"))
         }
         throw LLMOptError.badFile(path: path, reason: "unknown architecture \(archs.first ?? modelType ?? "(none)"); llmopt runs LlamaForCausalLM and GPT2LMHeadModel")
     }

@@ -1,0 +1,353 @@
+// The AVX-512 path (F, BW, VL, DQ, VNNI, with FMA and F16C): GEMM, GEMV and quantized dot products.
+#include "kernels_internal.h"
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,f16c"))), apply_to = function)
+
+#define INLINE static inline __attribute__((always_inline))
+
+// MARK: Conversion of weight rows to float32
+
+/// dst[0..<len] = values [p0, p0 + len) of a weight row, converted to float32.
+INLINE void convert_range(int wtype, const void *row, int p0, int len, float *dst) {
+    const uint8_t *r = (const uint8_t *)row;
+    switch (wtype) {
+    case LLMOPT_W_F16: {
+        int i = 0;
+        for (; i + 16 <= len; i += 16)
+            _mm512_storeu_ps(dst + i, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(r + 2 * (size_t)(p0 + i)))));
+        if (i < len) {
+            __mmask16 mk = (__mmask16)((1u << (len - i)) - 1);
+            __m256i h = _mm256_maskz_loadu_epi16(mk, r + 2 * (size_t)(p0 + i));
+            _mm512_mask_storeu_ps(dst + i, mk, _mm512_cvtph_ps(h));
+        }
+        break;
+    }
+    case LLMOPT_W_BF16: {
+        int i = 0;
+        for (; i + 16 <= len; i += 16) {
+            __m512i w = _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(r + 2 * (size_t)(p0 + i))));
+            _mm512_storeu_ps(dst + i, _mm512_castsi512_ps(_mm512_slli_epi32(w, 16)));
+        }
+        if (i < len) {
+            __mmask16 mk = (__mmask16)((1u << (len - i)) - 1);
+            __m512i w = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(mk, r + 2 * (size_t)(p0 + i)));
+            _mm512_mask_storeu_ps(dst + i, mk, _mm512_castsi512_ps(_mm512_slli_epi32(w, 16)));
+        }
+        break;
+    }
+    case LLMOPT_W_Q8_0:
+        for (int b = 0; b < len / 32; b++) {
+            const uint8_t *blk = r + (size_t)(p0 / 32 + b) * 34;
+            __m512 d = _mm512_set1_ps(_cvtsh_ss(*(const uint16_t *)blk));
+            __m512i lo = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(blk + 2)));
+            __m512i hi = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(blk + 18)));
+            _mm512_storeu_ps(dst + b * 32, _mm512_mul_ps(d, _mm512_cvtepi32_ps(lo)));
+            _mm512_storeu_ps(dst + b * 32 + 16, _mm512_mul_ps(d, _mm512_cvtepi32_ps(hi)));
+        }
+        break;
+    case LLMOPT_W_Q4_0:
+    case LLMOPT_W_Q4_1: {
+        int q41 = wtype == LLMOPT_W_Q4_1, bb = q41 ? 20 : 18;
+        for (int b = 0; b < len / 32; b++) {
+            const uint8_t *blk = r + (size_t)(p0 / 32 + b) * bb;
+            __m512 d = _mm512_set1_ps(_cvtsh_ss(*(const uint16_t *)blk));
+            __m128i bytes = _mm_loadu_si128((const __m128i *)(blk + (q41 ? 4 : 2)));
+            __m128i mask = _mm_set1_epi8(0x0F);
+            __m512i lo = _mm512_cvtepu8_epi32(_mm_and_si128(bytes, mask));
+            __m512i hi = _mm512_cvtepu8_epi32(_mm_and_si128(_mm_srli_epi16(bytes, 4), mask));
+            __m512 flo, fhi;
+            if (q41) {
+                __m512 mn = _mm512_set1_ps(_cvtsh_ss(*(const uint16_t *)(blk + 2)));
+                flo = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(lo), mn);
+                fhi = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(hi), mn);
+            } else {
+                __m512i eight = _mm512_set1_epi32(8);
+                flo = _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_sub_epi32(lo, eight)));
+                fhi = _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_sub_epi32(hi, eight)));
+            }
+            _mm512_storeu_ps(dst + b * 32, flo);
+            _mm512_storeu_ps(dst + b * 32 + 16, fhi);
+        }
+        break;
+    }
+    default: memcpy(dst, (const float *)row + p0, (size_t)len * 4); break;
+    }
+}
+
+// MARK: GEMM
+
+/// One 32 x 12 tile of C over kl steps: A from a packed panel (32 floats per step), B from 12
+/// weight rows `ldb` floats apart, broadcast one value at a time. 24 accumulators in registers.
+INLINE void tile_32x12(int kl, const float *pa, const float *b, size_t ldb, float *c, int ldc,
+                       int mrows, int ncols, int overwrite) {
+    __m512 acc[LLMOPT_NR][2];
+    for (int j = 0; j < LLMOPT_NR; j++) acc[j][0] = acc[j][1] = _mm512_setzero_ps();
+    const float *b0 = b, *b3 = b + 3 * ldb, *b6 = b + 6 * ldb, *b9 = b + 9 * ldb;
+    for (int p = 0; p < kl; p++) {
+        __m512 a0 = _mm512_loadu_ps(pa), a1 = _mm512_loadu_ps(pa + 16);
+        pa += 32;
+#define LLMOPT_STEP(j, base, off)                                  \
+        {                                                          \
+            __m512 bj = _mm512_set1_ps(base[off]);                 \
+            acc[j][0] = _mm512_fmadd_ps(a0, bj, acc[j][0]);        \
+            acc[j][1] = _mm512_fmadd_ps(a1, bj, acc[j][1]);        \
+        }
+        LLMOPT_STEP(0, b0, p) LLMOPT_STEP(1, b0, ldb + p) LLMOPT_STEP(2, b0, 2 * ldb + p)
+        LLMOPT_STEP(3, b3, p) LLMOPT_STEP(4, b3, ldb + p) LLMOPT_STEP(5, b3, 2 * ldb + p)
+        LLMOPT_STEP(6, b6, p) LLMOPT_STEP(7, b6, ldb + p) LLMOPT_STEP(8, b6, 2 * ldb + p)
+        LLMOPT_STEP(9, b9, p) LLMOPT_STEP(10, b9, ldb + p) LLMOPT_STEP(11, b9, 2 * ldb + p)
+#undef LLMOPT_STEP
+    }
+    // The tile holds C transposed (lanes run along m): write it out row by row.
+    float t[LLMOPT_NR][LLMOPT_MR] __attribute__((aligned(64)));
+    for (int j = 0; j < LLMOPT_NR; j++) {
+        _mm512_store_ps(t[j], acc[j][0]);
+        _mm512_store_ps(t[j] + 16, acc[j][1]);
+    }
+    __m512i idx = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+                                     _mm512_set1_epi32(LLMOPT_MR));
+    __mmask16 cols = (__mmask16)((1u << ncols) - 1);
+    for (int i = 0; i < mrows; i++) {
+        __m512 row = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), cols, idx, &t[0][i], 4);
+        float *ci = c + (size_t)i * ldc;
+        if (!overwrite) row = _mm512_add_ps(row, _mm512_maskz_loadu_ps(cols, ci));
+        _mm512_mask_storeu_ps(ci, cols, row);
+    }
+}
+
+void llmopt_gemm_nt_packed_avx512(int m, int n, int k, const float *pa, const void *b, int wtype, size_t rb,
+                                  float *c, int ldc) {
+    if (m <= 0 || n <= 0) return;
+    if (k <= 0) {
+        for (int i = 0; i < m; i++) memset(c + (size_t)i * ldc, 0, (size_t)n * 4);
+        return;
+    }
+    int kc = llmopt_gemm_kc(m, k);
+    int panels = (m + LLMOPT_MR - 1) / LLMOPT_MR;
+    size_t ldbuf = (size_t)kc + 16;  // skews the rows of the panel buffer across cache sets
+    float *buf = NULL;
+    for (int p0 = 0; p0 < k; p0 += kc) {
+        int kl = k - p0 < kc ? k - p0 : kc;
+        const float *pblock = pa + (size_t)p0 * panels * LLMOPT_MR;
+        for (int j0 = 0; j0 < n; j0 += LLMOPT_NR) {
+            int nr = n - j0 < LLMOPT_NR ? n - j0 : LLMOPT_NR;
+            const float *bp;
+            size_t ldb;
+            if (wtype == LLMOPT_W_F32 && nr == LLMOPT_NR) {
+                bp = (const float *)((const uint8_t *)b + (size_t)j0 * rb) + p0;
+                ldb = rb / 4;
+            } else {
+                if (!buf) buf = llmopt_scratch(3, LLMOPT_NR * ldbuf * 4);
+                for (int j = 0; j < LLMOPT_NR; j++) {
+                    if (j < nr) convert_range(wtype, (const uint8_t *)b + (size_t)(j0 + j) * rb, p0, kl, buf + j * ldbuf);
+                    else memset(buf + j * ldbuf, 0, (size_t)kl * 4);
+                }
+                bp = buf;
+                ldb = ldbuf;
+            }
+            for (int pn = 0; pn < panels; pn++) {
+                int rows = m - pn * LLMOPT_MR < LLMOPT_MR ? m - pn * LLMOPT_MR : LLMOPT_MR;
+                tile_32x12(kl, pblock + (size_t)pn * kl * LLMOPT_MR, bp, ldb, c + (size_t)pn * LLMOPT_MR * ldc + j0,
+                           ldc, rows, nr, p0 == 0);
+            }
+        }
+    }
+}
+
+// MARK: GEMV
+
+/// 16 values of a weight row at element offset p, as float32.
+INLINE __m512 load16(int wtype, const uint8_t *row, int p) {
+    switch (wtype) {
+    case LLMOPT_W_F16: return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(row + 2 * (size_t)p)));
+    case LLMOPT_W_BF16:
+        return _mm512_castsi512_ps(
+            _mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(row + 2 * (size_t)p))), 16));
+    default: return _mm512_loadu_ps((const float *)row + p);
+    }
+}
+
+INLINE __m512 load16_masked(int wtype, const uint8_t *row, int p, __mmask16 mk) {
+    switch (wtype) {
+    case LLMOPT_W_F16: return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(mk, row + 2 * (size_t)p));
+    case LLMOPT_W_BF16:
+        return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(mk, row + 2 * (size_t)p)), 16));
+    default: return _mm512_maskz_loadu_ps(mk, (const float *)row + p);
+    }
+}
+
+/// R rows of y at once: each x vector is loaded once for R weight rows.
+INLINE void gemv_rows(int R, int k, const float *x, const uint8_t *b, int wtype, size_t rb, float *y) {
+    __m512 acc[4], acc2[4];
+    for (int r = 0; r < R; r++) acc[r] = acc2[r] = _mm512_setzero_ps();
+    int p = 0;
+    for (; p + 32 <= k; p += 32) {
+        __m512 x0 = _mm512_loadu_ps(x + p), x1 = _mm512_loadu_ps(x + p + 16);
+        for (int r = 0; r < R; r++) {
+            acc[r] = _mm512_fmadd_ps(load16(wtype, b + r * rb, p), x0, acc[r]);
+            acc2[r] = _mm512_fmadd_ps(load16(wtype, b + r * rb, p + 16), x1, acc2[r]);
+        }
+    }
+    for (; p < k; p += 16) {
+        __mmask16 mk = k - p >= 16 ? 0xFFFF : (__mmask16)((1u << (k - p)) - 1);
+        __m512 x0 = _mm512_maskz_loadu_ps(mk, x + p);
+        for (int r = 0; r < R; r++) acc[r] = _mm512_fmadd_ps(load16_masked(wtype, b + r * rb, p, mk), x0, acc[r]);
+    }
+    for (int r = 0; r < R; r++) y[r] = _mm512_reduce_add_ps(_mm512_add_ps(acc[r], acc2[r]));
+}
+
+INLINE void gemv_typed(int wtype, int n, int k, const float *x, const uint8_t *b, size_t rb, float *y) {
+    int j = 0;
+    for (; j + 4 <= n; j += 4) gemv_rows(4, k, x, b + (size_t)j * rb, wtype, rb, y + j);
+    for (; j < n; j++) gemv_rows(1, k, x, b + (size_t)j * rb, wtype, rb, y + j);
+}
+
+void llmopt_gemv_avx512(int n, int k, const float *x, const void *b, int wtype, size_t rb, float *y) {
+    const uint8_t *w = (const uint8_t *)b;
+    switch (wtype) {
+    case LLMOPT_W_F16: gemv_typed(LLMOPT_W_F16, n, k, x, w, rb, y); break;
+    case LLMOPT_W_BF16: gemv_typed(LLMOPT_W_BF16, n, k, x, w, rb, y); break;
+    default: gemv_typed(LLMOPT_W_F32, n, k, x, w, rb, y); break;
+    }
+}
+
+// MARK: Quantized activations
+
+void llmopt_q8act_quantize_avx512(int k, const float *x, void *dst) {
+    int nb = k / 32, nc = (nb + 1) / 2;
+    llmopt_q8act_view v = llmopt_q8act_make_view(k, dst);
+    __m512 sign = _mm512_castsi512_ps(_mm512_set1_epi32(0x7FFFFFFF));
+    __m512i ones = _mm512_set1_epi8(1);
+    size_t used = (size_t)nc * 192 + (size_t)nb * 8;
+    memset((uint8_t *)dst + used, 0, llmopt_q8act_row_bytes(k) - used);  // row padding, as the reference leaves it
+    for (int c = 0; c < nc; c++) {
+        __m128i q8[4];
+        __m512 ld = _mm512_setzero_ps();
+        for (int h = 0; h < 2; h++) {
+            int b = 2 * c + h;
+            if (b >= nb) { q8[2 * h] = q8[2 * h + 1] = _mm_setzero_si128(); continue; }
+            __m512 x0 = _mm512_loadu_ps(x + b * 32), x1 = _mm512_loadu_ps(x + b * 32 + 16);
+            float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_and_ps(x0, sign), _mm512_and_ps(x1, sign)));
+            float d = amax / 127.0f;
+            float id = d != 0 ? 1.0f / d : 0.0f;
+            __m512 vid = _mm512_set1_ps(id);
+            __m512i i0 = _mm512_cvtps_epi32(_mm512_mul_ps(x0, vid)), i1 = _mm512_cvtps_epi32(_mm512_mul_ps(x1, vid));
+            q8[2 * h] = _mm512_cvtsepi32_epi8(i0);
+            q8[2 * h + 1] = _mm512_cvtsepi32_epi8(i1);
+            v.d[b] = d;
+            v.s[b] = _mm512_reduce_add_epi32(_mm512_add_epi32(i0, i1));
+            ld = _mm512_mask_blend_ps(h ? 0xFF00 : 0x00FF, ld, _mm512_set1_ps(d));
+        }
+        __m512i q = _mm512_inserti32x4(_mm512_castsi128_si512(q8[0]), q8[1], 1);
+        q = _mm512_inserti32x4(q, q8[2], 2);
+        q = _mm512_inserti32x4(q, q8[3], 3);
+        _mm512_storeu_si512((__m512i *)(v.q + c * 64), q);
+        _mm512_storeu_ps(v.lane_d + c * 16, ld);
+        _mm512_storeu_si512((__m512i *)(v.lane_s + c * 16), _mm512_dpbusd_epi32(_mm512_setzero_si512(), ones, q));
+    }
+}
+
+// MARK: Quantized GEMM
+
+/// Two blocks of a weight row (chunk c: blocks 2c and 2c + 1, the second absent past nb) as
+/// unsigned bytes for dpbusd (Q8_0 offset by 128, Q4 nibbles as they are) and lane scales.
+INLINE void load_weight_chunk(int wtype, const uint8_t *row, int c, int nb, __m512i *wq, __m512 *wd, __m512 *wm) {
+    int b0 = 2 * c, two = b0 + 1 < nb;
+    float d0, d1 = 0, m0 = 0, m1 = 0;
+    if (wtype == LLMOPT_W_Q8_0) {
+        const uint8_t *p = row + (size_t)b0 * 34;
+        __m256i lo = _mm256_loadu_si256((const __m256i *)(p + 2));
+        __m256i hi = two ? _mm256_loadu_si256((const __m256i *)(p + 36)) : _mm256_set1_epi8((char)0x80);
+        d0 = _cvtsh_ss(*(const uint16_t *)p);
+        if (two) d1 = _cvtsh_ss(*(const uint16_t *)(p + 34));
+        *wq = _mm512_xor_si512(_mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1), _mm512_set1_epi8((char)0x80));
+    } else {
+        int q41 = wtype == LLMOPT_W_Q4_1, bb = q41 ? 20 : 18, off = q41 ? 4 : 2;
+        const uint8_t *p = row + (size_t)b0 * bb;
+        __m128i t0 = _mm_loadu_si128((const __m128i *)(p + off));
+        __m128i t1 = two ? _mm_loadu_si128((const __m128i *)(p + bb + off)) : _mm_setzero_si128();
+        d0 = _cvtsh_ss(*(const uint16_t *)p);
+        if (two) d1 = _cvtsh_ss(*(const uint16_t *)(p + bb));
+        if (q41) {
+            m0 = _cvtsh_ss(*(const uint16_t *)(p + 2));
+            if (two) m1 = _cvtsh_ss(*(const uint16_t *)(p + bb + 2));
+        }
+        __m512i v = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set_m128i(t0, t0)), _mm256_set_m128i(t1, t1), 1);
+        v = _mm512_mask_srli_epi16(v, 0xFF00FF00u, v, 4);  // 128-bit lanes 1 and 3: high nibbles
+        *wq = _mm512_and_si512(v, _mm512_set1_epi8(0x0F));
+    }
+    *wd = _mm512_mask_blend_ps(0xFF00, _mm512_set1_ps(d0), _mm512_set1_ps(d1));
+    *wm = _mm512_mask_blend_ps(0xFF00, _mm512_set1_ps(m0), _mm512_set1_ps(m1));
+}
+
+/// M activation rows (up to 4) against one weight row: the weight chunk is unpacked once per M rows.
+INLINE void qdot_rows(int wtype, int M, int k, const uint8_t *qx, size_t xb, const uint8_t *row, float *c, int ldc) {
+    int nb = k / 32, nc = (nb + 1) / 2;
+    llmopt_q8act_view v[4];
+    __m512 acc[4];
+    for (int i = 0; i < M; i++) {
+        v[i] = llmopt_q8act_make_view(k, qx + (size_t)i * xb);
+        acc[i] = _mm512_setzero_ps();
+    }
+    for (int ch = 0; ch < nc; ch++) {
+        __m512i wq;
+        __m512 wd, wm;
+        load_weight_chunk(wtype, row, ch, nb, &wq, &wd, &wm);
+        for (int i = 0; i < M; i++) {
+            __m512i xq = _mm512_loadu_si512((const __m512i *)(v[i].q + ch * 64));
+            __m512i dot = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wq, xq);
+            __m512i xs = _mm512_loadu_si512((const __m512i *)(v[i].lane_s + ch * 16));
+            __m512 xd = _mm512_loadu_ps(v[i].lane_d + ch * 16);
+            if (wtype == LLMOPT_W_Q8_0) dot = _mm512_sub_epi32(dot, _mm512_slli_epi32(xs, 7));
+            else if (wtype == LLMOPT_W_Q4_0) dot = _mm512_sub_epi32(dot, _mm512_slli_epi32(xs, 3));
+            acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(wd, xd), acc[i]);
+            if (wtype == LLMOPT_W_Q4_1) acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(xs), _mm512_mul_ps(wm, xd), acc[i]);
+        }
+    }
+    for (int i = 0; i < M; i++) c[(size_t)i * ldc] = _mm512_reduce_add_ps(acc[i]);
+}
+
+INLINE void qgemm_typed(int wtype, int m, int n, int k, const uint8_t *qx, const uint8_t *w, size_t rb, float *c, int ldc) {
+    size_t xb = llmopt_q8act_row_bytes(k);
+    for (int j = 0; j < n; j++) {
+        const uint8_t *row = w + (size_t)j * rb;
+        int i = 0;
+        for (; i + 4 <= m; i += 4) qdot_rows(wtype, 4, k, qx + i * xb, xb, row, c + (size_t)i * ldc + j, ldc);
+        switch (m - i) {
+        case 3: qdot_rows(wtype, 3, k, qx + i * xb, xb, row, c + (size_t)i * ldc + j, ldc); break;
+        case 2: qdot_rows(wtype, 2, k, qx + i * xb, xb, row, c + (size_t)i * ldc + j, ldc); break;
+        case 1: qdot_rows(wtype, 1, k, qx + i * xb, xb, row, c + (size_t)i * ldc + j, ldc); break;
+        default: break;
+        }
+    }
+}
+
+void llmopt_qgemm_nt_avx512(int m, int n, int k, const void *qx, const void *w, int wtype, size_t rb, float *c, int ldc) {
+    switch (wtype) {
+    case LLMOPT_W_Q8_0: qgemm_typed(LLMOPT_W_Q8_0, m, n, k, qx, w, rb, c, ldc); break;
+    case LLMOPT_W_Q4_0: qgemm_typed(LLMOPT_W_Q4_0, m, n, k, qx, w, rb, c, ldc); break;
+    case LLMOPT_W_Q4_1: qgemm_typed(LLMOPT_W_Q4_1, m, n, k, qx, w, rb, c, ldc); break;
+    default: break;
+    }
+}
+
+#pragma clang attribute pop
+
+#else
+// Not x86-64: never selected (isa.c only picks this path after checking the CPU).
+void llmopt_gemm_nt_packed_avx512(int m, int n, int k, const float *pa, const void *b, int wtype, size_t rb, float *c, int ldc) {
+    llmopt_gemm_nt_packed_generic(m, n, k, pa, b, wtype, rb, c, ldc);
+}
+void llmopt_gemv_avx512(int n, int k, const float *x, const void *b, int wtype, size_t rb, float *y) {
+    llmopt_gemv_generic(n, k, x, b, wtype, rb, y);
+}
+void llmopt_q8act_quantize_avx512(int k, const float *x, void *dst) { llmopt_q8act_quantize_ref(k, x, dst); }
+void llmopt_qgemm_nt_avx512(int m, int n, int k, const void *qx, const void *w, int wtype, size_t rb, float *c, int ldc) {
+    llmopt_qgemm_nt_generic(m, n, k, qx, w, wtype, rb, c, ldc);
+}
+#endif

@@ -1,0 +1,57 @@
+// Declarations shared by the kernel files: one implementation per instruction-set path.
+#ifndef LLMOPT_KERNELS_INTERNAL_H
+#define LLMOPT_KERNELS_INTERNAL_H
+
+#include "llmopt_kernels.h"
+
+/// The active path (LLMOPT_ISA_*), chosen once at start; see isa.c.
+extern int llmopt_isa_active;
+
+/// GEMM register tile: rows of A per packed panel, and weight rows per micro-panel.
+#define LLMOPT_MR 32
+#define LLMOPT_NR LLMOPT_GEMM_NR
+
+
+/// f16 bits to float, exactly (no F16C needed).
+float llmopt_half_to_float(uint16_t h);
+
+/// Converts values [p0, p0 + len) of one weight row to float32 (p0, len multiples of 32 for block types).
+void llmopt_dequant_range_generic(int wtype, const void *row, int p0, int len, float *dst);
+
+// Per-path implementations.
+void llmopt_gemm_nt_packed_avx512(int m, int n, int k, const float *pa, const void *b, int wtype, size_t rb, float *c, int ldc);
+void llmopt_gemm_nt_packed_avx2(int m, int n, int k, const float *pa, const void *b, int wtype, size_t rb, float *c, int ldc);
+void llmopt_gemm_nt_packed_generic(int m, int n, int k, const float *pa, const void *b, int wtype, size_t rb, float *c, int ldc);
+
+void llmopt_gemv_avx512(int n, int k, const float *x, const void *b, int wtype, size_t rb, float *y);
+void llmopt_gemv_avx2(int n, int k, const float *x, const void *b, int wtype, size_t rb, float *y);
+void llmopt_gemv_generic(int n, int k, const float *x, const void *b, int wtype, size_t rb, float *y);
+
+void llmopt_q8act_quantize_avx512(int k, const float *x, void *dst);
+void llmopt_qgemm_nt_avx512(int m, int n, int k, const void *qx, const void *w, int wtype, size_t rb, float *c, int ldc);
+void llmopt_qgemm_nt_avx2(int m, int n, int k, const void *qx, const void *w, int wtype, size_t rb, float *c, int ldc);
+void llmopt_qgemm_nt_generic(int m, int n, int k, const void *qx, const void *w, int wtype, size_t rb, float *c, int ldc);
+
+float llmopt_dot_f32_avx512(int n, const float *a, const float *b);
+void llmopt_axpy_f32_avx512(int n, float alpha, const float *x, float *y);
+float llmopt_softmax_f32_avx512(int n, float *x);
+void llmopt_rmsnorm_f32_avx512(int n, const float *x, const float *w, float eps, float *y);
+void llmopt_layernorm_f32_avx512(int n, const float *x, const float *w, const float *b, float eps, float *y);
+
+// Quantized activation row layout (k values, nb = k / 32 blocks, nc = ceil(nb / 2) chunks of 64):
+//   int8  q[nc * 64]      values, zero padded
+//   float lane_d[nc * 16] per 32-bit lane of a 64-byte chunk: the scale of the block that lane belongs to
+//   int32 lane_s[nc * 16] per lane: the sum of the 4 values that lane covers (what dpbusd(1, q) gives)
+//   float d[nb]           per block scale
+//   int32 s[nb]           per block integer sum
+typedef struct {
+    int8_t *q;
+    float *lane_d;
+    int32_t *lane_s;
+    float *d;
+    int32_t *s;
+} llmopt_q8act_view;
+
+llmopt_q8act_view llmopt_q8act_make_view(int k, const void *row);
+
+#endif

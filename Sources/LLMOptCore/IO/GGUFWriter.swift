@@ -1,0 +1,271 @@
+import Foundation
+
+/// What a tokenizer must tell a saver so that the saved file carries it: GGUF's
+/// `tokenizer.ggml.*` vocabulary.
+public struct ExportedVocabulary: Sendable {
+    /// GGUF's `tokenizer.ggml.model`: "llama" (SentencePiece-style BPE) or "gpt2" (byte-level BPE).
+    public var model: String
+    public var pieces: [String]
+    /// One score per piece ("llama" model), `nil` otherwise.
+    public var scores: [Float]?
+    /// GGUF token types (1 normal, 2 unknown, 3 control, 4 user-defined, 5 unused, 6 byte).
+    public var tokenTypes: [Int]
+    /// Merge rules "a b" in rank order ("gpt2" model), `nil` otherwise.
+    public var merges: [String]?
+    public var bosTokenId: Int?
+    public var eosTokenId: Int?
+    public var unknownTokenId: Int?
+    public var addBOS: Bool
+    /// `tokenizer.ggml.add_space_prefix` ("llama" model).
+    public var addSpacePrefix: Bool?
+    /// `tokenizer.ggml.pre` ("gpt2" model), e.g. "gpt2" or "smollm".
+    public var preTokenizer: String?
+
+    public init(model: String, pieces: [String], scores: [Float]?, tokenTypes: [Int], merges: [String]?,
+                bosTokenId: Int?, eosTokenId: Int?, unknownTokenId: Int?, addBOS: Bool,
+                addSpacePrefix: Bool?, preTokenizer: String?) {
+        self.model = model
+        self.pieces = pieces
+        self.scores = scores
+        self.tokenTypes = tokenTypes
+        self.merges = merges
+        self.bosTokenId = bosTokenId
+        self.eosTokenId = eosTokenId
+        self.unknownTokenId = unknownTokenId
+        self.addBOS = addBOS
+        self.addSpacePrefix = addSpacePrefix
+        self.preTokenizer = preTokenizer
+    }
+}
+
+/// Tokenizers that can hand their vocabulary to a saver.
+public protocol VocabularyExporting {
+    var exportedVocabulary: ExportedVocabulary { get }
+}
+
+/// Saves a `Model` as a GGUF v3 file that llama.cpp loads: `<arch>.*` hyperparameters, the
+/// tokenizer, the chat template, and every tensor in the dtype it already has, under
+/// llama.cpp's names, each aligned to 32 bytes.
+///
+/// llama.cpp's Llama runs interleaved RoPE (pairs 2i, 2i+1). A model in Hugging Face's
+/// rotate-half layout has the rows of its q and k projections permuted on the way out, as
+/// llama.cpp's own converter does, so the saved file reloads with `ropeInterleaved = true`.
+public enum GGUFWriter {
+    static let alignment = 32
+
+    public static func save(_ model: Model, to path: String) throws {
+        let c = model.config
+        let arch = c.architecture
+        var kv: [(String, GGUFValue)] = []
+        func add(_ key: String, _ v: GGUFValue) { kv.append((key, v)) }
+        func u32(_ v: Int) -> GGUFValue { .uint32(UInt32(clamping: v)) }
+
+        add("general.architecture", .string(arch.rawValue))
+        add("general.name", .string(model.metadata["general.name"] ?? "llmopt"))
+        let p = arch.rawValue + "."
+        add(p + "context_length", u32(c.maxPositions))
+        add(p + "embedding_length", u32(c.hiddenSize))
+        add(p + "feed_forward_length", u32(c.intermediateSize))
+        add(p + "block_count", u32(c.numLayers))
+        add(p + "attention.head_count", u32(c.numHeads))
+        switch arch {
+        case .llama:
+            add(p + "attention.head_count_kv", u32(c.numKVHeads))
+            add(p + "rope.freq_base", .float32(c.ropeTheta))
+            add(p + "attention.layer_norm_rms_epsilon", .float32(c.normEps))
+            add(p + "rope.dimension_count", u32(c.headDim))
+            if c.headDim * c.numHeads != c.hiddenSize {
+                add(p + "attention.key_length", u32(c.headDim))
+                add(p + "attention.value_length", u32(c.headDim))
+            }
+            add(p + "vocab_size", u32(c.vocabSize))
+        case .gpt2:
+            add(p + "attention.layer_norm_epsilon", .float32(c.normEps))
+        }
+
+        var tensors: [(name: String, tensor: Tensor)] = []
+        for name in model.weightOrder {
+            guard let t = model.weights[name] else { continue }
+            if name == "lm_head.weight" && c.tieEmbeddings { continue }
+            guard let ggufName = GGUFModel.ggufName(name, architecture: arch) else {
+                throw LLMOptError.unsupported("\(path): tensor '\(name)' has no place in a GGUF \(arch.rawValue) file")
+            }
+            guard t.shape.count <= GGUFFile.maxDims, !t.shape.isEmpty else {
+                throw LLMOptError.unsupported("\(path): tensor '\(name)' has \(t.shape.count) dimensions")
+            }
+            var out = t
+            if arch == .llama && !c.ropeInterleaved {
+                if name.hasSuffix("self_attn.q_proj.weight") { out = try RopeLayout.toInterleaved(t, headDim: c.headDim, name: name) }
+                if name.hasSuffix("self_attn.k_proj.weight") { out = try RopeLayout.toInterleaved(t, headDim: c.headDim, name: name) }
+            }
+            tensors.append((ggufName, out))
+        }
+
+        let fileType = self.fileType(tensors.map(\.tensor))
+        add("general.file_type", u32(fileType))
+        if tensors.contains(where: { $0.tensor.dtype.isQuantized }) { add("general.quantization_version", u32(2)) }
+
+        if let tokenizer = model.tokenizer {
+            guard let exporting = tokenizer as? VocabularyExporting else {
+                throw LLMOptError.unsupported("\(path): the model's tokenizer (\(type(of: tokenizer))) cannot export its vocabulary to GGUF")
+            }
+            kv += tokenizerMetadata(exporting.exportedVocabulary)
+        }
+        // The config's special tokens stand in for a tokenizer that does not name them.
+        if !kv.contains(where: { $0.0 == "tokenizer.ggml.bos_token_id" }), let id = c.bosTokenId {
+            add("tokenizer.ggml.bos_token_id", u32(id))
+        }
+        if !kv.contains(where: { $0.0 == "tokenizer.ggml.eos_token_id" }), let id = c.eosTokenId {
+            add("tokenizer.ggml.eos_token_id", u32(id))
+        }
+        if let template = model.chatTemplate { add("tokenizer.chat_template", .string(template)) }
+
+        try AtomicFileWriter.write(to: path) { w in
+            try w.write(Array("GGUF".utf8))
+            try w.write(littleEndian: UInt32(3))
+            try w.write(littleEndian: UInt64(tensors.count))
+            try w.write(littleEndian: UInt64(kv.count))
+            for (key, value) in kv {
+                try writeString(key, w)
+                try w.write(littleEndian: valueType(value).rawValue)
+                try writeValue(value, w)
+            }
+            var offset = 0
+            for (name, t) in tensors {
+                try writeString(name, w)
+                try w.write(littleEndian: UInt32(t.shape.count))
+                for d in t.shape.reversed() { try w.write(littleEndian: UInt64(d)) }
+                try w.write(littleEndian: GGMLType.id(t.dtype))
+                try w.write(littleEndian: UInt64(offset))
+                offset += (t.byteCount + alignment - 1) / alignment * alignment
+            }
+            try w.pad(to: alignment)
+            for (_, t) in tensors {
+                try w.write(UnsafeRawBufferPointer(start: t.rawPointer, count: t.byteCount))
+                try w.pad(to: alignment)
+            }
+        }
+    }
+
+    /// llama.cpp's `general.file_type` (LLAMA_FTYPE_*) from the dtype most matrices have.
+    static func fileType(_ tensors: [Tensor]) -> Int {
+        var counts: [DType: Int] = [:]
+        for t in tensors where t.rank == 2 { counts[t.dtype, default: 0] += 1 }
+        let common = counts.max { $0.value < $1.value || ($0.value == $1.value && $0.key.rawValue > $1.key.rawValue) }?.key ?? .f32
+        switch common {
+        case .f16: return 1
+        case .q4_0: return 2
+        case .q4_1: return 3
+        case .q8_0: return 7
+        case .bf16: return 32
+        case .f32, .i8, .i32: return 0
+        }
+    }
+
+    static func tokenizerMetadata(_ v: ExportedVocabulary) -> [(String, GGUFValue)] {
+        let t = "tokenizer.ggml."
+        var kv: [(String, GGUFValue)] = [
+            (t + "model", .string(v.model)),
+            (t + "tokens", .array(elementType: GGUFValueType.string.rawValue, v.pieces.map { .string($0) })),
+            (t + "token_type", .array(elementType: GGUFValueType.int32.rawValue, v.tokenTypes.map { .int32(Int32($0)) })),
+        ]
+        if let pre = v.preTokenizer { kv.append((t + "pre", .string(pre))) }
+        if let scores = v.scores {
+            kv.append((t + "scores", .array(elementType: GGUFValueType.float32.rawValue, scores.map { .float32($0) })))
+        }
+        if let merges = v.merges {
+            kv.append((t + "merges", .array(elementType: GGUFValueType.string.rawValue, merges.map { .string($0) })))
+        }
+        if let id = v.bosTokenId { kv.append((t + "bos_token_id", .uint32(UInt32(id)))) }
+        if let id = v.eosTokenId { kv.append((t + "eos_token_id", .uint32(UInt32(id)))) }
+        if let id = v.unknownTokenId { kv.append((t + "unknown_token_id", .uint32(UInt32(id)))) }
+        kv.append((t + "add_bos_token", .bool(v.addBOS)))
+        if let space = v.addSpacePrefix { kv.append((t + "add_space_prefix", .bool(space))) }
+        return kv
+    }
+
+    static func valueType(_ v: GGUFValue) -> GGUFValueType {
+        switch v {
+        case .uint8: return .uint8
+        case .int8: return .int8
+        case .uint16: return .uint16
+        case .int16: return .int16
+        case .uint32: return .uint32
+        case .int32: return .int32
+        case .uint64: return .uint64
+        case .int64: return .int64
+        case .float32: return .float32
+        case .float64: return .float64
+        case .bool: return .bool
+        case .string: return .string
+        case .array: return .array
+        }
+    }
+
+    static func writeString(_ s: String, _ w: AtomicFileWriter) throws {
+        let bytes = Array(s.utf8)
+        try w.write(littleEndian: UInt64(bytes.count))
+        try w.write(bytes)
+    }
+
+    static func writeValue(_ v: GGUFValue, _ w: AtomicFileWriter) throws {
+        switch v {
+        case .uint8(let x): try w.write(littleEndian: x)
+        case .int8(let x): try w.write(littleEndian: x)
+        case .uint16(let x): try w.write(littleEndian: x)
+        case .int16(let x): try w.write(littleEndian: x)
+        case .uint32(let x): try w.write(littleEndian: x)
+        case .int32(let x): try w.write(littleEndian: x)
+        case .uint64(let x): try w.write(littleEndian: x)
+        case .int64(let x): try w.write(littleEndian: x)
+        case .float32(let x): try w.write(littleEndian: x.bitPattern)
+        case .float64(let x): try w.write(littleEndian: x.bitPattern)
+        case .bool(let x): try w.write(littleEndian: UInt8(x ? 1 : 0))
+        case .string(let s): try writeString(s, w)
+        case .array(let elementType, let items):
+            try w.write(littleEndian: elementType)
+            try w.write(littleEndian: UInt64(items.count))
+            for item in items { try writeValue(item, w) }
+        }
+    }
+}
+
+/// Row permutations between the two RoPE layouts of q/k projection weights. Within each head
+/// of `headDim` rows, rotate-half pairs row i with row i + headDim/2; interleaved pairs rows
+/// 2i and 2i+1. Rows move whole, so any dtype (block formats included) permutes exactly.
+public enum RopeLayout {
+    /// Rotate-half rows to interleaved: interleaved row 2i + h is rotate-half row h * headDim/2 + i.
+    public static func toInterleaved(_ t: Tensor, headDim: Int, name: String) throws -> Tensor {
+        try permuteRows(t, headDim: headDim, name: name) { row in
+            let (i, h) = (row / 2, row % 2)
+            return h * headDim / 2 + i
+        }
+    }
+
+    /// Interleaved rows back to rotate-half: rotate-half row h * headDim/2 + i is interleaved row 2i + h.
+    public static func toRotateHalf(_ t: Tensor, headDim: Int, name: String) throws -> Tensor {
+        try permuteRows(t, headDim: headDim, name: name) { row in
+            let (h, i) = (row / (headDim / 2), row % (headDim / 2))
+            return 2 * i + h
+        }
+    }
+
+    /// Output row `r` of each head takes source row `source(r)` of the same head.
+    static func permuteRows(_ t: Tensor, headDim: Int, name: String, source: (Int) -> Int) throws -> Tensor {
+        guard t.rank == 2, headDim > 0, headDim % 2 == 0, t.shape[0] % headDim == 0 else {
+            throw LLMOptError.shapeMismatch(name: name, expected: [headDim, t.columns], actual: t.shape, source: "RoPE layout (rows must be whole heads)")
+        }
+        let rowBytes = t.rowBytes
+        let src = t.rawPointer
+        let map = (0..<headDim).map(source)
+        return Tensor.raw(shape: t.shape, dtype: t.dtype) { out in
+            let dst = out.baseAddress!
+            for head in 0..<(t.shape[0] / headDim) {
+                let base = head * headDim
+                for r in 0..<headDim {
+                    (dst + (base + r) * rowBytes).copyMemory(from: src + (base + map[r]) * rowBytes, byteCount: rowBytes)
+                }
+            }
+        }
+    }
+}

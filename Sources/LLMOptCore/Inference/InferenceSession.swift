@@ -1,0 +1,82 @@
+/// Which logits a forward pass returns.
+public enum LogitsRequest: Sendable {
+    /// Logits of the last token only: `vocabSize` floats.
+    case last
+    /// Logits of every token: `tokens.count × vocabSize` floats, row by row.
+    case all
+}
+
+/// Runs a model over a growing sequence with a KV cache: batched prefill (each linear layer
+/// sees all new tokens at once, a real GEMM) and one-token decode steps. Scratch activations
+/// and the cache are allocated once, when the session is made.
+public final class InferenceSession {
+    public let model: Model
+    /// Most positions the cache holds.
+    public let capacity: Int
+    /// Positions filled so far; the next token goes here.
+    public private(set) var position: Int = 0
+    /// Called with the input activations [rows, cols] of every linear layer, before it runs,
+    /// with the layer's weight name (the LM head included, with the rows whose logits are asked for).
+    /// Calibration for pruning and quantization (Wanda, SparseGPT, GPTQ, AWQ) listens here.
+    public var linearInputObserver: ((_ weightName: String, _ x: UnsafePointer<Float>, _ rows: Int, _ cols: Int) -> Void)?
+    /// Checked between layers; when it returns true, `forward` throws `LLMOptError.cancelled`.
+    public var isCancelled: () -> Bool = { false }
+
+    private let runner: any ModelRunner
+
+    /// Tokens per batch in prefill: bounds the scratch memory of long prompts.
+    static let maxBatch = 256
+
+    public init(model: Model, capacity: Int) throws {
+        guard capacity > 0 else {
+            throw LLMOptError.invalidArgument(name: "capacity", reason: "must be positive, got \(capacity)")
+        }
+        self.model = model
+        self.capacity = capacity
+        let batch = min(capacity, Self.maxBatch)
+        switch model.config.architecture {
+        case .llama: runner = try LlamaRunner(model: model, capacity: capacity, maxBatch: batch)
+        case .gpt2: runner = try GPT2Runner(model: model, capacity: capacity, maxBatch: batch)
+        }
+    }
+
+    /// Size of the logits vector of one token.
+    public var vocabSize: Int { runner.vocabSize }
+
+    /// Forgets every cached position.
+    public func reset() { position = 0 }
+
+    /// Appends `tokens` at the current position and returns their logits (see `LogitsRequest`).
+    public func forward(_ tokens: [Int], logits request: LogitsRequest = .last) throws -> [Float] {
+        guard !tokens.isEmpty else {
+            throw LLMOptError.invalidArgument(name: "tokens", reason: "no tokens to run")
+        }
+        guard position + tokens.count <= capacity else {
+            throw LLMOptError.invalidArgument(
+                name: "tokens", reason: "\(tokens.count) tokens at position \(position) exceed the session's capacity of \(capacity)")
+        }
+        if let bad = tokens.first(where: { $0 < 0 || $0 >= runner.embeddingRows }) {
+            throw LLMOptError.invalidArgument(name: "tokens", reason: "token id \(bad) is outside the vocabulary (0..<\(runner.embeddingRows))")
+        }
+        let vocab = runner.vocabSize
+        let hooks = ForwardHooks(linearInputObserver: linearInputObserver, isCancelled: isCancelled)
+        let outputRows = request == .all ? tokens.count : 1
+        var out = [Float](repeating: 0, count: outputRows * vocab)
+        try out.withUnsafeMutableBufferPointer { buf in
+            var start = 0
+            while start < tokens.count {
+                let end = min(tokens.count, start + runner.maxBatch)
+                let chunk = tokens[start..<end]
+                let rows: Int, dest: UnsafeMutablePointer<Float>
+                switch request {
+                case .all: (rows, dest) = (chunk.count, buf.baseAddress! + start * vocab)
+                case .last: (rows, dest) = (end == tokens.count ? 1 : 0, buf.baseAddress!)
+                }
+                try runner.forward(chunk, position: position, logitRows: rows, into: dest, hooks: hooks)
+                position += chunk.count
+                start = end
+            }
+        }
+        return out
+    }
+}

@@ -1,0 +1,118 @@
+import Foundation
+
+/// What a model is made of: parameters by kind, bytes by dtype, and a per-layer table.
+public struct ModelSummary: Sendable, CustomStringConvertible {
+    public enum Kind: String, Sendable, CaseIterable {
+        case embedding, attention, mlp, norm, head, other
+    }
+
+    public struct Layer: Sendable, Equatable {
+        public let index: Int
+        public let heads: Int
+        public let kvHeads: Int
+        public let ffn: Int
+        public let parameters: Int
+        public let bytes: Int
+        /// The dtypes of the layer's linear weights ("q4_1", or "q4_1/q8_0" when mixed).
+        public let dtype: String
+    }
+
+    public let architecture: Architecture
+    public let config: ModelConfig
+    public let format: ModelFormat
+    public let source: String?
+    public let parameters: Int
+    public let bytes: Int
+    public let parametersByKind: [Kind: Int]
+    public let bytesByDType: [DType: Int]
+    public let layers: [Layer]
+
+    public init(_ model: Model) {
+        let c = model.config
+        architecture = c.architecture
+        config = c
+        format = model.format
+        source = model.sourcePath
+        parameters = model.parameterCount
+        bytes = model.byteCount
+        var byKind: [Kind: Int] = [:], byDType: [DType: Int] = [:]
+        for (name, t) in model.weights {
+            byKind[Self.kind(of: name), default: 0] += t.count
+            byDType[t.dtype, default: 0] += t.byteCount
+        }
+        parametersByKind = byKind
+        bytesByDType = byDType
+        let prefixes = (0..<c.numLayers).map { c.architecture == .llama ? "model.layers.\($0)." : "transformer.h.\($0)." }
+        let hd = max(1, c.headDim)
+        layers = prefixes.enumerated().map { i, prefix in
+            let tensors = model.weights.filter { $0.key.hasPrefix(prefix) }
+            let linear = tensors.filter { $0.value.rank == 2 }
+            let dtypes = Set(linear.values.map(\.dtype.rawValue)).sorted().joined(separator: "/")
+            func rows(_ suffix: String) -> Int { tensors[prefix + suffix]?.shape.first ?? 0 }
+            let heads, kvHeads, ffn: Int
+            switch c.architecture {
+            case .llama:
+                heads = rows("self_attn.q_proj.weight") / hd
+                kvHeads = rows("self_attn.k_proj.weight") / hd
+                ffn = rows("mlp.gate_proj.weight")
+            case .gpt2:
+                heads = rows("attn.c_attn.weight") / (3 * hd)
+                kvHeads = heads
+                ffn = rows("mlp.c_fc.weight")
+            }
+            return Layer(index: i, heads: heads, kvHeads: kvHeads, ffn: ffn,
+                         parameters: tensors.values.reduce(0) { $0 + $1.count },
+                         bytes: tensors.values.reduce(0) { $0 + $1.byteCount }, dtype: dtypes)
+        }
+    }
+
+    /// The part of the network a weight belongs to, from its (Hugging Face) name.
+    public static func kind(of name: String) -> Kind {
+        if name.hasPrefix("lm_head.") { return .head }
+        if name.contains("embed_tokens") || name.contains(".wte.") || name.contains(".wpe.") { return .embedding }
+        if name.contains("norm") || name.contains(".ln_") { return .norm }
+        if name.contains("self_attn.") || name.contains(".attn.") { return .attention }
+        if name.contains(".mlp.") { return .mlp }
+        return .other
+    }
+
+    public var description: String { render() }
+
+    public func render() -> String {
+        let c = config
+        var lines: [String] = []
+        let arch = c.architecture == .llama ? "Llama" : "GPT-2"
+        lines.append("\(arch) model, \(Format.count(parameters)) parameters, \(Format.bytes(bytes))"
+                     + (source.map { " (\(format.rawValue): \($0))" } ?? ""))
+        var shape = "  \(c.numLayers) layers, hidden \(c.hiddenSize), \(c.numHeads) heads"
+        if c.numKVHeads != c.numHeads { shape += " (\(c.numKVHeads) KV heads)" }
+        shape += " of \(c.headDim), FFN \(c.intermediateSize), vocab \(c.vocabSize), context \(c.maxPositions)"
+        lines.append(shape)
+        if c.architecture == .llama {
+            lines.append("  RoPE theta \(Format.value(Double(c.ropeTheta))) (\(c.ropeInterleaved ? "interleaved pairs" : "rotate-half")), "
+                         + "RMSNorm eps \(Format.value(Double(c.normEps))), \(c.tieEmbeddings || !hasHead ? "tied" : "separate") LM head")
+        }
+        lines.append("")
+        var kinds: [[String]] = [["parameters", "count", "share"]]
+        for k in Kind.allCases {
+            guard let n = parametersByKind[k], n > 0 else { continue }
+            kinds.append([k.rawValue, Format.count(n), Format.percent(Double(n) / Double(max(parameters, 1)))])
+        }
+        lines.append(Format.table(kinds, indent: "  "))
+        lines.append("")
+        var dtypes: [[String]] = [["dtype", "bytes", "share"]]
+        for (d, b) in bytesByDType.sorted(by: { $0.value > $1.value }) {
+            dtypes.append([d.rawValue, Format.bytes(b), Format.percent(Double(b) / Double(max(bytes, 1)))])
+        }
+        lines.append(Format.table(dtypes, indent: "  "))
+        lines.append("")
+        var table: [[String]] = [["layer", "heads", "kv heads", "ffn", "params", "bytes", "dtype"]]
+        for l in layers {
+            table.append(["\(l.index)", "\(l.heads)", "\(l.kvHeads)", "\(l.ffn)", Format.count(l.parameters), Format.bytes(l.bytes), l.dtype])
+        }
+        lines.append(Format.table(table, indent: "  "))
+        return lines.joined(separator: "\n")
+    }
+
+    private var hasHead: Bool { (parametersByKind[.head] ?? 0) > 0 }
+}

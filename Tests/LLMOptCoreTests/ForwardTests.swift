@@ -1,0 +1,121 @@
+import Foundation
+import LLMOptCore
+import XCTest
+
+/// Logits of the tiny fixture models against PyTorch/transformers (golden/logits_*_hello.json).
+final class ForwardTests: XCTestCase {
+    struct Golden: Decodable {
+        struct Position: Decodable {
+            let pos: Int
+            let argmax: Int
+            let topk_ids: [Int]
+            let topk_logits: [Float]
+            let first_logits: [Float]
+            let logsumexp: Double
+        }
+        let ids: [Int]
+        let vocab_size: Int
+        let positions: [Position]
+    }
+
+    func loadGolden(_ name: String) throws -> Golden {
+        let data = try Data(contentsOf: URL(fileURLWithPath: Fixtures.path("golden/\(name)")))
+        return try JSONDecoder().decode(Golden.self, from: data)
+    }
+
+    func checkLogits(model folder: String, golden name: String) throws {
+        let model = try HuggingFaceFolder.load(Fixtures.path("models/\(folder)"))
+        let golden = try loadGolden(name)
+        let session = try InferenceSession(model: model, capacity: 64)
+        let vocab = session.vocabSize
+        XCTAssertEqual(vocab, golden.vocab_size)
+        let logits = try session.forward(golden.ids, logits: .all)
+        XCTAssertEqual(logits.count, golden.ids.count * vocab)
+        XCTAssertEqual(session.position, golden.ids.count)
+        for p in golden.positions {
+            let row = Array(logits[p.pos * vocab ..< (p.pos + 1) * vocab])
+            let order = row.indices.sorted { row[$0] > row[$1] }
+            XCTAssertEqual(order[0], p.argmax, "argmax at \(p.pos)")
+            XCTAssertEqual(Array(order.prefix(p.topk_ids.count)), p.topk_ids, "top-k at \(p.pos)")
+            for (id, want) in zip(p.topk_ids, p.topk_logits) {
+                XCTAssertEqual(row[id], want, accuracy: 1e-4, "logit \(id) at \(p.pos)")
+            }
+            for (i, want) in p.first_logits.enumerated() {
+                XCTAssertEqual(row[i], want, accuracy: 1e-4, "logit \(i) at \(p.pos)")
+            }
+            let m = Double(row.max()!)
+            let lse = m + log(row.reduce(0.0) { $0 + exp(Double($1) - m) })
+            XCTAssertEqual(lse, p.logsumexp, accuracy: 1e-4, "logsumexp at \(p.pos)")
+        }
+    }
+
+    func testTinyLlamaLogitsMatchTransformers() throws {
+        try checkLogits(model: "tiny-llama", golden: "logits_tiny-llama_hello.json")
+    }
+
+    func testTinyGPT2LogitsMatchTransformers() throws {
+        try checkLogits(model: "tiny-gpt2", golden: "logits_tiny-gpt2_hello.json")
+    }
+
+    /// One token at a time through the KV cache gives the logits of one batched prefill.
+    func checkIncrementalDecode(model folder: String) throws {
+        let model = try HuggingFaceFolder.load(Fixtures.path("models/\(folder)"))
+        let ids = try loadGolden("logits_\(folder)_hello.json").ids
+        let batched = try InferenceSession(model: model, capacity: 32)
+        let all = try batched.forward(ids, logits: .all)
+        let stepwise = try InferenceSession(model: model, capacity: 32)
+        let vocab = stepwise.vocabSize
+        var maxDiff: Float = 0
+        for (t, id) in ids.enumerated() {
+            let row = try stepwise.forward([id])
+            for i in 0..<vocab { maxDiff = max(maxDiff, abs(row[i] - all[t * vocab + i])) }
+        }
+        XCTAssertLessThan(maxDiff, 1e-5)
+        // Prefill split in two batches, `.last` only.
+        let split = try InferenceSession(model: model, capacity: 32)
+        _ = try split.forward(Array(ids.prefix(5)))
+        let last = try split.forward(Array(ids.dropFirst(5)))
+        XCTAssertEqual(last.count, vocab)
+        for i in 0..<vocab { XCTAssertEqual(last[i], all[(ids.count - 1) * vocab + i], accuracy: 1e-5) }
+    }
+
+    func testTinyLlamaIncrementalDecodeMatchesPrefill() throws { try checkIncrementalDecode(model: "tiny-llama") }
+    func testTinyGPT2IncrementalDecodeMatchesPrefill() throws { try checkIncrementalDecode(model: "tiny-gpt2") }
+
+    func testSessionRejectsBadInput() throws {
+        let model = try HuggingFaceFolder.load(Fixtures.path("models/tiny-llama"))
+        let session = try InferenceSession(model: model, capacity: 4)
+        XCTAssertThrowsError(try session.forward([1, 2, 3, 4, 5])) { error in
+            XCTAssertTrue("\(error)".contains("capacity of 4"), "\(error)")
+        }
+        XCTAssertThrowsError(try session.forward([9999])) { error in
+            XCTAssertTrue("\(error)".contains("9999"), "\(error)")
+        }
+        var broken = model
+        broken.weights["model.layers.1.mlp.up_proj.weight"] = nil
+        XCTAssertThrowsError(try InferenceSession(model: broken, capacity: 4)) { error in
+            XCTAssertTrue("\(error)".contains("model.layers.1.mlp.up_proj.weight"), "\(error)")
+        }
+        session.isCancelled = { true }
+        XCTAssertThrowsError(try session.forward([1])) { error in
+            XCTAssertEqual(error as? LLMOptError, .cancelled)
+        }
+    }
+
+    /// The observer sees every linear layer's input with its weight name and shape.
+    func testLinearInputObserverSeesEveryLinear() throws {
+        let model = try HuggingFaceFolder.load(Fixtures.path("models/tiny-llama"))
+        let session = try InferenceSession(model: model, capacity: 16)
+        var seen: [String: (Int, Int)] = [:]
+        session.linearInputObserver = { name, _, rows, cols in seen[name] = (rows, cols) }
+        _ = try session.forward([1, 5, 6, 7])
+        for l in 0..<2 {
+            for n in ["self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj", "mlp.gate_proj", "mlp.up_proj"] {
+                XCTAssertEqual(seen["model.layers.\(l).\(n).weight"]?.0, 4)
+                XCTAssertEqual(seen["model.layers.\(l).\(n).weight"]?.1, 64)
+            }
+            XCTAssertEqual(seen["model.layers.\(l).mlp.down_proj.weight"]?.1, 172)
+        }
+        XCTAssertEqual(seen["lm_head.weight"]?.0, 1)
+    }
+}

@@ -1,0 +1,66 @@
+import CLLMOptKernels
+import XCTest
+
+/// The vector helpers (dot, axpy, softmax, RMSNorm, LayerNorm) on every path against double references.
+final class KernelHelperTests: XCTestCase {
+    static let lengths = [1, 15, 16, 17, 100, 1000]
+
+    func testDotAndAxpy() {
+        var rng = TestRandom(seed: 20)
+        for n in Self.lengths {
+            let a = rng.floats(n), b = rng.floats(n)
+            let ref = zip(a, b).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
+            let mag = zip(a, b).reduce(0.0) { $0 + abs(Double($1.0) * Double($1.1)) }
+            KernelTestData.forEachPath { isa in
+                XCTAssertEqual(Double(llmopt_dot_f32(Int32(n), a, b)), ref, accuracy: 1e-6 * mag, "\(isa) n=\(n)")
+                var y = b
+                llmopt_axpy_f32(Int32(n), 0.75, a, &y)
+                for i in 0..<n { XCTAssertEqual(y[i], b[i] + 0.75 * a[i], accuracy: 1e-6, "\(isa) n=\(n)") }
+            }
+        }
+    }
+
+    func testSoftmax() {
+        var rng = TestRandom(seed: 21)
+        for n in Self.lengths {
+            let x = rng.floats(n).map { $0 * 30 }
+            let mx = Double(x.max()!)
+            let e = x.map { exp(Double($0) - mx) }
+            let sum = e.reduce(0, +)
+            KernelTestData.forEachPath { isa in
+                var y = x
+                let s = llmopt_softmax_f32(Int32(n), &y)
+                XCTAssertEqual(Double(s), sum, accuracy: 1e-5 * sum, "\(isa) n=\(n)")
+                for i in 0..<n { XCTAssertEqual(Double(y[i]), e[i] / sum, accuracy: 2e-6 * e[i] / sum + 1e-12, "\(isa) n=\(n) i=\(i)") }
+            }
+        }
+        // Very negative inputs underflow to zero rather than producing garbage.
+        var z: [Float] = [0, -200, -1000]
+        llmopt_softmax_f32(3, &z)
+        XCTAssertEqual(z, [1, 0, 0])
+    }
+
+    func testNorms() {
+        var rng = TestRandom(seed: 22)
+        for n in Self.lengths {
+            let x = rng.floats(n).map { $0 * 3 + 0.5 }, w = rng.floats(n), b = rng.floats(n)
+            let eps: Float = 1e-5
+            let ms = x.reduce(0.0) { $0 + Double($1) * Double($1) } / Double(n)
+            let r = 1 / (ms + Double(eps)).squareRoot()
+            let mean = x.reduce(0.0) { $0 + Double($1) } / Double(n)
+            let v = x.reduce(0.0) { $0 + (Double($1) - mean) * (Double($1) - mean) } / Double(n)
+            let rl = 1 / (v + Double(eps)).squareRoot()
+            KernelTestData.forEachPath { isa in
+                var y = [Float](repeating: 0, count: n)
+                llmopt_rmsnorm_f32(Int32(n), x, w, eps, &y)
+                for i in 0..<n { XCTAssertEqual(Double(y[i]), Double(x[i]) * r * Double(w[i]), accuracy: 1e-5, "\(isa) rms n=\(n)") }
+                llmopt_rmsnorm_f32(Int32(n), x, nil, eps, &y)
+                for i in 0..<n { XCTAssertEqual(Double(y[i]), Double(x[i]) * r, accuracy: 1e-5, "\(isa) rms n=\(n)") }
+                llmopt_layernorm_f32(Int32(n), x, w, b, eps, &y)
+                for i in 0..<n {
+                    XCTAssertEqual(Double(y[i]), (Double(x[i]) - mean) * rl * Double(w[i]) + Double(b[i]), accuracy: 2e-5, "\(isa) ln n=\(n)")
+                }
+            }
+        }
+    }
+}

@@ -484,50 +484,6 @@ void llmopt_gemm_small_avx512(int m, int n, int k, const float *x, int ldx, cons
 void llmopt_gemm_nt_packed_avx512(int m, int n, int k, const float *pa, const void *b, int wtype, size_t rb, float *c, int ldc) {
     llmopt_gemm_nt_packed_generic(m, n, k, pa, b, wtype, rb, c, ldc);
 }
-/// One weight row against M activation rows (`ldx` apart): the weight is read and converted once for all M.
-INLINE void small_rows(int M, int k, const float *x, size_t ldx, const uint8_t *row, int wtype, float *y, size_t ldy) {
-    __m512 acc[4];
-    for (int i = 0; i < M; i++) acc[i] = _mm512_setzero_ps();
-    int p = 0;
-    for (; p + 16 <= k; p += 16) {
-        __m512 w = load16(wtype, row, p);
-        for (int i = 0; i < M; i++) acc[i] = _mm512_fmadd_ps(w, _mm512_loadu_ps(x + i * ldx + p), acc[i]);
-    }
-    if (p < k) {
-        __mmask16 mk = (__mmask16)((1u << (k - p)) - 1);
-        __m512 w = load16_masked(wtype, row, p, mk);
-        for (int i = 0; i < M; i++) acc[i] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(mk, x + i * ldx + p), acc[i]);
-    }
-    for (int i = 0; i < M; i++) y[i * ldy] = _mm512_reduce_add_ps(acc[i]);
-}
-
-INLINE void small_typed(int wtype, int m, int n, int k, const float *x, int ldx, const uint8_t *b, size_t rb, float *y, int ldy) {
-    for (int j = 0; j < n; j++) {
-        const uint8_t *row = b + (size_t)j * rb;
-        int i = 0;
-        for (; i + 4 <= m; i += 4) small_rows(4, k, x + (size_t)i * ldx, ldx, row, wtype, y + (size_t)i * ldy + j, ldy);
-        switch (m - i) {
-        case 3: small_rows(3, k, x + (size_t)i * ldx, ldx, row, wtype, y + (size_t)i * ldy + j, ldy); break;
-        case 2: small_rows(2, k, x + (size_t)i * ldx, ldx, row, wtype, y + (size_t)i * ldy + j, ldy); break;
-        case 1: small_rows(1, k, x + (size_t)i * ldx, ldx, row, wtype, y + (size_t)i * ldy + j, ldy); break;
-        default: break;
-        }
-    }
-}
-
-void llmopt_gemm_small_avx512(int m, int n, int k, const float *x, int ldx, const void *b, int wtype, size_t rb, float *y, int ldy) {
-    if (m == 1) { llmopt_gemv_avx512(n, k, x, b, wtype, rb, y); return; }
-    const uint8_t *w = (const uint8_t *)b;
-    switch (wtype) {
-    case LLMOPT_W_F16: small_typed(LLMOPT_W_F16, m, n, k, x, ldx, w, rb, y, ldy); break;
-    case LLMOPT_W_BF16: small_typed(LLMOPT_W_BF16, m, n, k, x, ldx, w, rb, y, ldy); break;
-    case LLMOPT_W_Q8_0: small_typed(LLMOPT_W_Q8_0, m, n, k, x, ldx, w, rb, y, ldy); break;
-    case LLMOPT_W_Q4_0: small_typed(LLMOPT_W_Q4_0, m, n, k, x, ldx, w, rb, y, ldy); break;
-    case LLMOPT_W_Q4_1: small_typed(LLMOPT_W_Q4_1, m, n, k, x, ldx, w, rb, y, ldy); break;
-    default: small_typed(LLMOPT_W_F32, m, n, k, x, ldx, w, rb, y, ldy); break;
-    }
-}
-
 void llmopt_gemv_avx512(int n, int k, const float *x, const void *b, int wtype, size_t rb, float *y) {
     llmopt_gemv_generic(n, k, x, b, wtype, rb, y);
 }

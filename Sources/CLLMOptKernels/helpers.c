@@ -1,4 +1,4 @@
-// Vector helpers for the forward pass: dot, axpy, softmax, RMSNorm and LayerNorm rows.
+// Vector helpers for the forward pass: dot, axpy, softmax, RMSNorm and LayerNorm rows, GELU and SwiGLU.
 // Each has a portable loop and an AVX-512 version picked at run time.
 #include "kernels_internal.h"
 #include <math.h>
@@ -105,6 +105,34 @@ static void llmopt_layernorm_f32_avx512(int n, const float *x, const float *w, c
     }
 }
 
+/// exp(x) for any x: clamped to [-104, 88.5] (below, exp underflows to 0; above, it overflows),
+/// then the reduction and polynomial of `exp_nonpositive`.
+static inline __m512 exp_clamped(__m512 x) {
+    return exp_nonpositive(_mm512_min_ps(x, _mm512_set1_ps(88.5f)));
+}
+
+static void llmopt_gelu_tanh_f32_avx512(int n, float *x) {
+    const __m512 c2 = _mm512_set1_ps(-2 * 0.7978845608028654f), c3 = _mm512_set1_ps(0.044715f), one = _mm512_set1_ps(1.0f);
+    for (int i = 0; i < n; i += 16) {
+        __mmask16 mk = tail_mask(n - i);
+        __m512 v = _mm512_maskz_loadu_ps(mk, x + i);
+        __m512 u = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_mul_ps(v, v), v), c3, v);
+        __m512 e = exp_clamped(_mm512_mul_ps(u, c2));
+        _mm512_mask_storeu_ps(x + i, mk, _mm512_div_ps(v, _mm512_add_ps(one, e)));
+    }
+}
+
+static void llmopt_swiglu_f32_avx512(int n, float *gate, const float *up) {
+    const __m512 one = _mm512_set1_ps(1.0f);
+    for (int i = 0; i < n; i += 16) {
+        __mmask16 mk = tail_mask(n - i);
+        __m512 g = _mm512_maskz_loadu_ps(mk, gate + i);
+        __m512 e = exp_clamped(_mm512_sub_ps(_mm512_setzero_ps(), g));
+        __m512 s = _mm512_div_ps(g, _mm512_add_ps(one, e));
+        _mm512_mask_storeu_ps(gate + i, mk, _mm512_mul_ps(s, _mm512_maskz_loadu_ps(mk, up + i)));
+    }
+}
+
 #pragma clang attribute pop
 #endif
 
@@ -163,4 +191,22 @@ void llmopt_layernorm_f32(int n, const float *x, const float *w, const float *b,
     for (int i = 0; i < n; i++) ss += (x[i] - mean) * (x[i] - mean);
     float r = (float)(1.0 / sqrt(ss / n + eps)), mu = (float)mean;
     for (int i = 0; i < n; i++) y[i] = (x[i] - mu) * r * (w ? w[i] : 1.0f) + (b ? b[i] : 0.0f);
+}
+
+// GELU as x · sigmoid(2u), which equals 0.5 x (1 + tanh(u)) exactly and needs one exp.
+void llmopt_gelu_tanh_f32(int n, float *x) {
+#if LLMOPT_HELPERS_AVX512
+    if (llmopt_isa_active == LLMOPT_ISA_AVX512) { llmopt_gelu_tanh_f32_avx512(n, x); return; }
+#endif
+    for (int i = 0; i < n; i++) {
+        float v = x[i];
+        x[i] = 0.5f * v * (1.0f + tanhf(0.7978845608028654f * (v + 0.044715f * v * v * v)));
+    }
+}
+
+void llmopt_swiglu_f32(int n, float *gate, const float *up) {
+#if LLMOPT_HELPERS_AVX512
+    if (llmopt_isa_active == LLMOPT_ISA_AVX512) { llmopt_swiglu_f32_avx512(n, gate, up); return; }
+#endif
+    for (int i = 0; i < n; i++) gate[i] = gate[i] / (1.0f + expf(-gate[i])) * up[i];
 }

@@ -58,6 +58,11 @@ let args = CommandLine.arguments.dropFirst()
 let quick = args.contains("--quick")
 let runs = quick ? 3 : 10
 let load = (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.split(separator: " ").first.map(String.init) ?? "?"
+if args.contains("--models") {
+    let only = args.firstIndex(of: "--only").map { args[args.index(after: $0)] }
+    do { try runModelBenchmarks(runs: quick ? 2 : 5, only: only) } catch { print("error: \(error)"); exit(1) }
+    exit(0)
+}
 print("llmopt kernels: isa \(String(cString: llmopt_kernels_isa())), threads \(Parallel.threadCount) (best of \(runs) runs; load average \(load))")
 
 do {

@@ -76,5 +76,7 @@ func runModelBenchmarks(runs: Int, only: String?) throws {
     guard FileManager.default.fileExists(atPath: path) else { print("  (SmolLM2 not fetched: run Scripts/fetch-models)"); return }
     let smol = try ModelLoader.load(path: path)
     try report("smollm2 q4_1", smol)
-    for dtype in [DType.f32, .q8_0, .q4_0] { try report("smollm2 \(dtype.rawValue)", converted(smol, to: dtype)) }
+    for dtype in [DType.f32, .q8_0, .q4_0] where only.map({ "smollm2 \(dtype.rawValue)".contains($0) }) ?? true {
+        try report("smollm2 \(dtype.rawValue)", converted(smol, to: dtype))
+    }
 }

@@ -1,4 +1,5 @@
-// Vector helpers for the forward pass: dot, axpy, softmax, RMSNorm and LayerNorm rows, GELU and SwiGLU.
+// Vector helpers for the forward pass: dot, axpy, softmax, RMSNorm and LayerNorm rows, GELU and SwiGLU, the
+// probability-weighted sum of attention values.
 // Each has a portable loop and an AVX-512 version picked at run time.
 #include "kernels_internal.h"
 #include <math.h>
@@ -133,6 +134,25 @@ static void llmopt_swiglu_f32_avx512(int n, float *gate, const float *up) {
     }
 }
 
+static void llmopt_weighted_sum_f32_avx512(int n, int width, const float *w, const float *rows, int ld, float *out) {
+    for (int c = 0; c < width; c += 64) {
+        // 64 output values in four registers across all rows; masked for a narrower tail.
+        __mmask16 mk[4];
+        __m512 acc[4];
+        for (int j = 0; j < 4; j++) {
+            int left = width - c - 16 * j;
+            mk[j] = left <= 0 ? 0 : tail_mask(left);
+            acc[j] = _mm512_setzero_ps();
+        }
+        for (int p = 0; p < n; p++) {
+            __m512 wp = _mm512_set1_ps(w[p]);
+            const float *r = rows + (size_t)p * ld + c;
+            for (int j = 0; j < 4; j++) acc[j] = _mm512_fmadd_ps(wp, _mm512_maskz_loadu_ps(mk[j], r + 16 * j), acc[j]);
+        }
+        for (int j = 0; j < 4; j++) _mm512_mask_storeu_ps(out + c + 16 * j, mk[j], acc[j]);
+    }
+}
+
 #pragma clang attribute pop
 #endif
 
@@ -209,4 +229,13 @@ void llmopt_swiglu_f32(int n, float *gate, const float *up) {
     if (llmopt_isa_active == LLMOPT_ISA_AVX512) { llmopt_swiglu_f32_avx512(n, gate, up); return; }
 #endif
     for (int i = 0; i < n; i++) gate[i] = gate[i] / (1.0f + expf(-gate[i])) * up[i];
+}
+
+void llmopt_weighted_sum_f32(int n, int width, const float *w, const float *rows, int ld, float *out) {
+#if LLMOPT_HELPERS_AVX512
+    if (llmopt_isa_active == LLMOPT_ISA_AVX512) { llmopt_weighted_sum_f32_avx512(n, width, w, rows, ld, out); return; }
+#endif
+    for (int i = 0; i < width; i++) out[i] = 0;
+    for (int p = 0; p < n; p++)
+        for (int i = 0; i < width; i++) out[i] += w[p] * rows[(size_t)p * ld + i];
 }

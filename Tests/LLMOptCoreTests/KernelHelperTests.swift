@@ -1,7 +1,7 @@
 import CLLMOptKernels
 import XCTest
 
-/// The vector helpers (dot, axpy, softmax, RMSNorm, LayerNorm, GELU, SwiGLU) on every path against double references.
+/// The vector helpers (dot, axpy, softmax, RMSNorm, LayerNorm, GELU, SwiGLU, weighted sum) on every path against double references.
 final class KernelHelperTests: XCTestCase {
     static let lengths = [1, 15, 16, 17, 100, 1000]
 
@@ -93,6 +93,24 @@ final class KernelHelperTests: XCTestCase {
             var g: [Float] = [-1e4, 1e4]
             llmopt_swiglu_f32(2, &g, [1, 1])
             for (y, ref) in zip(g, [0, 1e4] as [Float]) { XCTAssertEqual(y, ref, accuracy: 1e-30, "\(isa) swiglu far") }
+        }
+    }
+
+    func testWeightedSum() {
+        var rng = TestRandom(seed: 24)
+        // Widths below, at and above one 64-float tile; rows with a stride wider than the width.
+        for (n, width) in [(1, 64), (7, 16), (300, 64), (33, 100), (5, 128)] {
+            let ld = width + 3
+            let w = rng.floats(n), rows = rng.floats(n * ld)
+            KernelTestData.forEachPath { isa in
+                var out = [Float](repeating: .nan, count: width)
+                llmopt_weighted_sum_f32(Int32(n), Int32(width), w, rows, Int32(ld), &out)
+                for i in 0..<width {
+                    let ref = (0..<n).reduce(0.0) { $0 + Double(w[$1]) * Double(rows[$1 * ld + i]) }
+                    let mag = (0..<n).reduce(0.0) { $0 + abs(Double(w[$1]) * Double(rows[$1 * ld + i])) }
+                    XCTAssertEqual(Double(out[i]), ref, accuracy: 1e-6 * max(mag, 1), "\(isa) n=\(n) width=\(width) i=\(i)")
+                }
+            }
         }
     }
 }

@@ -37,9 +37,3 @@ func residualForward(_ x: UnsafeMutablePointer<Float>, _ y: UnsafePointer<Float>
 func softmaxForward(_ x: UnsafeMutablePointer<Float>, count n: Int) {
     llmopt_softmax_f32(Int32(n), x)
 }
-
-/// Dot product of two float vectors. a, b: [n].
-@inline(__always)
-func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
-    llmopt_dot_f32(Int32(n), a, b)
-}

@@ -1,3 +1,4 @@
+import CLLMOptKernels
 import Foundation
 
 /// Scratch memory of attention, allocated once per session.
@@ -49,37 +50,13 @@ func attentionForward(
             for t in 0..<tokens {
                 let qh = q + t * qWidth + h * hd
                 let n = position + t + 1
-                for p in 0..<n { att[p] = dot(qh, keys + p * kvWidth + kvOffset, hd) * scale }
+                // Scores: the cached keys of this head are a matrix of n rows, kvWidth floats apart.
+                llmopt_gemv(Int32(n), Int32(hd), qh, UnsafeRawPointer(keys + kvOffset), Int32(LLMOPT_W_F32), kvWidth * 4, att)
+                for p in 0..<n { att[p] *= scale }
                 softmaxForward(att, count: n)
-                weightedSumForward(out + t * qWidth + h * hd, weights: att, rows: values + kvOffset, stride: kvWidth,
-                                   count: n, width: hd)
+                llmopt_weighted_sum_f32(Int32(n), Int32(hd), att, values + kvOffset, Int32(kvWidth), out + t * qWidth + h * hd)
             }
         }
-    }
-}
-
-/// out = Σ_p weights[p] · rows[p], the probability-weighted sum of value rows.
-/// out: [width]; weights: [count]; rows: [count] rows of `width` floats, `stride` apart.
-@inline(__always)
-func weightedSumForward(
-    _ out: UnsafeMutablePointer<Float>, weights: UnsafePointer<Float>, rows: UnsafePointer<Float>,
-    stride: Int, count: Int, width: Int
-) {
-    var i = 0
-    // Eight output values at a time stay in a register across all rows.
-    while i + 8 <= width {
-        var acc = SIMD8<Float>()
-        for p in 0..<count {
-            acc = acc + SIMD8<Float>(repeating: weights[p]) * UnsafeRawPointer(rows + p * stride + i).loadUnaligned(as: SIMD8<Float>.self)
-        }
-        UnsafeMutableRawPointer(out + i).storeBytes(of: acc, as: SIMD8<Float>.self)
-        i += 8
-    }
-    while i < width {
-        var acc: Float = 0
-        for p in 0..<count { acc += weights[p] * rows[p * stride + i] }
-        out[i] = acc
-        i += 1
     }
 }
 

@@ -134,22 +134,41 @@ static void llmopt_swiglu_f32_avx512(int n, float *gate, const float *up) {
     }
 }
 
-static void llmopt_weighted_sum_f32_avx512(int n, int width, const float *w, const float *rows, int ld, float *out) {
+/// M (up to 4) rows of weights against the same value rows: each value row is loaded once for all M.
+static inline __attribute__((always_inline)) void weighted_rows_avx512(int M, int n, int width, const float *w, int ldw,
+                                                                      const float *rows, int ld, float *out, int ldo) {
     for (int c = 0; c < width; c += 64) {
-        // 64 output values in four registers across all rows; masked for a narrower tail.
+        // 64 output values per weight row in four registers across all value rows; masked for a narrower tail.
         __mmask16 mk[4];
-        __m512 acc[4];
+        __m512 acc[4][4];
         for (int j = 0; j < 4; j++) {
             int left = width - c - 16 * j;
             mk[j] = left <= 0 ? 0 : tail_mask(left);
-            acc[j] = _mm512_setzero_ps();
+            for (int i = 0; i < M; i++) acc[i][j] = _mm512_setzero_ps();
         }
         for (int p = 0; p < n; p++) {
-            __m512 wp = _mm512_set1_ps(w[p]);
             const float *r = rows + (size_t)p * ld + c;
-            for (int j = 0; j < 4; j++) acc[j] = _mm512_fmadd_ps(wp, _mm512_maskz_loadu_ps(mk[j], r + 16 * j), acc[j]);
+            __m512 v[4];
+            for (int j = 0; j < 4; j++) v[j] = _mm512_maskz_loadu_ps(mk[j], r + 16 * j);
+            for (int i = 0; i < M; i++) {
+                __m512 wp = _mm512_set1_ps(w[(size_t)i * ldw + p]);
+                for (int j = 0; j < 4; j++) acc[i][j] = _mm512_fmadd_ps(wp, v[j], acc[i][j]);
+            }
         }
-        for (int j = 0; j < 4; j++) _mm512_mask_storeu_ps(out + c + 16 * j, mk[j], acc[j]);
+        for (int i = 0; i < M; i++)
+            for (int j = 0; j < 4; j++) _mm512_mask_storeu_ps(out + (size_t)i * ldo + c + 16 * j, mk[j], acc[i][j]);
+    }
+}
+
+static void llmopt_weighted_sum_f32_avx512(int m, int n, int width, const float *w, int ldw, const float *rows, int ld,
+                                           float *out, int ldo) {
+    int i = 0;
+    for (; i + 4 <= m; i += 4) weighted_rows_avx512(4, n, width, w + (size_t)i * ldw, ldw, rows, ld, out + (size_t)i * ldo, ldo);
+    switch (m - i) {
+    case 3: weighted_rows_avx512(3, n, width, w + (size_t)i * ldw, ldw, rows, ld, out + (size_t)i * ldo, ldo); break;
+    case 2: weighted_rows_avx512(2, n, width, w + (size_t)i * ldw, ldw, rows, ld, out + (size_t)i * ldo, ldo); break;
+    case 1: weighted_rows_avx512(1, n, width, w + (size_t)i * ldw, ldw, rows, ld, out + (size_t)i * ldo, ldo); break;
+    default: break;
     }
 }
 
@@ -231,11 +250,14 @@ void llmopt_swiglu_f32(int n, float *gate, const float *up) {
     for (int i = 0; i < n; i++) gate[i] = gate[i] / (1.0f + expf(-gate[i])) * up[i];
 }
 
-void llmopt_weighted_sum_f32(int n, int width, const float *w, const float *rows, int ld, float *out) {
+void llmopt_weighted_sum_f32(int m, int n, int width, const float *w, int ldw, const float *rows, int ld, float *out, int ldo) {
 #if LLMOPT_HELPERS_AVX512
-    if (llmopt_isa_active == LLMOPT_ISA_AVX512) { llmopt_weighted_sum_f32_avx512(n, width, w, rows, ld, out); return; }
+    if (llmopt_isa_active == LLMOPT_ISA_AVX512) { llmopt_weighted_sum_f32_avx512(m, n, width, w, ldw, rows, ld, out, ldo); return; }
 #endif
-    for (int i = 0; i < width; i++) out[i] = 0;
-    for (int p = 0; p < n; p++)
-        for (int i = 0; i < width; i++) out[i] += w[p] * rows[(size_t)p * ld + i];
+    for (int i = 0; i < m; i++) {
+        float *o = out + (size_t)i * ldo;
+        for (int c = 0; c < width; c++) o[c] = 0;
+        for (int p = 0; p < n; p++)
+            for (int c = 0; c < width; c++) o[c] += w[(size_t)i * ldw + p] * rows[(size_t)p * ld + c];
+    }
 }

@@ -98,17 +98,21 @@ final class KernelHelperTests: XCTestCase {
 
     func testWeightedSum() {
         var rng = TestRandom(seed: 24)
-        // Widths below, at and above one 64-float tile; rows with a stride wider than the width.
-        for (n, width) in [(1, 64), (7, 16), (300, 64), (33, 100), (5, 128)] {
-            let ld = width + 3
-            let w = rng.floats(n), rows = rng.floats(n * ld)
+        // 1 to 6 weight rows (one and two passes of the 4-row kernel); widths below, at and above one
+        // 64-float tile; value rows with a stride wider than the width.
+        for (m, n, width) in [(1, 1, 64), (2, 7, 16), (3, 300, 64), (4, 33, 100), (6, 5, 128), (5, 20, 64)] {
+            let ld = width + 3, ldw = n + 2, ldo = width + 5
+            let w = rng.floats(m * ldw), rows = rng.floats(n * ld)
             KernelTestData.forEachPath { isa in
-                var out = [Float](repeating: .nan, count: width)
-                llmopt_weighted_sum_f32(Int32(n), Int32(width), w, rows, Int32(ld), &out)
-                for i in 0..<width {
-                    let ref = (0..<n).reduce(0.0) { $0 + Double(w[$1]) * Double(rows[$1 * ld + i]) }
-                    let mag = (0..<n).reduce(0.0) { $0 + abs(Double(w[$1]) * Double(rows[$1 * ld + i])) }
-                    XCTAssertEqual(Double(out[i]), ref, accuracy: 1e-6 * max(mag, 1), "\(isa) n=\(n) width=\(width) i=\(i)")
+                var out = [Float](repeating: .nan, count: m * ldo)
+                llmopt_weighted_sum_f32(Int32(m), Int32(n), Int32(width), w, Int32(ldw), rows, Int32(ld), &out, Int32(ldo))
+                for i in 0..<m {
+                    for c in 0..<width {
+                        let ref = (0..<n).reduce(0.0) { $0 + Double(w[i * ldw + $1]) * Double(rows[$1 * ld + c]) }
+                        let mag = (0..<n).reduce(0.0) { $0 + abs(Double(w[i * ldw + $1]) * Double(rows[$1 * ld + c])) }
+                        XCTAssertEqual(Double(out[i * ldo + c]), ref, accuracy: 1e-6 * max(mag, 1), "\(isa) m=\(m) n=\(n) width=\(width) i=\(i) c=\(c)")
+                    }
+                    for c in width..<ldo { XCTAssertTrue(out[i * ldo + c].isNaN, "\(isa) wrote past the width") }
                 }
             }
         }

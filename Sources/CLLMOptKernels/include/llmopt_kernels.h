@@ -134,8 +134,9 @@ void llmopt_gelu_tanh_f32(int n, float *x);
 /// gate = silu(gate) · up = gate / (1 + e^-gate) · up, in place (Llama's SwiGLU MLP).
 void llmopt_swiglu_f32(int n, float *gate, const float *up);
 
-/// out[i] = sum_p w[p] · rows[p · ld + i] for i < width: attention's probability-weighted sum of
-/// value rows (`ld` floats apart, as in a KV cache holding several heads per row).
-void llmopt_weighted_sum_f32(int n, int width, const float *w, const float *rows, int ld, float *out);
+/// out[i, c] = sum_p w[i, p] · rows[p, c] for i < m, c < width (w rows `ldw` apart, out rows `ldo`
+/// apart): attention's probability-weighted sums of value rows (`ld` floats apart, as in a KV
+/// cache holding several heads per row), for the m query heads that share those values.
+void llmopt_weighted_sum_f32(int m, int n, int width, const float *w, int ldw, const float *rows, int ld, float *out, int ldo);
 
 #endif

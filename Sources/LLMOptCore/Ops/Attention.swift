@@ -25,7 +25,7 @@ final class AttentionScratch {
 /// keys, values: [capacity, kvHeads * headDim] holding positions 0 ..< position + tokens.
 /// Token t sits at position `position + t` and attends to positions 0 ... position + t.
 /// Query head h reads KV head h / (heads / kvHeads).
-/// A few tokens (decode) run head by head in parallel; a block of tokens (prefill) runs each
+/// A few tokens (decode) run KV head by KV head in parallel; a block of tokens (prefill) runs each
 /// head as two matrix products on the GEMM kernels.
 func attentionForward(
     _ out: UnsafeMutablePointer<Float>, q: UnsafePointer<Float>,
@@ -43,18 +43,24 @@ func attentionForward(
     let scores = scratch.headScores.pointer, capacity = scratch.capacity
     // Short contexts of small models are cheaper on one thread than handed out to several.
     let work = heads * tokens * (position + tokens) * hd
-    Parallel.forRanges(heads, grain: work < 1 << 16 ? heads : 1) { range in
-        for h in range {
-            let att = scores + h * capacity
-            let kvOffset = (h / group) * hd
+    // The query heads that share a KV head go together, so its cached keys and values are read once for all.
+    Parallel.forRanges(kvHeads, grain: work < 1 << 16 ? kvHeads : 1) { range in
+        for kv in range {
+            let att = scores + kv * group * capacity
+            let kvOffset = kv * hd
             for t in 0..<tokens {
-                let qh = q + t * qWidth + h * hd
+                let qg = q + t * qWidth + kv * group * hd
                 let n = position + t + 1
-                // Scores: the cached keys of this head are a matrix of n rows, kvWidth floats apart.
-                llmopt_gemv(Int32(n), Int32(hd), qh, UnsafeRawPointer(keys + kvOffset), Int32(LLMOPT_W_F32), kvWidth * 4, att)
-                for p in 0..<n { att[p] *= scale }
-                softmaxForward(att, count: n)
-                llmopt_weighted_sum_f32(Int32(n), Int32(hd), att, values + kvOffset, Int32(kvWidth), out + t * qWidth + h * hd)
+                // Scores: the cached keys of this KV head are a matrix of n rows, kvWidth floats apart.
+                llmopt_gemm_small(Int32(group), Int32(n), Int32(hd), qg, Int32(hd), UnsafeRawPointer(keys + kvOffset),
+                                  Int32(LLMOPT_W_F32), kvWidth * 4, att, Int32(capacity))
+                for g in 0..<group {
+                    let row = att + g * capacity
+                    for p in 0..<n { row[p] *= scale }
+                    softmaxForward(row, count: n)
+                }
+                llmopt_weighted_sum_f32(Int32(group), Int32(n), Int32(hd), att, Int32(capacity), values + kvOffset, Int32(kvWidth),
+                                        out + t * qWidth + kv * group * hd, Int32(hd))
             }
         }
     }

@@ -222,8 +222,57 @@ INLINE void gemv_rows(int R, int k, const float *x, const uint8_t *b, int wtype,
     for (int r = 0; r < R; r++) y[r] = _mm512_reduce_add_ps(_mm512_add_ps(acc[r], acc2[r]));
 }
 
+/// Weight bytes are requested this far ahead of use. The integer kernels spend enough
+/// instructions per byte that out-of-order execution alone keeps too few misses in flight:
+/// measured from DRAM, Q4_0 GEMV goes from 7 to 16 GB/s on one core. Rows are contiguous, so
+/// running past the end of a row fetches the rows that come next.
+#define LLMOPT_PREFETCH_BYTES 4096
+
+/// The 32 stored values of one Q8_0/Q4_0/Q4_1 block as floats, before scale and offset.
+INLINE void block_values(int wtype, const uint8_t *blk, __m512 *lo, __m512 *hi) {
+    if (wtype == LLMOPT_W_Q8_0) {
+        *lo = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(blk + 2))));
+        *hi = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(blk + 18))));
+    } else {
+        __m128i bytes = _mm_loadu_si128((const __m128i *)(blk + (wtype == LLMOPT_W_Q4_1 ? 4 : 2))), mask = _mm_set1_epi8(0x0F);
+        *lo = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_and_si128(bytes, mask)));
+        *hi = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_and_si128(_mm_srli_epi16(bytes, 4), mask)));
+    }
+}
+
+/// GEMV with float activations over block-quantized rows, a block at a time: per block and row the
+/// float dot product of the stored values with x, times the block scale, plus the block's offset
+/// (Q4_0: -8 · scale, Q4_1: its minimum) times the block's sum of x, which all R rows share. The
+/// same weights as converting each value (`load16`), at about half the instructions per value.
+INLINE void qgemv_rows(int wtype, int R, int k, const float *x, const uint8_t *b, size_t rb, float *y) {
+    int bb = wtype == LLMOPT_W_Q8_0 ? 34 : wtype == LLMOPT_W_Q4_0 ? 18 : 20;
+    __m512 acc[4], accOff[4];
+    for (int r = 0; r < R; r++) acc[r] = accOff[r] = _mm512_setzero_ps();
+    for (int blk = 0; blk < k / 32; blk++) {
+        __m512 x0 = _mm512_loadu_ps(x + 32 * blk), x1 = _mm512_loadu_ps(x + 32 * blk + 16);
+        __m512 sx = _mm512_add_ps(x0, x1);
+        if (wtype == LLMOPT_W_Q4_0) sx = _mm512_mul_ps(sx, _mm512_set1_ps(-8.0f));
+        for (int r = 0; r < R; r++) {
+            const uint8_t *p = b + r * rb + (size_t)blk * bb;
+            _mm_prefetch((const char *)p + LLMOPT_PREFETCH_BYTES, _MM_HINT_T0);
+            __m512 lo, hi;
+            block_values(wtype, p, &lo, &hi);
+            __m512 d = _mm512_set1_ps(_cvtsh_ss(*(const uint16_t *)p));
+            acc[r] = _mm512_fmadd_ps(d, _mm512_fmadd_ps(hi, x1, _mm512_mul_ps(lo, x0)), acc[r]);
+            if (wtype == LLMOPT_W_Q4_0) accOff[r] = _mm512_fmadd_ps(d, sx, accOff[r]);
+            if (wtype == LLMOPT_W_Q4_1) accOff[r] = _mm512_fmadd_ps(_mm512_set1_ps(_cvtsh_ss(*(const uint16_t *)(p + 2))), sx, accOff[r]);
+        }
+    }
+    for (int r = 0; r < R; r++) y[r] = _mm512_reduce_add_ps(_mm512_add_ps(acc[r], accOff[r]));
+}
+
 INLINE void gemv_typed(int wtype, int n, int k, const float *x, const uint8_t *b, size_t rb, float *y) {
     int j = 0;
+    if (wtype == LLMOPT_W_Q8_0 || wtype == LLMOPT_W_Q4_0 || wtype == LLMOPT_W_Q4_1) {
+        for (; j + 4 <= n; j += 4) qgemv_rows(wtype, 4, k, x, b + (size_t)j * rb, rb, y + j);
+        for (; j < n; j++) qgemv_rows(wtype, 1, k, x, b + (size_t)j * rb, rb, y + j);
+        return;
+    }
     for (; j + 4 <= n; j += 4) gemv_rows(4, k, x, b + (size_t)j * rb, wtype, rb, y + j);
     for (; j < n; j++) gemv_rows(1, k, x, b + (size_t)j * rb, wtype, rb, y + j);
 }
@@ -385,20 +434,15 @@ INLINE void load_weight_chunk(int wtype, const uint8_t *row, int c, int two, __m
 /// Bytes of two blocks (one chunk) of a weight row.
 INLINE int chunk_bytes(int wtype) { return wtype == LLMOPT_W_Q8_0 ? 68 : wtype == LLMOPT_W_Q4_0 ? 36 : 40; }
 
-/// Weight bytes are requested this far ahead of use. The integer kernels spend enough
-/// instructions per byte that out-of-order execution alone keeps too few misses in flight:
-/// measured from DRAM, Q4_0 GEMV goes from 7 to 16 GB/s on one core. Rows are contiguous, so
-/// running past the end of a row fetches the rows that come next.
-#define LLMOPT_PREFETCH_BYTES 4096
 
 /// M activation rows (up to 4) against one weight row: the weight chunk is unpacked once per M rows.
 INLINE void qdot_rows(int wtype, int M, int k, const uint8_t *qx, size_t xb, const uint8_t *row, float *c, int ldc) {
     int nb = k / 32, nc = (nb + 1) / 2;
     llmopt_q8act_view v[4];
-    __m512 acc[4];
+    __m512 acc[4], accMin[4];  // Q4_1's minimum term apart, as in qdot_weight_rows
     for (int i = 0; i < M; i++) {
         v[i] = llmopt_q8act_make_view(k, qx + (size_t)i * xb);
-        acc[i] = _mm512_setzero_ps();
+        acc[i] = accMin[i] = _mm512_setzero_ps();
     }
     for (int ch = 0; ch < nc; ch++) {
         __m512i wq;
@@ -415,23 +459,26 @@ INLINE void qdot_rows(int wtype, int M, int k, const uint8_t *qx, size_t xb, con
             if (wtype == LLMOPT_W_Q8_0) dot = _mm512_sub_epi32(dot, _mm512_slli_epi32(xs, 7));
             else if (wtype == LLMOPT_W_Q4_0) dot = _mm512_sub_epi32(dot, _mm512_slli_epi32(xs, 3));
             acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(wd, xd), acc[i]);
-            if (wtype == LLMOPT_W_Q4_1) acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(xs), _mm512_mul_ps(wm, xd), acc[i]);
+            if (wtype == LLMOPT_W_Q4_1) accMin[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(xs), _mm512_mul_ps(wm, xd), accMin[i]);
         }
     }
-    for (int i = 0; i < M; i++) c[(size_t)i * ldc] = _mm512_reduce_add_ps(acc[i]);
+    for (int i = 0; i < M; i++) c[(size_t)i * ldc] = _mm512_reduce_add_ps(_mm512_add_ps(acc[i], accMin[i]));
 }
 
 /// One activation row against R weight rows (GEMV): the activation chunk is loaded once for all.
 INLINE void qdot_weight_rows(int wtype, int R, int k, const uint8_t *qx, const uint8_t *row0, size_t rb, float *c) {
     int nb = k / 32, nc = (nb + 1) / 2;
     llmopt_q8act_view v = llmopt_q8act_make_view(k, qx);
-    __m512 acc[4];
-    for (int r = 0; r < R; r++) acc[r] = _mm512_setzero_ps();
+    // Q4_1's minimum term goes to its own accumulators: two dependent FMAs per chunk on one
+    // accumulator made the Q4_1 GEMV latency-bound (7.4 GB/s against Q4_0's 13.9).
+    __m512 acc[4], accMin[4];
+    for (int r = 0; r < R; r++) acc[r] = accMin[r] = _mm512_setzero_ps();
     for (int ch = 0; ch < nc; ch++) {
         __m512i xq = _mm512_loadu_si512((const __m512i *)(v.q + ch * 64));
         __m512i xs = _mm512_loadu_si512((const __m512i *)(v.lane_s + ch * 16));
         __m512 xd = _mm512_loadu_ps(v.lane_d + ch * 16);
         __m512i offset = wtype == LLMOPT_W_Q8_0 ? _mm512_slli_epi32(xs, 7) : _mm512_slli_epi32(xs, 3);
+        __m512 xsd = wtype == LLMOPT_W_Q4_1 ? _mm512_mul_ps(_mm512_cvtepi32_ps(xs), xd) : _mm512_setzero_ps();
         for (int r = 0; r < R; r++) {
             _mm_prefetch((const char *)row0 + r * rb + (size_t)ch * chunk_bytes(wtype) + LLMOPT_PREFETCH_BYTES, _MM_HINT_T0);
             __m512i wq;
@@ -441,10 +488,10 @@ INLINE void qdot_weight_rows(int wtype, int R, int k, const uint8_t *qx, const u
             __m512i dot = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wq, xq);
             if (wtype != LLMOPT_W_Q4_1) dot = _mm512_sub_epi32(dot, offset);
             acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(wd, xd), acc[r]);
-            if (wtype == LLMOPT_W_Q4_1) acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(xs), _mm512_mul_ps(wm, xd), acc[r]);
+            if (wtype == LLMOPT_W_Q4_1) accMin[r] = _mm512_fmadd_ps(wm, xsd, accMin[r]);
         }
     }
-    for (int r = 0; r < R; r++) c[r] = _mm512_reduce_add_ps(acc[r]);
+    for (int r = 0; r < R; r++) c[r] = _mm512_reduce_add_ps(_mm512_add_ps(acc[r], accMin[r]));
 }
 
 INLINE void qgemm_typed(int wtype, int m, int n, int k, const uint8_t *qx, const uint8_t *w, size_t rb, float *c, int ldc) {

@@ -1,4 +1,5 @@
-// Vector helpers for the forward pass: dot, axpy, softmax, RMSNorm and LayerNorm rows.
+// Vector helpers for the forward pass: dot, axpy, softmax, RMSNorm and LayerNorm rows, GELU and SwiGLU, the
+// probability-weighted sum of attention values.
 // Each has a portable loop and an AVX-512 version picked at run time.
 #include "kernels_internal.h"
 #include <math.h>
@@ -105,6 +106,72 @@ static void llmopt_layernorm_f32_avx512(int n, const float *x, const float *w, c
     }
 }
 
+/// exp(x) for any x: clamped to [-104, 88.5] (below, exp underflows to 0; above, it overflows),
+/// then the reduction and polynomial of `exp_nonpositive`.
+static inline __m512 exp_clamped(__m512 x) {
+    return exp_nonpositive(_mm512_min_ps(x, _mm512_set1_ps(88.5f)));
+}
+
+static void llmopt_gelu_tanh_f32_avx512(int n, float *x) {
+    const __m512 c2 = _mm512_set1_ps(-2 * 0.7978845608028654f), c3 = _mm512_set1_ps(0.044715f), one = _mm512_set1_ps(1.0f);
+    for (int i = 0; i < n; i += 16) {
+        __mmask16 mk = tail_mask(n - i);
+        __m512 v = _mm512_maskz_loadu_ps(mk, x + i);
+        __m512 u = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_mul_ps(v, v), v), c3, v);
+        __m512 e = exp_clamped(_mm512_mul_ps(u, c2));
+        _mm512_mask_storeu_ps(x + i, mk, _mm512_div_ps(v, _mm512_add_ps(one, e)));
+    }
+}
+
+static void llmopt_swiglu_f32_avx512(int n, float *gate, const float *up) {
+    const __m512 one = _mm512_set1_ps(1.0f);
+    for (int i = 0; i < n; i += 16) {
+        __mmask16 mk = tail_mask(n - i);
+        __m512 g = _mm512_maskz_loadu_ps(mk, gate + i);
+        __m512 e = exp_clamped(_mm512_sub_ps(_mm512_setzero_ps(), g));
+        __m512 s = _mm512_div_ps(g, _mm512_add_ps(one, e));
+        _mm512_mask_storeu_ps(gate + i, mk, _mm512_mul_ps(s, _mm512_maskz_loadu_ps(mk, up + i)));
+    }
+}
+
+/// M (up to 4) rows of weights against the same value rows: each value row is loaded once for all M.
+static inline __attribute__((always_inline)) void weighted_rows_avx512(int M, int n, int width, const float *w, int ldw,
+                                                                      const float *rows, int ld, float *out, int ldo) {
+    for (int c = 0; c < width; c += 64) {
+        // 64 output values per weight row in four registers across all value rows; masked for a narrower tail.
+        __mmask16 mk[4];
+        __m512 acc[4][4];
+        for (int j = 0; j < 4; j++) {
+            int left = width - c - 16 * j;
+            mk[j] = left <= 0 ? 0 : tail_mask(left);
+            for (int i = 0; i < M; i++) acc[i][j] = _mm512_setzero_ps();
+        }
+        for (int p = 0; p < n; p++) {
+            const float *r = rows + (size_t)p * ld + c;
+            __m512 v[4];
+            for (int j = 0; j < 4; j++) v[j] = _mm512_maskz_loadu_ps(mk[j], r + 16 * j);
+            for (int i = 0; i < M; i++) {
+                __m512 wp = _mm512_set1_ps(w[(size_t)i * ldw + p]);
+                for (int j = 0; j < 4; j++) acc[i][j] = _mm512_fmadd_ps(wp, v[j], acc[i][j]);
+            }
+        }
+        for (int i = 0; i < M; i++)
+            for (int j = 0; j < 4; j++) _mm512_mask_storeu_ps(out + (size_t)i * ldo + c + 16 * j, mk[j], acc[i][j]);
+    }
+}
+
+static void llmopt_weighted_sum_f32_avx512(int m, int n, int width, const float *w, int ldw, const float *rows, int ld,
+                                           float *out, int ldo) {
+    int i = 0;
+    for (; i + 4 <= m; i += 4) weighted_rows_avx512(4, n, width, w + (size_t)i * ldw, ldw, rows, ld, out + (size_t)i * ldo, ldo);
+    switch (m - i) {
+    case 3: weighted_rows_avx512(3, n, width, w + (size_t)i * ldw, ldw, rows, ld, out + (size_t)i * ldo, ldo); break;
+    case 2: weighted_rows_avx512(2, n, width, w + (size_t)i * ldw, ldw, rows, ld, out + (size_t)i * ldo, ldo); break;
+    case 1: weighted_rows_avx512(1, n, width, w + (size_t)i * ldw, ldw, rows, ld, out + (size_t)i * ldo, ldo); break;
+    default: break;
+    }
+}
+
 #pragma clang attribute pop
 #endif
 
@@ -163,4 +230,34 @@ void llmopt_layernorm_f32(int n, const float *x, const float *w, const float *b,
     for (int i = 0; i < n; i++) ss += (x[i] - mean) * (x[i] - mean);
     float r = (float)(1.0 / sqrt(ss / n + eps)), mu = (float)mean;
     for (int i = 0; i < n; i++) y[i] = (x[i] - mu) * r * (w ? w[i] : 1.0f) + (b ? b[i] : 0.0f);
+}
+
+// GELU as x · sigmoid(2u), which equals 0.5 x (1 + tanh(u)) exactly and needs one exp.
+void llmopt_gelu_tanh_f32(int n, float *x) {
+#if LLMOPT_HELPERS_AVX512
+    if (llmopt_isa_active == LLMOPT_ISA_AVX512) { llmopt_gelu_tanh_f32_avx512(n, x); return; }
+#endif
+    for (int i = 0; i < n; i++) {
+        float v = x[i];
+        x[i] = 0.5f * v * (1.0f + tanhf(0.7978845608028654f * (v + 0.044715f * v * v * v)));
+    }
+}
+
+void llmopt_swiglu_f32(int n, float *gate, const float *up) {
+#if LLMOPT_HELPERS_AVX512
+    if (llmopt_isa_active == LLMOPT_ISA_AVX512) { llmopt_swiglu_f32_avx512(n, gate, up); return; }
+#endif
+    for (int i = 0; i < n; i++) gate[i] = gate[i] / (1.0f + expf(-gate[i])) * up[i];
+}
+
+void llmopt_weighted_sum_f32(int m, int n, int width, const float *w, int ldw, const float *rows, int ld, float *out, int ldo) {
+#if LLMOPT_HELPERS_AVX512
+    if (llmopt_isa_active == LLMOPT_ISA_AVX512) { llmopt_weighted_sum_f32_avx512(m, n, width, w, ldw, rows, ld, out, ldo); return; }
+#endif
+    for (int i = 0; i < m; i++) {
+        float *o = out + (size_t)i * ldo;
+        for (int c = 0; c < width; c++) o[c] = 0;
+        for (int p = 0; p < n; p++)
+            for (int c = 0; c < width; c++) o[c] += w[(size_t)i * ldw + p] * rows[(size_t)p * ld + c];
+    }
 }

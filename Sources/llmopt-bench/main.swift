@@ -58,6 +58,11 @@ let args = CommandLine.arguments.dropFirst()
 let quick = args.contains("--quick")
 let runs = quick ? 3 : 10
 let load = (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.split(separator: " ").first.map(String.init) ?? "?"
+if args.contains("--models") {
+    let only = args.firstIndex(of: "--only").map { args[args.index(after: $0)] }
+    do { try runModelBenchmarks(runs: quick ? 2 : 5, only: only) } catch { print("error: \(error)"); exit(1) }
+    exit(0)
+}
 print("llmopt kernels: isa \(String(cString: llmopt_kernels_isa())), threads \(Parallel.threadCount) (best of \(runs) runs; load average \(load))")
 
 do {
@@ -97,8 +102,14 @@ for dtype in [DType.f32, .f16, .bf16, .q8_0, .q4_0, .q4_1] {
     let x = [Float](repeating: 0.5, count: k)
     var y = [Float](repeating: 0, count: n)
     let t = best(runs: runs) { Linear.forward(x, rows: 1, weight: w, into: &y) }
-    print(String(format: "  %-5@ %6.1f GB/s  %7.3f ms  (%5.1f GFLOP/s)", dtype.rawValue, Double(w.byteCount) / t * 1e-9, t * 1e3,
-                 2 * Double(n * k) / t * 1e-9))
+    var line = String(format: "  %-5@ %6.1f GB/s  %7.3f ms  (%5.1f GFLOP/s)", dtype.rawValue, Double(w.byteCount) / t * 1e-9, t * 1e3,
+                      2 * Double(n * k) / t * 1e-9)
+    if dtype.isQuantized {
+        // Float activations against the block weights (the output layer's path).
+        let te = best(runs: runs) { Linear.forward(x, rows: 1, weight: w, into: &y, activations: .exact) }
+        line += String(format: "   exact activations %6.1f GB/s", Double(w.byteCount) / te * 1e-9)
+    }
+    print(line)
 }
 
 print("\nSmall layers (SmolLM2-135M sizes): microseconds per Linear.forward call, m = 1 and m = 4")

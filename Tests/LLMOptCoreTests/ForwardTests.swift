@@ -79,6 +79,34 @@ final class ForwardTests: XCTestCase {
         for i in 0..<vocab { XCTAssertEqual(last[i], all[(ids.count - 1) * vocab + i], accuracy: 1e-5) }
     }
 
+    /// The prefill attention (blocks of 32 queries, each over only the keys it can see) against
+    /// the one-token decode path: 70 tokens as one batch, as 23 + 47 (blocks starting at
+    /// position 23), and token by token, over both tiny models (Llama with grouped KV heads).
+    func checkBlockAttention(model folder: String) throws {
+        let model = try HuggingFaceFolder.load(Fixtures.path("models/\(folder)"))
+        let count = 70
+        let batched = try InferenceSession(model: model, capacity: count)
+        let vocab = batched.vocabSize
+        let ids = (0..<count).map { ($0 * 7919 + 11) % vocab }
+        let all = try batched.forward(ids, logits: .all)
+        let split = try InferenceSession(model: model, capacity: count)
+        let first = try split.forward(Array(ids.prefix(23)), logits: .all)
+        let second = try split.forward(Array(ids.dropFirst(23)), logits: .all)
+        let stepwise = try InferenceSession(model: model, capacity: count)
+        var maxDiff: Float = 0
+        for (t, id) in ids.enumerated() {
+            let row = try stepwise.forward([id])
+            let chunked = t < 23 ? first[(t * vocab)...] : second[((t - 23) * vocab)...]
+            for i in 0..<vocab {
+                maxDiff = max(maxDiff, abs(row[i] - all[t * vocab + i]), abs(chunked[chunked.startIndex + i] - all[t * vocab + i]))
+            }
+        }
+        XCTAssertLessThan(maxDiff, 1e-4)
+    }
+
+    func testTinyLlamaBlockAttentionMatchesDecode() throws { try checkBlockAttention(model: "tiny-llama") }
+    func testTinyGPT2BlockAttentionMatchesDecode() throws { try checkBlockAttention(model: "tiny-gpt2") }
+
     func testTinyLlamaIncrementalDecodeMatchesPrefill() throws { try checkIncrementalDecode(model: "tiny-llama") }
     func testTinyGPT2IncrementalDecodeMatchesPrefill() throws { try checkIncrementalDecode(model: "tiny-gpt2") }
 

@@ -128,4 +128,15 @@ void llmopt_rmsnorm_f32(int n, const float *x, const float *weight, float eps, f
 /// y = (x - mean) / sqrt(var + eps) * weight + bias (weight, bias may be NULL).
 void llmopt_layernorm_f32(int n, const float *x, const float *weight, const float *bias, float eps, float *y);
 
+/// x = 0.5 x (1 + tanh(√(2/π) (x + 0.044715 x³))) in place (GPT-2's `gelu_new`).
+void llmopt_gelu_tanh_f32(int n, float *x);
+
+/// gate = silu(gate) · up = gate / (1 + e^-gate) · up, in place (Llama's SwiGLU MLP).
+void llmopt_swiglu_f32(int n, float *gate, const float *up);
+
+/// out[i, c] = sum_p w[i, p] · rows[p, c] for i < m, c < width (w rows `ldw` apart, out rows `ldo`
+/// apart): attention's probability-weighted sums of value rows (`ld` floats apart, as in a KV
+/// cache holding several heads per row), for the m query heads that share those values.
+void llmopt_weighted_sum_f32(int m, int n, int width, const float *w, int ldw, const float *rows, int ld, float *out, int ldo);
+
 #endif

@@ -85,7 +85,7 @@ final class GPT2Runner: ModelRunner {
         attnOut = FloatBuffer(count: maxBatch * qMax)
         proj = FloatBuffer(count: maxBatch * d)
         hidden = FloatBuffer(count: maxBatch * (layers.map(\.ffn).max() ?? 0))
-        attention = AttentionScratch(capacity: capacity, maxBatch: maxBatch, maxHeads: layers.map(\.heads).max() ?? 0, headDim: hd)
+        attention = AttentionScratch(capacity: capacity, maxHeads: layers.map(\.heads).max() ?? 0, headDim: hd)
     }
 
     func forward(

@@ -87,7 +87,7 @@ final class LlamaRunner: ModelRunner {
         proj = FloatBuffer(count: maxBatch * d)
         gate = FloatBuffer(count: maxBatch * ffnMax)
         up = FloatBuffer(count: maxBatch * ffnMax)
-        attention = AttentionScratch(capacity: capacity, maxBatch: maxBatch, maxHeads: layers.map(\.heads).max() ?? 0, headDim: hd)
+        attention = AttentionScratch(capacity: capacity, maxHeads: layers.map(\.heads).max() ?? 0, headDim: hd)
     }
 
     func forward(

@@ -1,3 +1,4 @@
+import CLLMOptKernels
 import Foundation
 
 /// Scratch memory of attention, allocated once per session.
@@ -5,16 +6,16 @@ final class AttentionScratch {
     let capacity: Int
     /// Decode: one row of scores per head, [heads, capacity].
     let headScores: FloatBuffer
-    /// Prefill: the scores of a block of tokens for one head, [maxBatch, capacity].
+    /// Prefill: per head, the scores of one block of `attentionBlockRows` tokens, [heads, attentionBlockRows, capacity].
     let blockScores: FloatBuffer
-    /// Prefill: one KV head's values transposed, [headDim, capacity].
+    /// Prefill: every KV head's values transposed, [kvHeads, headDim, capacity].
     let valuesT: FloatBuffer
 
-    init(capacity: Int, maxBatch: Int, maxHeads: Int, headDim: Int) {
+    init(capacity: Int, maxHeads: Int, headDim: Int) {
         self.capacity = capacity
         headScores = FloatBuffer(count: maxHeads * capacity)
-        blockScores = FloatBuffer(count: maxBatch * capacity)
-        valuesT = FloatBuffer(count: headDim * capacity)
+        blockScores = FloatBuffer(count: maxHeads * attentionBlockRows * capacity)
+        valuesT = FloatBuffer(count: maxHeads * headDim * capacity)
     }
 }
 
@@ -24,7 +25,7 @@ final class AttentionScratch {
 /// keys, values: [capacity, kvHeads * headDim] holding positions 0 ..< position + tokens.
 /// Token t sits at position `position + t` and attends to positions 0 ... position + t.
 /// Query head h reads KV head h / (heads / kvHeads).
-/// A few tokens (decode) run head by head in parallel; a block of tokens (prefill) runs each
+/// A few tokens (decode) run KV head by KV head in parallel; a block of tokens (prefill) runs each
 /// head as two matrix products on the GEMM kernels.
 func attentionForward(
     _ out: UnsafeMutablePointer<Float>, q: UnsafePointer<Float>,
@@ -42,52 +43,39 @@ func attentionForward(
     let scores = scratch.headScores.pointer, capacity = scratch.capacity
     // Short contexts of small models are cheaper on one thread than handed out to several.
     let work = heads * tokens * (position + tokens) * hd
-    Parallel.forRanges(heads, grain: work < 1 << 16 ? heads : 1) { range in
-        for h in range {
-            let att = scores + h * capacity
-            let kvOffset = (h / group) * hd
+    // The query heads that share a KV head go together, so its cached keys and values are read once for all.
+    Parallel.forRanges(kvHeads, grain: work < 1 << 16 ? kvHeads : 1) { range in
+        for kv in range {
+            let att = scores + kv * group * capacity
+            let kvOffset = kv * hd
             for t in 0..<tokens {
-                let qh = q + t * qWidth + h * hd
+                let qg = q + t * qWidth + kv * group * hd
                 let n = position + t + 1
-                for p in 0..<n { att[p] = dot(qh, keys + p * kvWidth + kvOffset, hd) * scale }
-                softmaxForward(att, count: n)
-                weightedSumForward(out + t * qWidth + h * hd, weights: att, rows: values + kvOffset, stride: kvWidth,
-                                   count: n, width: hd)
+                // Scores: the cached keys of this KV head are a matrix of n rows, kvWidth floats apart.
+                llmopt_gemm_small(Int32(group), Int32(n), Int32(hd), qg, Int32(hd), UnsafeRawPointer(keys + kvOffset),
+                                  Int32(LLMOPT_W_F32), kvWidth * 4, att, Int32(capacity))
+                for g in 0..<group {
+                    let row = att + g * capacity
+                    for p in 0..<n { row[p] *= scale }
+                    softmaxForward(row, count: n)
+                }
+                llmopt_weighted_sum_f32(Int32(group), Int32(n), Int32(hd), att, Int32(capacity), values + kvOffset, Int32(kvWidth),
+                                        out + t * qWidth + kv * group * hd, Int32(hd))
             }
         }
-    }
-}
-
-/// out = Σ_p weights[p] · rows[p], the probability-weighted sum of value rows.
-/// out: [width]; weights: [count]; rows: [count] rows of `width` floats, `stride` apart.
-@inline(__always)
-func weightedSumForward(
-    _ out: UnsafeMutablePointer<Float>, weights: UnsafePointer<Float>, rows: UnsafePointer<Float>,
-    stride: Int, count: Int, width: Int
-) {
-    var i = 0
-    // Eight output values at a time stay in a register across all rows.
-    while i + 8 <= width {
-        var acc = SIMD8<Float>()
-        for p in 0..<count {
-            acc = acc + SIMD8<Float>(repeating: weights[p]) * UnsafeRawPointer(rows + p * stride + i).loadUnaligned(as: SIMD8<Float>.self)
-        }
-        UnsafeMutableRawPointer(out + i).storeBytes(of: acc, as: SIMD8<Float>.self)
-        i += 8
-    }
-    while i < width {
-        var acc: Float = 0
-        for p in 0..<count { acc += weights[p] * rows[p * stride + i] }
-        out[i] = acc
-        i += 1
     }
 }
 
 /// Token count from which attention runs as matrix products.
 let attentionBlockThreshold = 16
 
-/// The prefill form of `attentionForward`: per head, S = Q Kᵀ [tokens, n], causal mask and
-/// softmax row by row, then O = S V (V transposed once per KV head so both products are A·Bᵀ).
+/// Query rows per block in the prefill form: one packed panel of the GEMM.
+let attentionBlockRows = Int(LLMOPT_GEMM_MR)
+
+/// The prefill form of `attentionForward`. Heads run in parallel, each on one thread; per block of
+/// `attentionBlockRows` queries, S = Q Kᵀ over only the keys the block's last token sees (the
+/// causal mask skips the rest: 56% of the full square at 256 tokens), softmax row by row, then
+/// O = S V (V transposed once per KV head so both products are A·Bᵀ).
 func attentionBlockForward(
     _ out: UnsafeMutablePointer<Float>, q: UnsafePointer<Float>,
     keys: UnsafePointer<Float>, values: UnsafePointer<Float>, scratch: AttentionScratch,
@@ -96,25 +84,39 @@ func attentionBlockForward(
     let qWidth = heads * hd, kvWidth = kvHeads * hd
     let group = heads / kvHeads
     let scale = 1 / Float(hd).squareRoot()
-    let n = position + tokens
-    let s = scratch.blockScores.pointer, vt = scratch.valuesT.pointer
-    for kv in 0..<kvHeads {
-        let kvOffset = kv * hd
-        Parallel.forRanges(hd) { dims in
-            for i in dims { for p in 0..<n { vt[i * n + p] = values[p * kvWidth + kvOffset + i] } }
+    let n = position + tokens, capacity = scratch.capacity
+    let scores = scratch.blockScores.pointer, vt = scratch.valuesT.pointer
+    let f32 = Int32(LLMOPT_W_F32)
+    Parallel.forRanges(kvHeads * hd) { dims in
+        for r in dims {
+            let dst = vt + r * capacity, src = values + (r / hd) * hd + r % hd
+            for p in 0..<n { dst[p] = src[p * kvWidth] }
         }
-        for h in kv * group ..< (kv + 1) * group {
-            Linear.multiplyTransposed(q + h * hd, rows: tokens, lda: qWidth, keys + kvOffset, bRows: n, ldb: kvWidth,
-                                      depth: hd, into: s, ldc: n)
-            Parallel.forRanges(tokens) { rows in
-                for t in rows {
-                    let row = s + t * n, visible = position + t + 1
+    }
+    // One head per chunk: a thread that comes free takes the next head.
+    Parallel.forRanges(heads, chunksPerThread: heads) { range in
+        for h in range {
+            let kv = h / group, s = scores + h * attentionBlockRows * capacity
+            var t0 = 0
+            while t0 < tokens {
+                let rows = min(attentionBlockRows, tokens - t0)
+                let seen = position + t0 + rows
+                var packed = llmopt_scratch(2, llmopt_gemm_packed_a_floats(Int32(rows), Int32(hd)) * 4)!.assumingMemoryBound(to: Float.self)
+                llmopt_gemm_pack_a(Int32(rows), Int32(hd), q + t0 * qWidth + h * hd, Int32(qWidth), packed)
+                llmopt_gemm_nt_packed(Int32(rows), Int32(seen), Int32(hd), packed, UnsafeRawPointer(keys + kv * hd), f32,
+                                      kvWidth * 4, s, Int32(capacity))
+                for t in 0..<rows {
+                    let row = s + t * capacity, visible = position + t0 + t + 1
                     for p in 0..<visible { row[p] *= scale }
                     softmaxForward(row, count: visible)
-                    (row + visible).update(repeating: 0, count: n - visible)
+                    (row + visible).update(repeating: 0, count: seen - visible)
                 }
+                packed = llmopt_scratch(2, llmopt_gemm_packed_a_floats(Int32(rows), Int32(seen)) * 4)!.assumingMemoryBound(to: Float.self)
+                llmopt_gemm_pack_a(Int32(rows), Int32(seen), s, Int32(capacity), packed)
+                llmopt_gemm_nt_packed(Int32(rows), Int32(hd), Int32(seen), packed, UnsafeRawPointer(vt + kv * hd * capacity), f32,
+                                      capacity * 4, out + t0 * qWidth + h * hd, Int32(qWidth))
+                t0 += rows
             }
-            Linear.multiplyTransposed(s, rows: tokens, lda: n, vt, bRows: hd, ldb: n, depth: n, into: out + h * hd, ldc: qWidth)
         }
     }
 }

@@ -69,11 +69,14 @@ public enum Linear {
             return
         }
         let packed = packA(a, rows: m, lda: lda, depth: k)
-        Parallel.forRanges(n, grain: Int(LLMOPT_GEMM_NR)) { r in
+        Parallel.forRanges(n, grain: Int(LLMOPT_GEMM_NR), chunksPerThread: gemmChunksPerThread) { r in
             llmopt_gemm_nt_packed(Int32(m), Int32(r.count), Int32(k), packed, raw + r.lowerBound * rowBytes, wtype, rowBytes,
                                   c + r.lowerBound, Int32(ldc))
         }
     }
+
+    /// Column chunks per thread of the packed GEMM (see `Parallel.forRanges`).
+    static let gemmChunksPerThread = 4
 
     /// A packed into this thread's scratch buffer (panels shared out between threads).
     static func packA(_ a: UnsafePointer<Float>, rows m: Int, lda: Int, depth k: Int) -> UnsafeMutablePointer<Float> {
@@ -108,7 +111,7 @@ public enum Linear {
             return
         }
         let packed = packA(x, rows: rows, lda: k, depth: k)
-        Parallel.forRanges(n, grain: Int(LLMOPT_GEMM_NR)) { r in
+        Parallel.forRanges(n, grain: Int(LLMOPT_GEMM_NR), chunksPerThread: gemmChunksPerThread) { r in
             llmopt_gemm_nt_packed(Int32(rows), Int32(r.count), Int32(k), packed, weight + r.lowerBound * rowBytes, wtype,
                                   rowBytes, y + r.lowerBound, Int32(n))
         }

@@ -1,3 +1,5 @@
+import CLLMOptKernels
+
 /// Normalization layers. Each function normalizes `rows` independent vectors of `dim` floats.
 
 /// RMSNorm (Llama): out = x / sqrt(mean(x²) + eps) * weight.
@@ -7,13 +9,7 @@ func rmsNormForward(
     _ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, weight: UnsafePointer<Float>,
     rows: Int, dim: Int, eps: Float
 ) {
-    for r in 0..<rows {
-        let xr = x + r * dim, yr = out + r * dim
-        var ss: Float = 0
-        for i in 0..<dim { ss += xr[i] * xr[i] }
-        let scale = 1 / (ss / Float(dim) + eps).squareRoot()
-        for i in 0..<dim { yr[i] = weight[i] * (xr[i] * scale) }
-    }
+    for r in 0..<rows { llmopt_rmsnorm_f32(Int32(dim), x + r * dim, weight, eps, out + r * dim) }
 }
 
 /// LayerNorm (GPT-2): out = (x - mean) / sqrt(var + eps) * weight + bias, with the biased variance.
@@ -23,14 +19,5 @@ func layerNormForward(
     _ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, weight: UnsafePointer<Float>,
     bias: UnsafePointer<Float>, rows: Int, dim: Int, eps: Float
 ) {
-    for r in 0..<rows {
-        let xr = x + r * dim, yr = out + r * dim
-        var sum: Float = 0
-        for i in 0..<dim { sum += xr[i] }
-        let mean = sum / Float(dim)
-        var sq: Float = 0
-        for i in 0..<dim { let d = xr[i] - mean; sq += d * d }
-        let rstd = 1 / (sq / Float(dim) + eps).squareRoot()
-        for i in 0..<dim { yr[i] = (xr[i] - mean) * rstd * weight[i] + bias[i] }
-    }
+    for r in 0..<rows { llmopt_layernorm_f32(Int32(dim), x + r * dim, weight, bias, eps, out + r * dim) }
 }

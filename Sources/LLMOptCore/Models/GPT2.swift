@@ -92,48 +92,12 @@ final class GPT2Runner: ModelRunner {
         _ tokens: ArraySlice<Int>, position: Int, logitRows: Int, into logits: UnsafeMutablePointer<Float>,
         hooks: ForwardHooks
     ) throws {
-        let n = tokens.count, d = config.hiddenSize, hd = config.headDim, eps = config.normEps
-        let x = x.pointer, xb = xb.pointer, qkv = qkv.pointer, q = q.pointer
-        let attnOut = attnOut.pointer, proj = proj.pointer, hidden = hidden.pointer
-        embeddingForward(x, table: wte, tokens: tokens)
-        let positions = Tensor(shape: [n, d], dtype: wpe.dtype, storage: wpe.storage,
-                               byteOffset: wpe.byteOffset + position * wpe.rowBytes)
-        embeddingForward(xb, table: positions, tokens: 0..<n)
-        residualForward(x, xb, count: n * d)
+        let n = tokens.count, d = config.hiddenSize, eps = config.normEps
+        let x = x.pointer, xb = xb.pointer
+        embed(tokens, position: position, into: x)
         for layer in layers {
             try hooks.checkCancelled()
-            let width = layer.heads * hd
-            let keys = cache.keys[layer.index].pointer, values = cache.values[layer.index].pointer
-
-            // Attention block: x += c_proj(attention(split(c_attn(ln_1(x)))))
-            layerNormForward(xb, x, weight: layer.ln1w.f32Pointer, bias: layer.ln1b.f32Pointer, rows: n, dim: d, eps: eps)
-            hooks.observe(layer.names.attn, xb, rows: n, cols: d)
-            Linear.forward(xb, rows: n, weight: layer.attn, into: qkv)
-            addBiasForward(qkv, bias: layer.attnBias.f32Pointer, rows: n, count: 3 * width)
-            for t in 0..<n {
-                let row = qkv + t * 3 * width
-                (q + t * width).update(from: row, count: width)
-                (keys + (position + t) * width).update(from: row + width, count: width)
-                (values + (position + t) * width).update(from: row + 2 * width, count: width)
-            }
-            attentionForward(
-                attnOut, q: q, keys: keys, values: values, scratch: attention, tokens: n, position: position,
-                heads: layer.heads, kvHeads: layer.heads, headDim: hd)
-            hooks.observe(layer.names.attnProj, attnOut, rows: n, cols: width)
-            Linear.forward(attnOut, rows: n, weight: layer.attnProj, into: proj)
-            addBiasForward(proj, bias: layer.attnProjBias.f32Pointer, rows: n, count: d)
-            residualForward(x, proj, count: n * d)
-
-            // MLP block: x += c_proj(gelu(c_fc(ln_2(x))))
-            layerNormForward(xb, x, weight: layer.ln2w.f32Pointer, bias: layer.ln2b.f32Pointer, rows: n, dim: d, eps: eps)
-            hooks.observe(layer.names.fc, xb, rows: n, cols: d)
-            Linear.forward(xb, rows: n, weight: layer.fc, into: hidden)
-            addBiasForward(hidden, bias: layer.fcBias.f32Pointer, rows: n, count: layer.ffn)
-            geluTanhForward(hidden, count: n * layer.ffn)
-            hooks.observe(layer.names.mlpProj, hidden, rows: n, cols: layer.ffn)
-            Linear.forward(hidden, rows: n, weight: layer.mlpProj, into: proj)
-            addBiasForward(proj, bias: layer.mlpProjBias.f32Pointer, rows: n, count: d)
-            residualForward(x, proj, count: n * d)
+            block(layer, hidden: x, rows: n, position: position, hooks: hooks)
         }
         try hooks.checkCancelled()
         guard logitRows > 0 else { return }
@@ -141,5 +105,57 @@ final class GPT2Runner: ModelRunner {
         layerNormForward(xb, first, weight: lnfw.f32Pointer, bias: lnfb.f32Pointer, rows: logitRows, dim: d, eps: eps)
         hooks.observe(headName, xb, rows: logitRows, cols: d)
         Linear.forward(xb, rows: logitRows, weight: head, into: logits, activations: .exact)
+    }
+
+    func embed(_ tokens: ArraySlice<Int>, position: Int, into x: UnsafeMutablePointer<Float>) {
+        let n = tokens.count, d = config.hiddenSize, xb = xb.pointer
+        embeddingForward(x, table: wte, tokens: tokens)
+        let positions = Tensor(shape: [n, d], dtype: wpe.dtype, storage: wpe.storage,
+                               byteOffset: wpe.byteOffset + position * wpe.rowBytes)
+        embeddingForward(xb, table: positions, tokens: 0..<n)
+        residualForward(x, xb, count: n * d)
+    }
+
+    func block(_ index: Int, hidden: UnsafeMutablePointer<Float>, rows: Int, position: Int, hooks: ForwardHooks) {
+        block(layers[index], hidden: hidden, rows: rows, position: position, hooks: hooks)
+    }
+
+    /// One transformer block over `n` rows of the residual stream `x`, in place.
+    private func block(_ layer: Layer, hidden x: UnsafeMutablePointer<Float>, rows n: Int, position: Int, hooks: ForwardHooks) {
+        let d = config.hiddenSize, hd = config.headDim, eps = config.normEps
+        let xb = xb.pointer, qkv = qkv.pointer, q = q.pointer
+        let attnOut = attnOut.pointer, proj = proj.pointer, hidden = hidden.pointer
+        let width = layer.heads * hd
+        let keys = cache.keys[layer.index].pointer, values = cache.values[layer.index].pointer
+
+        // Attention block: x += c_proj(attention(split(c_attn(ln_1(x)))))
+        layerNormForward(xb, x, weight: layer.ln1w.f32Pointer, bias: layer.ln1b.f32Pointer, rows: n, dim: d, eps: eps)
+        hooks.observe(layer.names.attn, xb, rows: n, cols: d)
+        Linear.forward(xb, rows: n, weight: layer.attn, into: qkv)
+        addBiasForward(qkv, bias: layer.attnBias.f32Pointer, rows: n, count: 3 * width)
+        for t in 0..<n {
+            let row = qkv + t * 3 * width
+            (q + t * width).update(from: row, count: width)
+            (keys + (position + t) * width).update(from: row + width, count: width)
+            (values + (position + t) * width).update(from: row + 2 * width, count: width)
+        }
+        attentionForward(
+            attnOut, q: q, keys: keys, values: values, scratch: attention, tokens: n, position: position,
+            heads: layer.heads, kvHeads: layer.heads, headDim: hd)
+        hooks.observe(layer.names.attnProj, attnOut, rows: n, cols: width)
+        Linear.forward(attnOut, rows: n, weight: layer.attnProj, into: proj)
+        addBiasForward(proj, bias: layer.attnProjBias.f32Pointer, rows: n, count: d)
+        residualForward(x, proj, count: n * d)
+
+        // MLP block: x += c_proj(gelu(c_fc(ln_2(x))))
+        layerNormForward(xb, x, weight: layer.ln2w.f32Pointer, bias: layer.ln2b.f32Pointer, rows: n, dim: d, eps: eps)
+        hooks.observe(layer.names.fc, xb, rows: n, cols: d)
+        Linear.forward(xb, rows: n, weight: layer.fc, into: hidden)
+        addBiasForward(hidden, bias: layer.fcBias.f32Pointer, rows: n, count: layer.ffn)
+        geluTanhForward(hidden, count: n * layer.ffn)
+        hooks.observe(layer.names.mlpProj, hidden, rows: n, cols: layer.ffn)
+        Linear.forward(hidden, rows: n, weight: layer.mlpProj, into: proj)
+        addBiasForward(proj, bias: layer.mlpProjBias.f32Pointer, rows: n, count: d)
+        residualForward(x, proj, count: n * d)
     }
 }

@@ -94,44 +94,12 @@ final class LlamaRunner: ModelRunner {
         _ tokens: ArraySlice<Int>, position: Int, logitRows: Int, into logits: UnsafeMutablePointer<Float>,
         hooks: ForwardHooks
     ) throws {
-        let n = tokens.count, d = config.hiddenSize, hd = config.headDim, eps = config.normEps
-        let x = x.pointer, xb = xb.pointer, q = q.pointer, attnOut = attnOut.pointer
-        let proj = proj.pointer, gate = gate.pointer, up = up.pointer
-        embeddingForward(x, table: embedding, tokens: tokens)
+        let n = tokens.count, d = config.hiddenSize, eps = config.normEps
+        let x = x.pointer, xb = xb.pointer
+        embed(tokens, position: position, into: x)
         for layer in layers {
             try hooks.checkCancelled()
-            let kvWidth = layer.kvHeads * hd, qWidth = layer.heads * hd
-            let keys = cache.keys[layer.index].pointer + position * kvWidth
-            let values = cache.values[layer.index].pointer + position * kvWidth
-
-            // Attention block: x += o(attention(rope(q(norm(x))), rope(k(...)), v(...)))
-            rmsNormForward(xb, x, weight: layer.attnNorm.f32Pointer, rows: n, dim: d, eps: eps)
-            for name in layer.names[0..<3] { hooks.observe(name, xb, rows: n, cols: d) }
-            Linear.forward(xb, rows: n, weight: layer.q, into: q)
-            Linear.forward(xb, rows: n, weight: layer.k, into: keys)
-            Linear.forward(xb, rows: n, weight: layer.v, into: values)
-            for t in 0..<n {
-                ropeForward(q + t * qWidth, heads: layer.heads, table: rope, pos: position + t, interleaved: config.ropeInterleaved)
-                ropeForward(keys + t * kvWidth, heads: layer.kvHeads, table: rope, pos: position + t, interleaved: config.ropeInterleaved)
-            }
-            attentionForward(
-                attnOut, q: q, keys: cache.keys[layer.index].pointer, values: cache.values[layer.index].pointer,
-                scratch: attention, tokens: n, position: position, heads: layer.heads, kvHeads: layer.kvHeads,
-                headDim: hd)
-            hooks.observe(layer.names[3], attnOut, rows: n, cols: qWidth)
-            Linear.forward(attnOut, rows: n, weight: layer.o, into: proj)
-            residualForward(x, proj, count: n * d)
-
-            // MLP block: x += down(silu(gate(norm(x))) * up(norm(x)))
-            rmsNormForward(xb, x, weight: layer.mlpNorm.f32Pointer, rows: n, dim: d, eps: eps)
-            hooks.observe(layer.names[4], xb, rows: n, cols: d)
-            hooks.observe(layer.names[5], xb, rows: n, cols: d)
-            Linear.forward(xb, rows: n, weight: layer.gate, into: gate)
-            Linear.forward(xb, rows: n, weight: layer.up, into: up)
-            swigluForward(gate, up: up, count: n * layer.ffn)
-            hooks.observe(layer.names[6], gate, rows: n, cols: layer.ffn)
-            Linear.forward(gate, rows: n, weight: layer.down, into: proj)
-            residualForward(x, proj, count: n * d)
+            block(layer, hidden: x, rows: n, position: position, hooks: hooks)
         }
         try hooks.checkCancelled()
         guard logitRows > 0 else { return }
@@ -139,5 +107,52 @@ final class LlamaRunner: ModelRunner {
         rmsNormForward(xb, first, weight: finalNorm.f32Pointer, rows: logitRows, dim: d, eps: eps)
         hooks.observe(headName, xb, rows: logitRows, cols: d)
         Linear.forward(xb, rows: logitRows, weight: head, into: logits, activations: .exact)
+    }
+
+    func embed(_ tokens: ArraySlice<Int>, position: Int, into hidden: UnsafeMutablePointer<Float>) {
+        embeddingForward(hidden, table: embedding, tokens: tokens)
+    }
+
+    func block(_ index: Int, hidden: UnsafeMutablePointer<Float>, rows: Int, position: Int, hooks: ForwardHooks) {
+        block(layers[index], hidden: hidden, rows: rows, position: position, hooks: hooks)
+    }
+
+    /// One transformer block over `n` rows of the residual stream `x`, in place.
+    private func block(_ layer: Layer, hidden x: UnsafeMutablePointer<Float>, rows n: Int, position: Int, hooks: ForwardHooks) {
+        let d = config.hiddenSize, hd = config.headDim, eps = config.normEps
+        let xb = xb.pointer, q = q.pointer, attnOut = attnOut.pointer
+        let proj = proj.pointer, gate = gate.pointer, up = up.pointer
+        let kvWidth = layer.kvHeads * hd, qWidth = layer.heads * hd
+        let keys = cache.keys[layer.index].pointer + position * kvWidth
+        let values = cache.values[layer.index].pointer + position * kvWidth
+
+        // Attention block: x += o(attention(rope(q(norm(x))), rope(k(...)), v(...)))
+        rmsNormForward(xb, x, weight: layer.attnNorm.f32Pointer, rows: n, dim: d, eps: eps)
+        for name in layer.names[0..<3] { hooks.observe(name, xb, rows: n, cols: d) }
+        Linear.forward(xb, rows: n, weight: layer.q, into: q)
+        Linear.forward(xb, rows: n, weight: layer.k, into: keys)
+        Linear.forward(xb, rows: n, weight: layer.v, into: values)
+        for t in 0..<n {
+            ropeForward(q + t * qWidth, heads: layer.heads, table: rope, pos: position + t, interleaved: config.ropeInterleaved)
+            ropeForward(keys + t * kvWidth, heads: layer.kvHeads, table: rope, pos: position + t, interleaved: config.ropeInterleaved)
+        }
+        attentionForward(
+            attnOut, q: q, keys: cache.keys[layer.index].pointer, values: cache.values[layer.index].pointer,
+            scratch: attention, tokens: n, position: position, heads: layer.heads, kvHeads: layer.kvHeads,
+            headDim: hd)
+        hooks.observe(layer.names[3], attnOut, rows: n, cols: qWidth)
+        Linear.forward(attnOut, rows: n, weight: layer.o, into: proj)
+        residualForward(x, proj, count: n * d)
+
+        // MLP block: x += down(silu(gate(norm(x))) * up(norm(x)))
+        rmsNormForward(xb, x, weight: layer.mlpNorm.f32Pointer, rows: n, dim: d, eps: eps)
+        hooks.observe(layer.names[4], xb, rows: n, cols: d)
+        hooks.observe(layer.names[5], xb, rows: n, cols: d)
+        Linear.forward(xb, rows: n, weight: layer.gate, into: gate)
+        Linear.forward(xb, rows: n, weight: layer.up, into: up)
+        swigluForward(gate, up: up, count: n * layer.ffn)
+        hooks.observe(layer.names[6], gate, rows: n, cols: layer.ffn)
+        Linear.forward(gate, rows: n, weight: layer.down, into: proj)
+        residualForward(x, proj, count: n * d)
     }
 }

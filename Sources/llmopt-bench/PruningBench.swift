@@ -44,8 +44,8 @@ func benchSparseKernels(runs: Int) throws {
             let (dWarm, dCold) = (time(csr: false, copies: 1), time(csr: false, copies: copies))
             let (sWarm, sCold) = (time(csr: true, copies: 1), time(csr: true, copies: copies))
             let label = sparsity.map { String(format: "%.0f%%", $0 * 100) } ?? "2:4"
-            print(String(format: "  tokens %3d %-4@ dense %7.3f / %7.3f   csr (%7d B) %7.3f / %7.3f   ratio warm %.2fx cold %.2fx",
-                         tokens, label, dWarm, dCold, sparse[0].byteCount, sWarm, sCold, dWarm / sWarm, dCold / sCold))
+            print(String(format: "  tokens %3d %@ dense %7.3f / %7.3f   csr (%7d B) %7.3f / %7.3f   ratio warm %.2fx cold %.2fx",
+                         tokens, label.padding(toLength: 4, withPad: " ", startingAt: 0), dWarm, dCold, sparse[0].byteCount, sWarm, sCold, dWarm / sWarm, dCold / sCold))
         }
     }
 }
@@ -56,8 +56,8 @@ func benchPrunedThroughput(_ model: Model, runs: Int) throws {
         let t = try Throughput.measure(model: m, promptTokens: 128, decodeTokens: 32, runs: runs)
         let ratios = base.map { String(format: "   %.2fx prefill, %.2fx decode", t.prefillTokensPerSecond / $0.prefillTokensPerSecond,
                                        t.decodeTokensPerSecond / $0.decodeTokensPerSecond) } ?? "   (baseline)"
-        print(String(format: "  %-34@ %6.1f MB  prefill %7.1f tok/s  decode %6.1f tok/s", label, Double(m.byteCount) / 1e6,
-                     t.prefillTokensPerSecond, t.decodeTokensPerSecond) + ratios)
+        print("  " + label.padding(toLength: 24, withPad: " ", startingAt: 0) + String(format: " %6.1f MB  prefill %7.1f tok/s  decode %6.1f tok/s",
+                     Double(m.byteCount) / 1e6, t.prefillTokensPerSecond, t.decodeTokensPerSecond) + ratios)
         return t
     }
     print("\nStructured pruning of SmolLM2 (Q4_1 storage kept), 128-token prompt, 32 decoded tokens")
@@ -72,7 +72,7 @@ func benchPrunedThroughput(_ model: Model, runs: Int) throws {
     for sparsity in [0.0, 0.5, 0.7, 0.9] {
         for sparseKernel in [false, true] where !(sparseKernel && sparsity < SparseMatrix.attachSparsity) {
             let pruned = try Pruning.prune(model, method: "magnitude", options: PruneOptions(sparsity: sparsity, sparseKernel: sparseKernel)).0
-            let t = try measure(String(format: "f32 %.0f%% %@", sparsity * 100, sparseKernel ? "with CSR copies" : "dense kernel"), pruned, against: f32Dense)
+            let t = try measure(String(format: "f32 %.0f%% %@", sparsity * 100, sparseKernel ? "+ CSR copies" : "dense kernel"), pruned, against: f32Dense)
             if f32Dense == nil { f32Dense = t }
         }
     }
@@ -84,27 +84,12 @@ func benchCalibratedPruning(_ model: Model, text: String, samples: Int, length: 
     let calibration = try Calibration(text: text, samples: samples, length: length, seed: 0)
     for method in ["magnitude", "wanda", "sparsegpt"] {
         let (_, report) = try Pruning.prune(model, method: method, options: PruneOptions(sparsity: 0.5, calibration: calibration))
-        print(String(format: "  %-10@ %7.1f s   sparsity %.4f", method, report.seconds, report.overallSparsity))
-    }
-    // TEMPORARY: old vs new SparseGPT calibration, same inputs.
-    let options = PruneOptions(sparsity: 0.5, calibration: calibration)
-    let (new, newReport) = try Pruning.prune(model, method: "sparsegpt", options: options)
-    let (old, oldReport) = try Pruning.prune(model, method: "TEMP-sparsegpt-rerun", options: options)
-    var maskDiffer = 0, total = 0
-    var maxDiff: Float = 0
-    for row in newReport.rows {
-        let a = try new.weight(row.name).floats(), b = try old.weight(row.name).floats()
-        for i in a.indices { total += 1; if (a[i] == 0) != (b[i] == 0) { maskDiffer += 1 }; maxDiff = max(maxDiff, abs(a[i] - b[i])) }
-    }
-    print(String(format: "TEMP new %.1f s, old %.1f s; masks differ at %d of %d; max |dw| %g", newReport.seconds, oldReport.seconds, maskDiffer, total, maxDiff))
-    let evalText = String(text.prefix(60000))
-    for (label, m) in [("new", new), ("old", old)] {
-        let r = try Perplexity.evaluate(model: m, text: evalText, ctx: 256, stride: 256, maxTokens: 4096)
-        print("TEMP \(label) ppl \(r.ppl)")
+        print("  " + method.padding(toLength: 10, withPad: " ", startingAt: 0) + String(format: " %7.1f s   sparsity %.4f", report.seconds, report.overallSparsity))
     }
 }
 
 func runPruningBench(arguments: ArraySlice<String>, quick: Bool, runs: Int) throws {
+    setvbuf(stdout, nil, _IOLBF, 0)  // one line at a time, also into a file: the run takes minutes
     let path = arguments.firstIndex(of: "--model").map { arguments[arguments.index(after: $0)] }
         ?? "Examples/models/SmolLM2-135M-Instruct.Q4_1.gguf"
     try benchSparseKernels(runs: runs)

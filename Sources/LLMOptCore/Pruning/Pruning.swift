@@ -54,7 +54,7 @@ public enum Pruning {
         var report: PruneReport
         var pruned: Model
         switch method {
-        case "magnitude", "wanda", "sparsegpt", "TEMP-sparsegpt-rerun":
+        case "magnitude", "wanda", "sparsegpt":
             let names = options.selection.selectedNames(in: model)
             guard !names.isEmpty else {
                 throw LLMOptError.invalidArgument(name: "targets", reason: "no tensor of the model matches the selection")
@@ -68,8 +68,6 @@ public enum Pruning {
                 newWeights = try Dictionary(uniqueKeysWithValues: names.map { ($0, try SemiStructured.prune($0, try model.weight($0), pattern: pattern)) })
             case ("wanda", _):
                 newWeights = try Wanda.prune(model, names: names, options: options)
-            case ("TEMP-sparsegpt-rerun", _):
-                newWeights = try TEMPSparseGPTRerun.prune(model, names: names, options: options)
             default:
                 newWeights = try SparseGPT.prune(model, names: names, options: options)
             }

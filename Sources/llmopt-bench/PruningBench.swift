@@ -89,7 +89,6 @@ func benchCalibratedPruning(_ model: Model, text: String, samples: Int, length: 
 }
 
 func runPruningBench(arguments: ArraySlice<String>, quick: Bool, runs: Int) throws {
-    setvbuf(stdout, nil, _IOLBF, 0)  // one line at a time, also into a file: the run takes minutes
     let path = arguments.firstIndex(of: "--model").map { arguments[arguments.index(after: $0)] }
         ?? "Examples/models/SmolLM2-135M-Instruct.Q4_1.gguf"
     try benchSparseKernels(runs: runs)

@@ -55,6 +55,8 @@ func randomWeight(n: Int, k: Int, dtype: DType) -> Tensor {
     }
 }
 
+// One line at a time, also into a file or pipe: a run takes minutes.
+setvbuf(stdout, nil, _IOLBF, 0)
 let args = CommandLine.arguments.dropFirst()
 let quick = args.contains("--quick")
 let runs = quick ? 3 : 10

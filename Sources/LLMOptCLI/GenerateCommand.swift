@@ -51,11 +51,11 @@ struct GenerateCommand: ParsableCommand {
             let result: GenerationResult
             if chat {
                 result = try Generator.chat(model, messages: [.user(prompt)], steps: steps == 0 ? model.config.maxPositions : steps,
-                                            sampler: sampler) { _, bytes in out.write(Data(bytes)) }
+                                            sampler: sampler, onToken: { _, bytes in out.write(Data(bytes)) })
             } else {
-                result = try Generator.generate(model, prompt: prompt, steps: steps, sampler: sampler) { _, bytes in
+                result = try Generator.generate(model, prompt: prompt, steps: steps, sampler: sampler, onToken: { _, bytes in
                     out.write(Data(bytes))
-                }
+                })
             }
             print("")
             if Terminal.stderrIsTTY {

@@ -1,7 +1,8 @@
 // Kernel benchmark: GFLOP/s of Linear.forward (SGEMM) at GPT-2-small prefill shapes, GB/s of the
 // decode GEMV for every weight type, and the per-call cost of small layers. Best of N runs:
 // the machine is shared, so the best run is the one least disturbed. Scripts/bench-gemm runs it
-// with 1 and 2 threads beside numpy.
+// with 1 and 2 threads beside numpy. With --pruning it runs PruningBench.swift instead
+// (Scripts/bench-pruning).
 import CLLMOptKernels
 import Foundation
 import LLMOptCore
@@ -54,6 +55,8 @@ func randomWeight(n: Int, k: Int, dtype: DType) -> Tensor {
     }
 }
 
+// One line at a time, also into a file or pipe: a run takes minutes.
+setvbuf(stdout, nil, _IOLBF, 0)
 let args = CommandLine.arguments.dropFirst()
 let quick = args.contains("--quick")
 let runs = quick ? 3 : 10
@@ -64,6 +67,16 @@ if args.contains("--models") {
     exit(0)
 }
 print("llmopt kernels: isa \(String(cString: llmopt_kernels_isa())), threads \(Parallel.threadCount) (best of \(runs) runs; load average \(load))")
+
+if args.contains("--pruning") {
+    do {
+        try runPruningBench(arguments: args, quick: quick, runs: runs)
+    } catch {
+        FileHandle.standardError.write("llmopt-bench: \(error)\n".data(using: .utf8)!)
+        exit(1)
+    }
+    exit(0)
+}
 
 do {
     let calls = 2000

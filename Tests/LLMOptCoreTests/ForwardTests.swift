@@ -146,4 +146,42 @@ final class ForwardTests: XCTestCase {
         }
         XCTAssertEqual(seen["lm_head.weight"]?.0, 1)
     }
+
+    /// Block by block (`embed`, then `runBlock` for each block) the linear layers see the very
+    /// inputs of a full forward pass, beyond one prefill batch (256 tokens) included; bad
+    /// arguments are errors that say which.
+    func testBlockByBlockMatchesForward() throws {
+        final class Recorder {
+            var inputs: [String: [Float]] = [:]
+            func listen(_ session: InferenceSession) {
+                session.linearInputObserver = { name, x, rows, cols in
+                    self.inputs[name, default: []] += Array(UnsafeBufferPointer(start: x, count: rows * cols))
+                }
+            }
+        }
+        for (folder, count) in [("tiny-llama", 300), ("tiny-gpt2", 200)] {
+            let model = try HuggingFaceFolder.load(Fixtures.path("models/\(folder)"))
+            let tokens = (0..<count).map { 1 + ($0 * 37) % 500 }
+            let full = Recorder(), blockwise = Recorder()
+            let session = try InferenceSession(model: model, capacity: count)
+            full.listen(session)
+            _ = try session.forward(tokens)
+            let stepper = try InferenceSession(model: model, capacity: count)
+            blockwise.listen(stepper)
+            var hidden = try stepper.embed(tokens)
+            XCTAssertEqual(hidden.count, count * model.config.hiddenSize)
+            for block in 0..<model.config.numLayers { try stepper.runBlock(block, hidden: &hidden) }
+            XCTAssertEqual(stepper.position, 0)
+            XCTAssertEqual(blockwise.inputs.count, full.inputs.count - 1, "\(folder): every linear layer but the head")
+            for (name, x) in blockwise.inputs {
+                let y = try XCTUnwrap(full.inputs[name], name)
+                XCTAssertEqual(x.count, y.count, name)
+                XCTAssertEqual(zip(x, y).map { abs($0 - $1) }.max() ?? 0, 0, accuracy: 1e-5, name)
+            }
+            XCTAssertThrowsError(try stepper.runBlock(model.config.numLayers, hidden: &hidden)) { XCTAssertTrue("\($0)".contains("block"), "\($0)") }
+            var ragged = [Float](repeating: 0, count: model.config.hiddenSize + 1)
+            XCTAssertThrowsError(try stepper.runBlock(0, hidden: &ragged)) { XCTAssertTrue("\($0)".contains("hidden"), "\($0)") }
+            XCTAssertThrowsError(try stepper.embed(tokens + [1])) { XCTAssertTrue("\($0)".contains("capacity"), "\($0)") }
+        }
+    }
 }

@@ -27,9 +27,9 @@ final class GenerationSmolLM2Tests: XCTestCase {
         let model = try loadSmolLM2WithTokenizer()
         XCTAssertEqual(model.config.numLayers, 30)
         var streamed = ""
-        let reply = try Generator.chat(model, messages: [.user("What is the capital of France?")], steps: 64) { _, bytes in
+        let reply = try Generator.chat(model, messages: [.user("What is the capital of France?")], steps: 64, onToken: { _, bytes in
             streamed += String(decoding: bytes, as: UTF8.self)
-        }
+        })
         XCTAssertEqual(reply.text, "The capital of France is Paris.")
         XCTAssertEqual(streamed, reply.text)
         XCTAssertEqual(reply.stopReason, .endOfTurn)

@@ -33,7 +33,7 @@ final class GenerationStories260KTests: XCTestCase {
     /// run.c prints the pieces, then a newline.
     func runC(_ model: Model, prompt: String, steps: Int) throws -> String {
         var streamed: [UInt8] = []
-        let result = try Generator.generate(model, prompt: prompt, steps: steps) { _, bytes in streamed += bytes }
+        let result = try Generator.generate(model, prompt: prompt, steps: steps, onToken: { _, bytes in streamed += bytes })
         XCTAssertEqual(streamed, result.bytes)
         return result.text + "\n"
     }

@@ -34,6 +34,29 @@ final class GenerationTests: XCTestCase {
     func testTinyLlamaGreedyMatchesTransformers() throws { try checkGreedy("tiny-llama") }
     func testTinyGPT2GreedyMatchesTransformers() throws { try checkGreedy("tiny-gpt2") }
 
+    /// A cancellation flag raised after the fifth printed token stops generation at the next
+    /// step with `LLMOptError.cancelled`; one raised from the start stops the prefill.
+    func testCancellationStopsGeneration() throws {
+        var model = try HuggingFaceFolder.load(Fixtures.path("models/tiny-llama"))
+        model.chatTemplate = "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
+        for chat in [false, true] {
+            var printed = 0
+            let run = {
+                let stop = { printed >= 5 }
+                let count = { (_: Int, _: [UInt8]) in printed += 1 }
+                _ = chat ? try Generator.chat(model, messages: [.user("Hi")], steps: 40, isCancelled: stop, onToken: count)
+                         : try Generator.generate(model, promptTokens: [1, 412], steps: 40, isCancelled: stop, onToken: count)
+            }
+            XCTAssertThrowsError(try run()) { XCTAssertEqual($0 as? LLMOptError, .cancelled) }
+            XCTAssertEqual(printed, 5, "chat: \(chat)")
+        }
+        var polls = 0
+        XCTAssertThrowsError(try Generator.generate(model, promptTokens: [1, 412, 324], steps: 40, isCancelled: { polls += 1; return true })) {
+            XCTAssertEqual($0 as? LLMOptError, .cancelled)
+        }
+        XCTAssertEqual(polls, 1, "the prefill checks before its first layer")
+    }
+
     func testSeededSamplingIsDeterministic() throws {
         let model = try HuggingFaceFolder.load(Fixtures.path("models/tiny-llama"))
         let prompt = [1, 412, 324]

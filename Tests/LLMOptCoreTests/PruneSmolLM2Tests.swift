@@ -2,15 +2,22 @@ import Foundation
 import LLMOptCore
 import XCTest
 
-/// Pruning a real model: SmolLM2-135M (30 blocks, 210 linear weights up to 1536 x 576), timed.
+/// Pruning a real model: SmolLM2-135M (30 blocks, 210 linear weights up to 1536 x 576, Q4_1).
+/// These tests check outcomes; the time each method takes is measured by Scripts/bench-pruning.
 final class PruneSmolLM2Tests: XCTestCase {
+    /// Loaded once for the class: every test reads the same memory-mapped weights.
+    private static var loaded: Model?
+
     func smolLM2() throws -> Model {
+        if let model = Self.loaded { return model }
         let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("Examples/models/SmolLM2-135M-Instruct.Q4_1.gguf").path
         guard FileManager.default.fileExists(atPath: path) else {
             throw XCTSkip("SmolLM2 not fetched: run Scripts/fetch-models")
         }
-        return try ModelLoader.load(path: path)
+        let model = try ModelLoader.load(path: path)
+        Self.loaded = model
+        return model
     }
 
     func text() throws -> String {
@@ -31,9 +38,6 @@ final class PruneSmolLM2Tests: XCTestCase {
                                   ("heads", PruneOptions(sparsity: 1.0 / 3)),
                                   ("layers", PruneOptions(sparsity: 0.2))] {
             let (pruned, report) = try Pruning.prune(model, method: method, options: options)
-            print("SmolLM2 \(method) \(report.scope): \(String(format: "%.2f", report.seconds)) s, sparsity \(String(format: "%.4f", report.overallSparsity)), "
-                  + "\(report.modelParametersBefore) -> \(report.modelParametersAfter) parameters")
-            XCTAssertLessThan(report.seconds, 120, method)
             if method == "magnitude" {
                 XCTAssertEqual(report.rows.count, 210)
                 XCTAssertEqual(report.overallSparsity, 0.5, accuracy: 1e-4)
@@ -41,36 +45,55 @@ final class PruneSmolLM2Tests: XCTestCase {
                 // Structured pruning keeps the Q4_1 storage: fewer parameters, fewer bytes.
                 XCTAssertLessThan(report.modelParametersAfter, report.modelParametersBefore, method)
                 XCTAssertLessThan(report.modelBytesAfter, report.modelBytesBefore, method)
-                print("  bytes \(report.modelBytesBefore) -> \(report.modelBytesAfter); \(report.notes.joined(separator: "; "))")
             }
             try runs(pruned)
         }
     }
 
-    /// Prefill and decode speed of structurally pruned SmolLM2 against the dense model.
-    func testMeasureStructuredSpeed() throws {
-        guard ProcessInfo.processInfo.environment["LLMOPT_BENCH"] != nil else {
-            throw XCTSkip("benchmark: set LLMOPT_BENCH=1 to measure")
+    /// ‖X Wᵀ − X W'ᵀ‖² / ‖X Wᵀ‖² for each of `names`, with X the dense model's inputs to the
+    /// layer on the calibration windows.
+    func outputErrors(_ dense: Model, _ pruned: Model, names: [String], windows: [[Int]]) throws -> [String: Double] {
+        let session = try InferenceSession(model: dense, capacity: windows.map(\.count).max()!)
+        let wanted = Set(names)
+        var errors: [String: (diff: Double, total: Double)] = [:]
+        session.linearInputObserver = { name, x, rows, cols in
+            guard wanted.contains(name), let w = dense.weights[name], let p = pruned.weights[name] else { return }
+            var y = [Float](repeating: 0, count: rows * w.shape[0]), z = y
+            y.withUnsafeMutableBufferPointer { Linear.forward(x, rows: rows, weight: w, into: $0.baseAddress!) }
+            z.withUnsafeMutableBufferPointer { Linear.forward(x, rows: rows, weight: p, into: $0.baseAddress!) }
+            var e = errors[name] ?? (0, 0)
+            for i in 0..<y.count { e.diff += Double(y[i] - z[i]) * Double(y[i] - z[i]); e.total += Double(y[i]) * Double(y[i]) }
+            errors[name] = e
         }
-        let model = try smolLM2()
-        for (method, sparsity) in [("none", 0.0), ("channels", 0.25), ("channels", 0.5), ("heads", 1.0 / 3), ("layers", 0.2)] {
-            let pruned = method == "none" ? model : try Pruning.prune(model, method: method, options: PruneOptions(sparsity: sparsity)).0
-            let t = try Throughput.measure(model: pruned, promptTokens: 128, decodeTokens: 32)
-            print(String(format: "SmolLM2 %@ %.2f: %d bytes, prefill %.1f tok/s, decode %.1f tok/s", method as NSString, sparsity,
-                         pruned.byteCount, t.prefillTokensPerSecond, t.decodeTokensPerSecond))
-        }
+        for w in windows { session.reset(); _ = try session.forward(w) }
+        XCTAssertEqual(Set(errors.keys), wanted)
+        return errors.mapValues { $0.diff / $0.total }
     }
 
-    func testWandaAndSparseGPTInMinutes() throws {
+    /// Wanda and SparseGPT on real weights, blocks 0, 1 and 29 (SparseGPT carries the
+    /// calibration windows through the pruned blocks 0 and 1 and the dense blocks up to 29), with
+    /// four 128-token windows of real text: every matrix reaches the requested sparsity, the
+    /// layers' outputs on the calibration data stay closer to the dense ones than magnitude
+    /// pruning leaves them, and the model still runs.
+    func testWandaAndSparseGPTBeatMagnitude() throws {
         let model = try smolLM2()
-        let calibration = try Calibration(text: try text(), samples: 16, length: 128, seed: 0)
-        for method in ["wanda", "sparsegpt"] {
-            let (pruned, report) = try Pruning.prune(model, method: method, options: PruneOptions(sparsity: 0.5, calibration: calibration))
-            print("SmolLM2 \(method): \(String(format: "%.1f", report.seconds)) s, sparsity \(String(format: "%.4f", report.overallSparsity))")
-            XCTAssertEqual(report.rows.count, 210)
-            XCTAssertEqual(report.overallSparsity, 0.5, accuracy: 1e-3)
-            XCTAssertLessThan(report.seconds, 300, method)
+        let calibration = try Calibration(text: try text(), samples: 4, length: 128, seed: 0)
+        let selection = try TensorSelection(targets: [#"^model\.layers\.(0|1|29)\..*_proj\.weight$"#])
+        let options = PruneOptions(sparsity: 0.5, selection: selection, calibration: calibration)
+        var errors: [String: [String: Double]] = [:]
+        for method in ["magnitude", "wanda", "sparsegpt"] {
+            let (pruned, report) = try Pruning.prune(model, method: method, options: options)
+            XCTAssertEqual(report.rows.count, 21, method)
+            for row in report.rows { XCTAssertEqual(row.sparsity, 0.5, accuracy: 1e-3, "\(method) \(row.name)") }
             try runs(pruned)
+            errors[method] = try outputErrors(model, pruned, names: report.rows.map(\.name),
+                                              windows: try calibration.windows(tokenizer: model.tokenizer))
         }
+        let magnitude = errors["magnitude"]!, wanda = errors["wanda"]!, sparsegpt = errors["sparsegpt"]!
+        func total(_ e: [String: Double]) -> Double { e.values.reduce(0, +) }
+        print("SmolLM2 blocks 0, 1, 29 relative output error: magnitude \(total(magnitude)), wanda \(total(wanda)), sparsegpt \(total(sparsegpt))")
+        for (name, e) in sparsegpt { XCTAssertLessThan(e, magnitude[name]!, name) }
+        XCTAssertLessThan(total(sparsegpt), total(wanda))
+        XCTAssertLessThan(total(wanda), total(magnitude))
     }
 }

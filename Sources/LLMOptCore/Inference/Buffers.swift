@@ -44,6 +44,13 @@ protocol ModelRunner: AnyObject {
         _ tokens: ArraySlice<Int>, position: Int, logitRows: Int, into logits: UnsafeMutablePointer<Float>,
         hooks: ForwardHooks
     ) throws
+    /// Writes the residual stream that enters the first block for `tokens` (at most
+    /// `maxBatch`) at positions `position ..< position + tokens.count` into `hidden`.
+    func embed(_ tokens: ArraySlice<Int>, position: Int, into hidden: UnsafeMutablePointer<Float>)
+    /// Runs block `index` over `rows` (at most `maxBatch`) rows of the residual stream
+    /// `hidden`, in place, at positions `position ..< position + rows`, writing that block's
+    /// KV cache for them.
+    func block(_ index: Int, hidden: UnsafeMutablePointer<Float>, rows: Int, position: Int, hooks: ForwardHooks)
 }
 
 /// Shape checks shared by the architecture files.

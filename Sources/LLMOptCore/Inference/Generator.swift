@@ -31,20 +31,23 @@ public enum Generator {
     /// llama2.c's `run.c` generation: `steps` counts positions, the prompt included (0 or more
     /// than the model holds: as many as it holds). The prompt is encoded with the model's
     /// default BOS; generation stops at BOS or EOS. `onToken` gets each token after the first
-    /// with the bytes printed for it.
+    /// with the bytes printed for it. `isCancelled` is checked between layers and before each
+    /// step; when it returns true, generation throws `LLMOptError.cancelled`.
     public static func generate(
         _ model: Model, prompt: String, steps: Int, sampler: Sampler = .greedy,
+        isCancelled: @escaping () -> Bool = { false },
         onToken: ((_ id: Int, _ bytes: [UInt8]) -> Void)? = nil
     ) throws -> GenerationResult {
         let tokenizer = try requireTokenizer(model)
         var ids = tokenizer.encode(prompt)
         if ids.isEmpty, let bos = tokenizer.bosTokenId ?? model.config.bosTokenId { ids = [bos] }
-        return try generate(model, promptTokens: ids, steps: steps, sampler: sampler, onToken: onToken)
+        return try generate(model, promptTokens: ids, steps: steps, sampler: sampler, isCancelled: isCancelled, onToken: onToken)
     }
 
     /// `generate` from token ids.
     public static func generate(
         _ model: Model, promptTokens prompt: [Int], steps: Int, sampler: Sampler = .greedy,
+        isCancelled: @escaping () -> Bool = { false },
         onToken: ((_ id: Int, _ bytes: [UInt8]) -> Void)? = nil
     ) throws -> GenerationResult {
         guard !prompt.isEmpty else {
@@ -68,15 +71,17 @@ public enum Generator {
         let stops = Set([model.tokenizer?.bosTokenId ?? model.config.bosTokenId,
                          model.tokenizer?.eosTokenId ?? model.config.eosTokenId].compactMap { $0 })
         var result = try run(model, prompt: prompt, newTokens: steps - prompt.count + 1, capacity: steps,
-                             stops: stops, stopReason: .endOfSequence, sampler: sampler, emit: emit)
+                             stops: stops, stopReason: .endOfSequence, sampler: sampler, isCancelled: isCancelled, emit: emit)
         result.bytes = printed
         return result
     }
 
     /// Chat: renders `messages` with the model's chat template, then generates the assistant's
     /// reply: at most `steps` new tokens, ending at the end-of-turn token or EOS (neither printed).
+    /// `isCancelled` as in `generate`.
     public static func chat(
         _ model: Model, messages: [ChatMessage], steps: Int, sampler: Sampler = .greedy,
+        isCancelled: @escaping () -> Bool = { false },
         onToken: ((_ id: Int, _ bytes: [UInt8]) -> Void)? = nil
     ) throws -> GenerationResult {
         let tokenizer = try requireTokenizer(model)
@@ -89,7 +94,7 @@ public enum Generator {
         if let eos = tokenizer.eosTokenId ?? model.config.eosTokenId { stops.insert(eos) }
         var printed: [UInt8] = []
         var result = try run(model, prompt: prompt, newTokens: steps, capacity: prompt.count + steps - 1,
-                             stops: stops, stopReason: .endOfTurn, sampler: sampler) { id, previous in
+                             stops: stops, stopReason: .endOfTurn, sampler: sampler, isCancelled: isCancelled) { id, previous in
             let piece = tokenizer.decodeBytes(id, previous: previous)
             printed += piece
             onToken?(id, piece)
@@ -102,10 +107,12 @@ public enum Generator {
     /// calling `emit(id, previous)` for each kept token; a token in `stops` ends generation unprinted.
     private static func run(
         _ model: Model, prompt: [Int], newTokens: Int, capacity: Int, stops: Set<Int>,
-        stopReason: GenerationResult.StopReason, sampler: Sampler, emit: (_ id: Int, _ previous: Int) -> Void
+        stopReason: GenerationResult.StopReason, sampler: Sampler, isCancelled: @escaping () -> Bool,
+        emit: (_ id: Int, _ previous: Int) -> Void
     ) throws -> GenerationResult {
         var sampler = sampler
         let session = try InferenceSession(model: model, capacity: max(capacity, prompt.count))
+        session.isCancelled = isCancelled
         var tokens = prompt
         let clock = ContinuousClock()
         let start = clock.now
@@ -113,6 +120,7 @@ public enum Generator {
         let prefillEnd = clock.now
         var reason = GenerationResult.StopReason.steps
         for i in 0..<newTokens {
+            if isCancelled() { throw LLMOptError.cancelled }
             let next = sampler.sample(logits)
             if stops.contains(next) { reason = stopReason; break }
             emit(next, tokens[tokens.count - 1])

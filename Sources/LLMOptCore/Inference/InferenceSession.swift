@@ -79,4 +79,54 @@ public final class InferenceSession {
         }
         return out
     }
+
+    /// The residual stream that enters the first block for `tokens` at positions
+    /// `0 ..< tokens.count`: `tokens.count × hiddenSize` floats. With `runBlock`, a model runs
+    /// block by block (SparseGPT calibrates block L on the outputs of the already pruned blocks
+    /// before it, computed once). Leaves `position` and the KV cache as they are.
+    public func embed(_ tokens: [Int]) throws -> [Float] {
+        try checkBlockRows(tokens.count, name: "tokens")
+        if let bad = tokens.first(where: { $0 < 0 || $0 >= runner.embeddingRows }) {
+            throw LLMOptError.invalidArgument(name: "tokens", reason: "token id \(bad) is outside the vocabulary (0..<\(runner.embeddingRows))")
+        }
+        let d = model.config.hiddenSize
+        var hidden = [Float](repeating: 0, count: tokens.count * d)
+        hidden.withUnsafeMutableBufferPointer { h in
+            for start in stride(from: 0, to: tokens.count, by: runner.maxBatch) {
+                let end = min(tokens.count, start + runner.maxBatch)
+                runner.embed(tokens[start..<end], position: start, into: h.baseAddress! + start * d)
+            }
+        }
+        return hidden
+    }
+
+    /// Runs transformer block `index` alone over `hidden`, the residual stream of the tokens at
+    /// positions `0 ..< rows` (`rows × hiddenSize` floats), in place, as `forward` would run it.
+    /// Calls `linearInputObserver` for the block's linear layers and overwrites the block's KV
+    /// cache for those positions; `position` is not changed.
+    public func runBlock(_ index: Int, hidden: inout [Float]) throws {
+        let d = model.config.hiddenSize
+        guard (0..<model.config.numLayers).contains(index) else {
+            throw LLMOptError.invalidArgument(name: "index", reason: "block \(index) is outside 0..<\(model.config.numLayers)")
+        }
+        guard hidden.count % d == 0 else {
+            throw LLMOptError.invalidArgument(name: "hidden", reason: "\(hidden.count) floats are not rows of the hidden size \(d)")
+        }
+        let rows = hidden.count / d
+        try checkBlockRows(rows, name: "hidden")
+        let hooks = ForwardHooks(linearInputObserver: linearInputObserver, isCancelled: isCancelled)
+        try hooks.checkCancelled()
+        hidden.withUnsafeMutableBufferPointer { h in
+            for start in stride(from: 0, to: rows, by: runner.maxBatch) {
+                runner.block(index, hidden: h.baseAddress! + start * d, rows: min(rows, start + runner.maxBatch) - start,
+                             position: start, hooks: hooks)
+            }
+        }
+    }
+
+    private func checkBlockRows(_ rows: Int, name: String) throws {
+        guard rows > 0, rows <= capacity else {
+            throw LLMOptError.invalidArgument(name: name, reason: "\(rows) positions; a block runs 1 to the session's capacity of \(capacity)")
+        }
+    }
 }

@@ -92,16 +92,39 @@ final class GPT2Runner: ModelRunner {
         _ tokens: ArraySlice<Int>, position: Int, logitRows: Int, into logits: UnsafeMutablePointer<Float>,
         hooks: ForwardHooks
     ) throws {
-        let n = tokens.count, d = config.hiddenSize, hd = config.headDim, eps = config.normEps
-        let x = x.pointer, xb = xb.pointer, qkv = qkv.pointer, q = q.pointer
-        let attnOut = attnOut.pointer, proj = proj.pointer, hidden = hidden.pointer
+        let n = tokens.count, d = config.hiddenSize, eps = config.normEps
+        let x = x.pointer, xb = xb.pointer
+        embed(tokens, position: position, into: x)
+        for layer in layers {
+            try hooks.checkCancelled()
+            block(layer, hidden: x, rows: n, position: position, hooks: hooks)
+        }
+        try hooks.checkCancelled()
+        guard logitRows > 0 else { return }
+        let first = x + (n - logitRows) * d
+        layerNormForward(xb, first, weight: lnfw.f32Pointer, bias: lnfb.f32Pointer, rows: logitRows, dim: d, eps: eps)
+        hooks.observe(headName, xb, rows: logitRows, cols: d)
+        Linear.forward(xb, rows: logitRows, weight: head, into: logits, activations: .exact)
+    }
+
+    func embed(_ tokens: ArraySlice<Int>, position: Int, into x: UnsafeMutablePointer<Float>) {
+        let n = tokens.count, d = config.hiddenSize, xb = xb.pointer
         embeddingForward(x, table: wte, tokens: tokens)
         let positions = Tensor(shape: [n, d], dtype: wpe.dtype, storage: wpe.storage,
                                byteOffset: wpe.byteOffset + position * wpe.rowBytes)
         embeddingForward(xb, table: positions, tokens: 0..<n)
         residualForward(x, xb, count: n * d)
-        for layer in layers {
-            try hooks.checkCancelled()
+    }
+
+    func block(_ index: Int, hidden: UnsafeMutablePointer<Float>, rows: Int, position: Int, hooks: ForwardHooks) {
+        block(layers[index], hidden: hidden, rows: rows, position: position, hooks: hooks)
+    }
+
+    /// One transformer block over `n` rows of the residual stream `x`, in place.
+    private func block(_ layer: Layer, hidden x: UnsafeMutablePointer<Float>, rows n: Int, position: Int, hooks: ForwardHooks) {
+        let d = config.hiddenSize, hd = config.headDim, eps = config.normEps
+        let xb = xb.pointer, qkv = qkv.pointer, q = q.pointer
+        let attnOut = attnOut.pointer, proj = proj.pointer, hidden = hidden.pointer
             let width = layer.heads * hd
             let keys = cache.keys[layer.index].pointer, values = cache.values[layer.index].pointer
 
@@ -135,11 +158,4 @@ final class GPT2Runner: ModelRunner {
             addBiasForward(proj, bias: layer.mlpProjBias.f32Pointer, rows: n, count: d)
             residualForward(x, proj, count: n * d)
         }
-        try hooks.checkCancelled()
-        guard logitRows > 0 else { return }
-        let first = x + (n - logitRows) * d
-        layerNormForward(xb, first, weight: lnfw.f32Pointer, bias: lnfb.f32Pointer, rows: logitRows, dim: d, eps: eps)
-        hooks.observe(headName, xb, rows: logitRows, cols: d)
-        Linear.forward(xb, rows: logitRows, weight: head, into: logits, activations: .exact)
-    }
 }

@@ -94,12 +94,34 @@ final class LlamaRunner: ModelRunner {
         _ tokens: ArraySlice<Int>, position: Int, logitRows: Int, into logits: UnsafeMutablePointer<Float>,
         hooks: ForwardHooks
     ) throws {
-        let n = tokens.count, d = config.hiddenSize, hd = config.headDim, eps = config.normEps
-        let x = x.pointer, xb = xb.pointer, q = q.pointer, attnOut = attnOut.pointer
-        let proj = proj.pointer, gate = gate.pointer, up = up.pointer
-        embeddingForward(x, table: embedding, tokens: tokens)
+        let n = tokens.count, d = config.hiddenSize, eps = config.normEps
+        let x = x.pointer, xb = xb.pointer
+        embed(tokens, position: position, into: x)
         for layer in layers {
             try hooks.checkCancelled()
+            block(layer, hidden: x, rows: n, position: position, hooks: hooks)
+        }
+        try hooks.checkCancelled()
+        guard logitRows > 0 else { return }
+        let first = x + (n - logitRows) * d
+        rmsNormForward(xb, first, weight: finalNorm.f32Pointer, rows: logitRows, dim: d, eps: eps)
+        hooks.observe(headName, xb, rows: logitRows, cols: d)
+        Linear.forward(xb, rows: logitRows, weight: head, into: logits, activations: .exact)
+    }
+
+    func embed(_ tokens: ArraySlice<Int>, position: Int, into hidden: UnsafeMutablePointer<Float>) {
+        embeddingForward(hidden, table: embedding, tokens: tokens)
+    }
+
+    func block(_ index: Int, hidden: UnsafeMutablePointer<Float>, rows: Int, position: Int, hooks: ForwardHooks) {
+        block(layers[index], hidden: hidden, rows: rows, position: position, hooks: hooks)
+    }
+
+    /// One transformer block over `n` rows of the residual stream `x`, in place.
+    private func block(_ layer: Layer, hidden x: UnsafeMutablePointer<Float>, rows n: Int, position: Int, hooks: ForwardHooks) {
+        let d = config.hiddenSize, hd = config.headDim, eps = config.normEps
+        let xb = xb.pointer, q = q.pointer, attnOut = attnOut.pointer
+        let proj = proj.pointer, gate = gate.pointer, up = up.pointer
             let kvWidth = layer.kvHeads * hd, qWidth = layer.heads * hd
             let keys = cache.keys[layer.index].pointer + position * kvWidth
             let values = cache.values[layer.index].pointer + position * kvWidth
@@ -133,11 +155,4 @@ final class LlamaRunner: ModelRunner {
             Linear.forward(gate, rows: n, weight: layer.down, into: proj)
             residualForward(x, proj, count: n * d)
         }
-        try hooks.checkCancelled()
-        guard logitRows > 0 else { return }
-        let first = x + (n - logitRows) * d
-        rmsNormForward(xb, first, weight: finalNorm.f32Pointer, rows: logitRows, dim: d, eps: eps)
-        hooks.observe(headName, xb, rows: logitRows, cols: d)
-        Linear.forward(xb, rows: logitRows, weight: head, into: logits, activations: .exact)
-    }
 }

@@ -1,7 +1,9 @@
 /// Runs calibration windows through a model and hands the input activations of chosen linear
 /// layers to a callback (through `InferenceSession.linearInputObserver`). Wanda needs one pass
-/// over the dense model; SparseGPT runs one pass per block, each stopping after that block.
+/// over the dense model; SparseGPT runs the model block by block on cached residual streams.
 struct CalibrationPass {
+    typealias Observer = (_ name: String, _ x: UnsafePointer<Float>, _ rows: Int, _ cols: Int, _ sameAsPrevious: Bool) -> Void
+
     let windows: [[Int]]
 
     init(model: Model, calibration: Calibration?, method: String) throws {
@@ -12,35 +14,44 @@ struct CalibrationPass {
     }
 
     var tokenCount: Int { windows.reduce(0) { $0 + $1.count } }
+    var longestWindow: Int { windows.map(\.count).max() ?? 1 }
 
     /// Runs every window through `model`, calling `observe` for the layers in `names`.
     /// `sameAsPrevious` tells that the activations are the very ones of the previous linear
     /// layer the forward pass ran (q, k and v; gate and up share their input).
-    /// With `stopWhenSeen`, a window stops at the first layer boundary after all of `names`
-    /// were observed (the rest of the network is not needed).
-    func run(_ model: Model, names: Set<String>, stopWhenSeen: Bool,
-             observe: @escaping (_ name: String, _ x: UnsafePointer<Float>, _ rows: Int, _ cols: Int, _ sameAsPrevious: Bool) -> Void) throws {
-        let session = try InferenceSession(model: model, capacity: windows.map(\.count).max() ?? 1)
-        var seen = Set<String>()
+    func run(_ model: Model, names: Set<String>, observe: @escaping Observer) throws {
+        let session = try InferenceSession(model: model, capacity: longestWindow)
+        let newWindow = Self.listen(session, names: names, observe: observe)
+        for window in windows {
+            session.reset()
+            newWindow()
+            _ = try session.forward(window)
+        }
+    }
+
+    /// Runs block `index` of `session` over a copy of each window's residual stream in `hidden`,
+    /// calling `observe` for the layers in `names` (the copies are dropped: only the activations matter).
+    func runBlock(_ index: Int, of session: InferenceSession, hidden: [[Float]], names: Set<String>,
+                  observe: @escaping Observer) throws {
+        let newWindow = Self.listen(session, names: names, observe: observe)
+        defer { session.linearInputObserver = nil }
+        for stream in hidden {
+            newWindow()
+            var scratch = stream
+            try session.runBlock(index, hidden: &scratch)
+        }
+    }
+
+    /// Installs the observer on `session`; returns what to call before each window.
+    private static func listen(_ session: InferenceSession, names: Set<String>, observe: @escaping Observer) -> () -> Void {
         var previous: (x: UnsafePointer<Float>, rows: Int, cols: Int)?
         session.linearInputObserver = { name, x, rows, cols in
             let same = previous.map { $0.x == x && $0.rows == rows && $0.cols == cols } ?? false
             previous = (x, rows, cols)
             guard names.contains(name) else { return }
-            seen.insert(name)
             observe(name, x, rows, cols, same)
         }
-        if stopWhenSeen { session.isCancelled = { seen.count == names.count } }
-        for window in windows {
-            session.reset()
-            seen.removeAll()
-            previous = nil
-            do {
-                _ = try session.forward(window)
-            } catch LLMOptError.cancelled where stopWhenSeen {
-                continue
-            }
-        }
+        return { previous = nil }
     }
 }
 
@@ -49,7 +60,7 @@ extension Wanda {
     static func prune(_ model: Model, names: [String], options: PruneOptions) throws -> [String: Tensor] {
         let pass = try CalibrationPass(model: model, calibration: options.calibration, method: "wanda")
         var sumSquares: [String: [Double]] = [:]
-        try pass.run(model, names: Set(names), stopWhenSeen: false) { name, x, rows, cols, _ in
+        try pass.run(model, names: Set(names)) { name, x, rows, cols, _ in
             var s = sumSquares[name] ?? [Double](repeating: 0, count: cols)
             for r in 0..<rows { for c in 0..<cols { let v = Double(x[r * cols + c]); s[c] += v * v } }
             sumSquares[name] = s
@@ -67,8 +78,10 @@ extension Wanda {
 }
 
 extension SparseGPT {
-    /// SparseGPT block by block: the Hessians of block L come from a pass through the model in
-    /// which blocks 0..<L are already pruned, as in the paper's sequential procedure.
+    /// SparseGPT block by block, as in the paper's sequential procedure: the residual stream of
+    /// every calibration window is kept as it leaves the blocks already pruned. Block L runs on
+    /// it once to collect its Hessians, is pruned, then runs again, pruned, to carry the stream
+    /// to block L + 1: two block passes per block instead of a forward pass from the embedding.
     static func prune(_ model: Model, names: [String], options: PruneOptions) throws -> [String: Tensor] {
         let pass = try CalibrationPass(model: model, calibration: options.calibration, method: "sparsegpt")
         let layout = try BlockLayout(model)
@@ -79,32 +92,42 @@ extension SparseGPT {
             }
             byLayer[layer, default: []].append(name)
         }
+        guard let lastLayer = byLayer.keys.max() else { return [:] }
         var current = model
+        var session = try InferenceSession(model: current, capacity: pass.longestWindow)
+        var hidden = try pass.windows.map { try session.embed($0) }
         var result: [String: Tensor] = [:]
-        for layer in byLayer.keys.sorted() {
-            let layerNames = byLayer[layer]!
-            let entries = try inputStatistics(current, names: layerNames, pass: pass)
-            var factors: [ObjectIdentifier: InverseFactor] = [:]
-            for name in layerNames {
-                let entry = entries[name]!
-                let factor = try factors[ObjectIdentifier(entry)] ?? InverseFactor(
-                    hessian: entry.hessian.map(Double.init), columns: entry.columns, dampening: options.dampening, name: name)
-                factors[ObjectIdentifier(entry)] = factor
-                let pruned = try prune(name, weight: try current.weight(name), factor: factor, sparsity: options.sparsity,
-                                       pattern: options.pattern, blockSize: options.blockSize)
-                result[name] = pruned
-                current.weights[name] = pruned
+        for layer in 0...lastLayer {
+            if let layerNames = byLayer[layer] {
+                let entries = try inputStatistics(block: layer, of: session, names: layerNames, hidden: hidden, pass: pass)
+                var factors: [ObjectIdentifier: InverseFactor] = [:]
+                for name in layerNames {
+                    let entry = entries[name]!
+                    let factor = try factors[ObjectIdentifier(entry)] ?? InverseFactor(
+                        hessian: entry.hessian.map(Double.init), columns: entry.columns, dampening: options.dampening, name: name)
+                    factors[ObjectIdentifier(entry)] = factor
+                    let pruned = try prune(name, weight: try current.weight(name), factor: factor, sparsity: options.sparsity,
+                                           pattern: options.pattern, blockSize: options.blockSize)
+                    result[name] = pruned
+                    current.weights[name] = pruned
+                }
+                session = try InferenceSession(model: current, capacity: pass.longestWindow)
+            }
+            if layer < lastLayer {
+                for i in hidden.indices { try session.runBlock(layer, hidden: &hidden[i]) }
             }
         }
         return result
     }
 
-    /// H = Σ x xᵀ for each of `names` (quantization's `LayerInputStatistics.Entry`: one GEMM per
-    /// batch). Layers fed the same activations (q, k, v; gate, up) share one entry.
-    static func inputStatistics(_ model: Model, names: [String], pass: CalibrationPass) throws -> [String: LayerInputStatistics.Entry] {
+    /// H = Σ x xᵀ for each of `names` in block `index` (quantization's `LayerInputStatistics.Entry`:
+    /// one GEMM per batch), from the block run on the cached residual streams `hidden`. Layers fed
+    /// the same activations (q, k, v; gate, up) share one entry.
+    static func inputStatistics(block index: Int, of session: InferenceSession, names: [String], hidden: [[Float]],
+                                pass: CalibrationPass) throws -> [String: LayerInputStatistics.Entry] {
         var entries: [String: LayerInputStatistics.Entry] = [:]
         var previous: LayerInputStatistics.Entry?
-        try pass.run(model, names: Set(names), stopWhenSeen: true) { name, x, rows, cols, sameAsPrevious in
+        try pass.runBlock(index, of: session, hidden: hidden, names: Set(names)) { name, x, rows, cols, sameAsPrevious in
             if sameAsPrevious, let shared = previous, shared.columns == cols, entries[name] == nil || entries[name] === shared {
                 entries[name] = shared
                 return

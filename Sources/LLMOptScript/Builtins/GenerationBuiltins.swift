@@ -20,7 +20,8 @@ extension Builtins {
                 example: "let m = load(\"Examples/models/stories260K\")\nprint(generate(m, \"Once upon a time\", steps: 40).text)") { args in
             let model = try args.model("model")
             _ = try requireTokenizer(model, "generate")
-            let result = try Generator.generate(model, prompt: try args.string("prompt"), steps: try args.int("steps"), sampler: try sampler(args))
+            let result = try Generator.generate(model, prompt: try args.string("prompt"), steps: try args.int("steps"), sampler: try sampler(args),
+                                                isCancelled: args.interpreter.isCancelled)
             return .report(generationReport(result, title: "generate"))
         },
         Builtin("chat", family: "generation",
@@ -37,7 +38,8 @@ extension Builtins {
             var messages: [ChatMessage] = []
             if let system = try args.optionalString("system") { messages.append(.system(system)) }
             messages.append(.user(try args.string("message")))
-            let result = try Generator.chat(model, messages: messages, steps: try args.int("steps"), sampler: try sampler(args))
+            let result = try Generator.chat(model, messages: messages, steps: try args.int("steps"), sampler: try sampler(args),
+                                            isCancelled: args.interpreter.isCancelled)
             return .report(generationReport(result, title: "chat"))
         },
     ]

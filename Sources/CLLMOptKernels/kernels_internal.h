@@ -24,6 +24,8 @@ void llmopt_qgroup_convert_generic(const void *row, int p0, int len, float *dst)
 void llmopt_qgroup_convert_avx512(const void *row, int p0, int len, float *dst);
 void llmopt_qgroup_gemm_small_generic(int m, int n, int k, const float *x, int ldx, const void *b, size_t rb, float *y, int ldy);
 void llmopt_qgroup_gemm_small_avx512(int m, int n, int k, const float *x, int ldx, const void *b, size_t rb, float *y, int ldy);
+void llmopt_qgroup_qgemm_generic(int m, int n, int k, const void *qx, const void *w, size_t rb, float *c, int ldc);
+void llmopt_qgroup_qgemm_avx512(int m, int n, int k, const void *qx, const void *w, size_t rb, float *c, int ldc);
 
 // Per-path implementations.
 void llmopt_gemm_nt_packed_avx512(int m, int n, int k, const float *pa, const void *b, int wtype, size_t rb, float *c, int ldc);

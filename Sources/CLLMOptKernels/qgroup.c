@@ -76,12 +76,30 @@ void llmopt_qgroup_gemm_small_generic(int m, int n, int k, const float *x, int l
     }
 }
 
+void llmopt_qgroup_qgemm_generic(int m, int n, int k, const void *qx, const void *w, size_t rb, float *c, int ldc) {
+    size_t xb = llmopt_q8act_row_bytes(k);
+    for (int j = 0; j < n; j++) {
+        qg_row r = qg_parse((const uint8_t *)w + (size_t)j * rb);
+        for (int i = 0; i < m; i++) {
+            llmopt_q8act_view v = llmopt_q8act_make_view(k, (const uint8_t *)qx + (size_t)i * xb);
+            float acc = 0;
+            for (int b = 0; b < k / 32; b++) {
+                int g = b * 32 / r.group, offset = qg_offset(&r, g);
+                int32_t dot = 0;
+                for (int t = 0; t < 32; t++) dot += (qg_code(&r, b * 32 + t) - offset) * v.q[b * 32 + t];
+                acc += qg_scale(&r, g) * v.d[b] * (float)dot;
+            }
+            c[(size_t)i * ldc + j] = acc;
+        }
+    }
+}
+
 // MARK: AVX-512 path
 
 #if defined(__x86_64__)
 #include <immintrin.h>
 
-#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vbmi,avx2,fma"))), apply_to = function)
+#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx512vbmi,avx2,fma"))), apply_to = function)
 
 #define INLINE static inline __attribute__((always_inline))
 
@@ -194,6 +212,75 @@ void llmopt_qgroup_gemm_small_avx512(int m, int n, int k, const float *x, int ld
     }
 }
 
+/// 64 codes (two 32-blocks of one row, the second absent unless `two`) as unsigned bytes in value
+/// order, for dpbusd. 4-bit: byte j holds values 2j (low nibble) and 2j + 1: vpermb doubles every
+/// byte, a 16-bit shift moves the high nibbles down into the odd bytes, a blend picks them.
+INLINE __m512i qgi_codes(int bits, const uint8_t *p, int two) {
+    if (bits == 8) return _mm512_maskz_loadu_epi8(two ? ~0ull : 0xFFFFFFFFull, p);
+    __m512i index = _mm512_set_epi8(31, 31, 30, 30, 29, 29, 28, 28, 27, 27, 26, 26, 25, 25, 24, 24, 23, 23, 22, 22, 21, 21, 20, 20,
+                                    19, 19, 18, 18, 17, 17, 16, 16, 15, 15, 14, 14, 13, 13, 12, 12, 11, 11, 10, 10, 9, 9, 8, 8,
+                                    7, 7, 6, 6, 5, 5, 4, 4, 3, 3, 2, 2, 1, 1, 0, 0);
+    __m256i raw = _mm256_maskz_loadu_epi8(two ? 0xFFFFFFFFu : 0xFFFFu, p);
+    __m512i v = _mm512_permutexvar_epi8(index, _mm512_castsi256_si512(raw));
+    v = _mm512_mask_blend_epi8(0xAAAAAAAAAAAAAAAAull, v, _mm512_srli_epi16(v, 4));
+    return _mm512_and_si512(v, _mm512_set1_epi8(0x0F));
+}
+
+/// M quantized activation rows (up to 4) against one weight row of 4- or 8-bit codes in groups
+/// that are whole 32-blocks: per chunk of two blocks one dpbusd per activation row, the code
+/// offset removed with the activations' lane sums, then the weight scale times the activation scale.
+INLINE void qgi_rows(int M, int bits, int k, const uint8_t *qx, size_t xb, const uint8_t *row, float *c, int ldc) {
+    qg_row r = qg_parse(row);
+    int nb = k / 32, nc = (nb + 1) / 2, chunk_bytes = 8 * bits;
+    llmopt_q8act_view v[4];
+    __m512 acc[4];
+    for (int i = 0; i < M; i++) {
+        v[i] = llmopt_q8act_make_view(k, qx + (size_t)i * xb);
+        acc[i] = _mm512_setzero_ps();
+    }
+    for (int ch = 0; ch < nc; ch++) {
+        const uint8_t *p = r.codes + (size_t)ch * chunk_bytes;
+        _mm_prefetch((const char *)p + QG_PREFETCH_BYTES, _MM_HINT_T0);
+        int two = 2 * ch + 1 < nb;
+        __m512i wq = two ? qgi_codes(bits, p, 1) : qgi_codes(bits, p, 0);
+        int g0 = 64 * ch / r.group, g1 = two ? (64 * ch + 32) / r.group : g0;
+        __m512 wd = _mm512_set1_ps(qg_scale(&r, g0));
+        __m512i offset = _mm512_set1_epi32(qg_offset(&r, g0));
+        if (g1 != g0) {
+            wd = _mm512_mask_blend_ps(0xFF00, wd, _mm512_set1_ps(qg_scale(&r, g1)));
+            offset = _mm512_mask_blend_epi32(0xFF00, offset, _mm512_set1_epi32(qg_offset(&r, g1)));
+        }
+        for (int i = 0; i < M; i++) {
+            __m512i xq = _mm512_loadu_si512((const __m512i *)(v[i].q + ch * 64));
+            __m512i xs = _mm512_loadu_si512((const __m512i *)(v[i].lane_s + ch * 16));
+            __m512 xd = _mm512_loadu_ps(v[i].lane_d + ch * 16);
+            __m512i dot = _mm512_sub_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), wq, xq), _mm512_mullo_epi32(xs, offset));
+            acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(wd, xd), acc[i]);
+        }
+    }
+    for (int i = 0; i < M; i++) c[(size_t)i * ldc] = _mm512_reduce_add_ps(acc[i]);
+}
+
+INLINE void qgi_typed(int bits, int m, int n, int k, const uint8_t *qx, const uint8_t *w, size_t rb, float *c, int ldc) {
+    size_t xb = llmopt_q8act_row_bytes(k);
+    for (int j = 0; j < n; j++) {
+        const uint8_t *row = w + (size_t)j * rb;
+        int i = 0;
+        for (; i + 4 <= m; i += 4) qgi_rows(4, bits, k, qx + i * xb, xb, row, c + (size_t)i * ldc + j, ldc);
+        switch (m - i) {
+        case 3: qgi_rows(3, bits, k, qx + i * xb, xb, row, c + (size_t)i * ldc + j, ldc); break;
+        case 2: qgi_rows(2, bits, k, qx + i * xb, xb, row, c + (size_t)i * ldc + j, ldc); break;
+        case 1: qgi_rows(1, bits, k, qx + i * xb, xb, row, c + (size_t)i * ldc + j, ldc); break;
+        default: break;
+        }
+    }
+}
+
+void llmopt_qgroup_qgemm_avx512(int m, int n, int k, const void *qx, const void *w, size_t rb, float *c, int ldc) {
+    if (((const uint8_t *)w)[0] == 8) qgi_typed(8, m, n, k, qx, w, rb, c, ldc);
+    else qgi_typed(4, m, n, k, qx, w, rb, c, ldc);
+}
+
 #pragma clang attribute pop
 
 #else
@@ -205,7 +292,21 @@ void llmopt_qgroup_gemm_small_avx512(int m, int n, int k, const float *x, int ld
                                      float *y, int ldy) {
     llmopt_qgroup_gemm_small_generic(m, n, k, x, ldx, b, rb, y, ldy);
 }
+void llmopt_qgroup_qgemm_avx512(int m, int n, int k, const void *qx, const void *w, size_t rb, float *c, int ldc) {
+    llmopt_qgroup_qgemm_generic(m, n, k, qx, w, rb, c, ldc);
+}
 #endif
+
+int llmopt_qgroup_integer_ok(const void *row, int k) {
+    qg_row r = qg_parse(row);
+    return (r.bits == 4 || r.bits == 8) && r.columns == k && k % 32 == 0 && r.group % 32 == 0;
+}
+
+void llmopt_qgroup_qgemm(int m, int n, int k, const void *qx, const void *w, size_t rb, float *c, int ldc) {
+    if (m <= 0 || n <= 0) return;
+    if (llmopt_isa_active == LLMOPT_ISA_AVX512) llmopt_qgroup_qgemm_avx512(m, n, k, qx, w, rb, c, ldc);
+    else llmopt_qgroup_qgemm_generic(m, n, k, qx, w, rb, c, ldc);
+}
 
 void llmopt_qgroup_gemm_small(int m, int n, int k, const float *x, int ldx, const void *b, size_t rb, float *y, int ldy) {
     if (m <= 0 || n <= 0) return;

@@ -108,6 +108,15 @@ void llmopt_q8act_quantize(int k, const float *x, void *dst);
 /// The reference of `llmopt_q8act_quantize`: the scalar loop (bit-identical output).
 void llmopt_q8act_quantize_ref(int k, const float *x, void *dst);
 
+/// Whether `llmopt_qgroup_qgemm` handles LLMOPT_W_QGROUP rows like `row` (of k columns): 4- or
+/// 8-bit codes in groups of a multiple of 32 (or one group per row), k a multiple of 32.
+int llmopt_qgroup_integer_ok(const void *row, int k);
+
+/// C[m, n] = Xq · Wᵀ for m quantized activation rows (`llmopt_q8act_row_bytes(k)` apart) and n
+/// LLMOPT_W_QGROUP rows that `llmopt_qgroup_integer_ok` accepts: per 32-block the exact integer
+/// dot product of codes minus their offset with the 8-bit activations (VNNI), times both scales.
+void llmopt_qgroup_qgemm(int m, int n, int k, const void *qx, const void *w, size_t w_row_bytes, float *c, int ldc);
+
 /// Reads back block `block` of a quantized activation row: its scale, integer sum and 32 values.
 void llmopt_q8act_block(int k, const void *qx, int block, float *scale, int32_t *sum, int8_t *values);
 

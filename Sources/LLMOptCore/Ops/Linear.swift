@@ -7,8 +7,7 @@ import CLLMOptKernels
 /// - q8_0, q4_0, q4_1: activations quantized to 8 bits per 32-block, then integer dot products
 ///   (VNNI) for up to `integerRowLimit` rows, as llama.cpp does; more rows (prefill) go to the
 ///   SGEMM with the weight dequantized a panel at a time, which is faster there and exact;
-/// - qgroup (RTN, GPTQ, AWQ): codes converted to float as they are read, by a few-rows kernel or
-///   a panel at a time inside the SGEMM (float activations throughout);
+/// - qgroup (RTN, GPTQ, AWQ): see `forwardGroupQuantized` (LinearQGroup.swift);
 /// - anything else: dequantized to f32 once per call (the reference path).
 /// Every path splits the weight rows (`out`) across threads, so each core streams its own part
 /// of the weight.
@@ -41,17 +40,7 @@ public enum Linear {
             return
         }
         if w.dtype == .qgroup {
-            // Group-quantized codes are converted to float as they are read: by the few-rows kernel
-            // for decode, a panel at a time inside the packed GEMM for prefill.
-            let rowBytes = w.rowBytes, weight = w.rawPointer
-            if rows <= smallRowLimit {
-                Parallel.forRanges(n, grain: 16) { r in
-                    llmopt_qgroup_gemm_small(Int32(rows), Int32(r.count), Int32(k), x, Int32(k), weight + r.lowerBound * rowBytes,
-                                             rowBytes, y + r.lowerBound, Int32(n))
-                }
-            } else {
-                forwardFloat(x, rows: rows, n: n, k: k, weight: weight, wtype: Int32(LLMOPT_W_QGROUP), rowBytes: rowBytes, into: y)
-            }
+            forwardGroupQuantized(x, rows: rows, weight: w, into: y, activations: activations)
             return
         }
         guard let wtype = kernelType(w.dtype) else {

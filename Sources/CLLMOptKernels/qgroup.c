@@ -254,7 +254,9 @@ INLINE void qgi_rows(int M, int bits, int k, const uint8_t *qx, size_t xb, const
             __m512i xq = _mm512_loadu_si512((const __m512i *)(v[i].q + ch * 64));
             __m512i xs = _mm512_loadu_si512((const __m512i *)(v[i].lane_s + ch * 16));
             __m512 xd = _mm512_loadu_ps(v[i].lane_d + ch * 16);
-            __m512i dot = _mm512_sub_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), wq, xq), _mm512_mullo_epi32(xs, offset));
+            // Symmetric codes are offset by 2^(bits-1): a shift instead of a multiply.
+            __m512i shifted = r.symmetric ? _mm512_slli_epi32(xs, bits - 1) : _mm512_mullo_epi32(xs, offset);
+            __m512i dot = _mm512_sub_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), wq, xq), shifted);
             acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(wd, xd), acc[i]);
         }
     }

@@ -75,6 +75,7 @@ INLINE void convert_range(int wtype, const void *row, int p0, int len, float *ds
         }
         break;
     }
+    case LLMOPT_W_QGROUP: llmopt_qgroup_convert_avx512(row, p0, len, dst); break;
     default: memcpy(dst, (const float *)row + p0, (size_t)len * 4); break;
     }
 }

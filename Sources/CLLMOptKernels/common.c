@@ -74,6 +74,7 @@ void llmopt_dequant_range_generic(int wtype, const void *row, int p0, int len, f
             }
         }
         break;
+    case LLMOPT_W_QGROUP: llmopt_qgroup_convert_generic(row, p0, len, dst); break;
     }
 }
 

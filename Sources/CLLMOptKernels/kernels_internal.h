@@ -18,6 +18,15 @@ float llmopt_half_to_float(uint16_t h);
 /// Converts values [p0, p0 + len) of one weight row to float32 (p0, len multiples of 32 for block types).
 void llmopt_dequant_range_generic(int wtype, const void *row, int p0, int len, float *dst);
 
+/// Values [p0, p0 + len) of one LLMOPT_W_QGROUP row as float32 (any p0, len), exactly as the
+/// Swift reference dequantizes them.
+void llmopt_qgroup_convert_generic(const void *row, int p0, int len, float *dst);
+void llmopt_qgroup_convert_avx512(const void *row, int p0, int len, float *dst);
+void llmopt_qgroup_gemm_small_generic(int m, int n, int k, const float *x, int ldx, const void *b, size_t rb, float *y, int ldy);
+void llmopt_qgroup_gemm_small_avx512(int m, int n, int k, const float *x, int ldx, const void *b, size_t rb, float *y, int ldy);
+void llmopt_qgroup_qgemm_generic(int m, int n, int k, const void *qx, const void *w, size_t rb, float *c, int ldc);
+void llmopt_qgroup_qgemm_avx512(int m, int n, int k, const void *qx, const void *w, size_t rb, float *c, int ldc);
+
 // Per-path implementations.
 void llmopt_gemm_nt_packed_avx512(int m, int n, int k, const float *pa, const void *b, int wtype, size_t rb, float *c, int ldc);
 void llmopt_gemm_nt_packed_avx2(int m, int n, int k, const float *pa, const void *b, int wtype, size_t rb, float *c, int ldc);

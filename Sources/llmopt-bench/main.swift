@@ -57,6 +57,14 @@ func randomWeight(n: Int, k: Int, dtype: DType) -> Tensor {
 
 // One line at a time, also into a file or pipe: a run takes minutes.
 setvbuf(stdout, nil, _IOLBF, 0)
+/// Round-to-nearest `.qgroup` versions of a float weight, as the quantization techniques store them.
+func groupQuantized(_ w: Tensor) -> [(label: String, weight: Tensor)] {
+    [(4, 32), (4, 128), (8, 128)].map { bits, group in
+        let grid = try! QuantGrid(bits: bits, grouping: .groups(group), symmetric: true)
+        return ("i\(bits)g\(group)", try! RoundToNearest.quantize(w, grid: grid, name: "bench"))
+    }
+}
+
 let args = CommandLine.arguments.dropFirst()
 let quick = args.contains("--quick")
 let runs = quick ? 3 : 10
@@ -104,8 +112,18 @@ for dtype in [DType.f16, .bf16, .q8_0, .q4_0, .q4_1] {
     let x = [Float](repeating: 0.5, count: m * k)
     var y = [Float](repeating: 0, count: m * n)
     let t = best(runs: runs) { Linear.forward(x, rows: m, weight: w, into: &y) }
-    print(String(format: "  %-5@ %7.1f GFLOP/s   per CPU-second %6.1f GFLOP", dtype.rawValue, 2 * Double(m * n * k) / t * 1e-9,
+    print(String(format: "  %@ %7.1f GFLOP/s   per CPU-second %6.1f GFLOP", dtype.rawValue.padding(toLength: 6, withPad: " ", startingAt: 0), 2 * Double(m * n * k) / t * 1e-9,
                  2 * Double(m * n * k) / lastCPU * 1e-9))
+}
+do {
+    let (m, n, k) = (256, 3072, 768)
+    let x = [Float](repeating: 0.5, count: m * k)
+    var y = [Float](repeating: 0, count: m * n)
+    for (label, w) in groupQuantized(randomWeight(n: n, k: k, dtype: .f32)) {
+        let t = best(runs: runs) { Linear.forward(x, rows: m, weight: w, into: &y) }
+        print(String(format: "  %@ %7.1f GFLOP/s   per CPU-second %6.1f GFLOP", label.padding(toLength: 6, withPad: " ", startingAt: 0), 2 * Double(m * n * k) / t * 1e-9,
+                     2 * Double(m * n * k) / lastCPU * 1e-9))
+    }
 }
 
 print("\nGEMV (decode, m = 1): weight bytes read per second; 8192 x 4096 weights do not fit in cache")
@@ -115,7 +133,7 @@ for dtype in [DType.f32, .f16, .bf16, .q8_0, .q4_0, .q4_1] {
     let x = [Float](repeating: 0.5, count: k)
     var y = [Float](repeating: 0, count: n)
     let t = best(runs: runs) { Linear.forward(x, rows: 1, weight: w, into: &y) }
-    var line = String(format: "  %-5@ %6.1f GB/s  %7.3f ms  (%5.1f GFLOP/s)", dtype.rawValue, Double(w.byteCount) / t * 1e-9, t * 1e3,
+    var line = String(format: "  %@ %6.1f GB/s  %7.3f ms  (%5.1f GFLOP/s)", dtype.rawValue.padding(toLength: 6, withPad: " ", startingAt: 0), Double(w.byteCount) / t * 1e-9, t * 1e3,
                       2 * Double(n * k) / t * 1e-9)
     if dtype.isQuantized {
         // Float activations against the block weights (the output layer's path).
@@ -123,6 +141,16 @@ for dtype in [DType.f32, .f16, .bf16, .q8_0, .q4_0, .q4_1] {
         line += String(format: "   exact activations %6.1f GB/s", Double(w.byteCount) / te * 1e-9)
     }
     print(line)
+}
+do {
+    let (n, k) = (8192, 4096)
+    let x = [Float](repeating: 0.5, count: k)
+    var y = [Float](repeating: 0, count: n)
+    for (label, w) in groupQuantized(randomWeight(n: n, k: k, dtype: .f32)) {
+        let t = best(runs: runs) { Linear.forward(x, rows: 1, weight: w, into: &y) }
+        print(String(format: "  %@ %6.1f GB/s  %7.3f ms  (%5.1f GFLOP/s)", label.padding(toLength: 6, withPad: " ", startingAt: 0), Double(w.byteCount) / t * 1e-9, t * 1e3,
+                     2 * Double(n * k) / t * 1e-9))
+    }
 }
 
 print("\nSmall layers (SmolLM2-135M sizes): microseconds per Linear.forward call, m = 1 and m = 4")
@@ -136,5 +164,29 @@ for dtype in [DType.f32, .q8_0, .q4_0] {
         let t4 = best(runs: runs) { for _ in 0..<calls { Linear.forward(x, rows: 4, weight: w, into: &y) } } / Double(calls)
         print(String(format: "  %-5@ %4d x %4d  m=1 %6.1f us (%5.1f GB/s)   m=4 %6.1f us", dtype.rawValue, n, k, t1 * 1e6,
                      Double(w.byteCount) / t1 * 1e-9, t4 * 1e6))
+    }
+}
+
+// Whole-model throughput with `--model PATH`: the model in float32, as Q4_0 and as round-to-nearest
+// int4 (groups of 128, the `.qgroup` kernels), each quantized from the float32 weights.
+if let flag = args.firstIndex(of: "--model"), args.index(after: flag) < args.endIndex {
+    let path = args[args.index(after: flag)]
+    do {
+        var f32 = try ModelLoader.load(path: path)
+        for (name, t) in f32.weights where t.dtype != .f32 { f32.weights[name] = t.toF32() }
+        let variants: [(String, Model)] = [
+            ("f32", f32),
+            ("q4_0", try Quantization.quantize(f32, scheme: "q4_0").0),
+            ("rtn int4 g128", try Quantization.quantize(f32, scheme: "rtn", options: QuantizationOptions(bits: 4, group: 128)).0),
+            ("rtn int8 g128", try Quantization.quantize(f32, scheme: "rtn", options: QuantizationOptions(bits: 8, group: 128)).0),
+        ]
+        print("\nWhole model \(path): prefill 128 tokens, decode 64 (best of \(runs))")
+        for (label, m) in variants {
+            let r = try Throughput.measure(model: m, promptTokens: 128, decodeTokens: 64, runs: runs)
+            print(String(format: "  %@ prefill %7.1f tok/s   decode %6.1f tok/s   %6.1f MB", label.padding(toLength: 14, withPad: " ", startingAt: 0), r.prefillTokensPerSecond,
+                         r.decodeTokensPerSecond, Double(r.modelBytes) / 1e6))
+        }
+    } catch {
+        print("--model \(path): \(error)")
     }
 }

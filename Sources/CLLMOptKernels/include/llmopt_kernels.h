@@ -37,6 +37,11 @@ enum {
     LLMOPT_W_Q8_0 = 3,  // per 32 values: f16 scale d, 32 int8; value = d * q
     LLMOPT_W_Q4_0 = 4,  // per 32 values: f16 d, 16 bytes; byte j: value j (low nibble), j + 16 (high); value = d * (q - 8)
     LLMOPT_W_Q4_1 = 5,  // per 32 values: f16 d, f16 m, 16 bytes of nibbles as Q4_0; value = d * q + m
+    /// A row of GroupQuantLayout (Swift `.qgroup`), self-describing: u8 bits (2..8), u8 flags
+    /// (bit 0: asymmetric), u16 0, u32 group size, u32 columns, f32 scales[groups], u8 zeros[groups]
+    /// (asymmetric only), then the codes bit-packed LSB first; value = (code - offset) * scale with
+    /// offset the zero point, or 2^(bits-1) for symmetric rows. Rows are read whole by the kernels.
+    LLMOPT_W_QGROUP = 6,
 };
 
 /// Bytes of one weight row of `k` values (k a multiple of 32 for the block types).
@@ -85,6 +90,12 @@ void llmopt_gemv(int n, int k, const float *x, const void *b, int wtype, size_t 
 void llmopt_gemm_small(int m, int n, int k, const float *x, int ldx, const void *b, int wtype, size_t b_row_bytes,
                        float *y, int ldy);
 
+/// Y[m, n] = X[m, k] · B[n, k]ᵀ for a few rows of X and LLMOPT_W_QGROUP weight rows (`b_row_bytes`
+/// apart): codes are unpacked and converted to float as they are read, once per four rows of X;
+/// activations stay float32. For decode (m up to about 8); more rows go to the packed GEMM.
+void llmopt_qgroup_gemm_small(int m, int n, int k, const float *x, int ldx, const void *b, size_t b_row_bytes,
+                              float *y, int ldy);
+
 // MARK: Quantized activations and integer dot products (Q8_0, Q4_0, Q4_1 weights)
 
 /// Bytes of one activation row of k values (k a multiple of 32) quantized for the integer kernels:
@@ -96,6 +107,15 @@ void llmopt_q8act_quantize(int k, const float *x, void *dst);
 
 /// The reference of `llmopt_q8act_quantize`: the scalar loop (bit-identical output).
 void llmopt_q8act_quantize_ref(int k, const float *x, void *dst);
+
+/// Whether `llmopt_qgroup_qgemm` handles LLMOPT_W_QGROUP rows like `row` (of k columns): 4- or
+/// 8-bit codes in groups of a multiple of 32 (or one group per row), k a multiple of 32.
+int llmopt_qgroup_integer_ok(const void *row, int k);
+
+/// C[m, n] = Xq · Wᵀ for m quantized activation rows (`llmopt_q8act_row_bytes(k)` apart) and n
+/// LLMOPT_W_QGROUP rows that `llmopt_qgroup_integer_ok` accepts: per 32-block the exact integer
+/// dot product of codes minus their offset with the 8-bit activations (VNNI), times both scales.
+void llmopt_qgroup_qgemm(int m, int n, int k, const void *qx, const void *w, size_t w_row_bytes, float *c, int ldc);
 
 /// Reads back block `block` of a quantized activation row: its scale, integer sum and 32 values.
 void llmopt_q8act_block(int k, const void *qx, int block, float *scale, int32_t *sum, int8_t *values);

@@ -7,6 +7,7 @@ import CLLMOptKernels
 /// - q8_0, q4_0, q4_1: activations quantized to 8 bits per 32-block, then integer dot products
 ///   (VNNI) for up to `integerRowLimit` rows, as llama.cpp does; more rows (prefill) go to the
 ///   SGEMM with the weight dequantized a panel at a time, which is faster there and exact;
+/// - qgroup (RTN, GPTQ, AWQ): see `forwardGroupQuantized` (LinearQGroup.swift);
 /// - anything else: dequantized to f32 once per call (the reference path).
 /// Every path splits the weight rows (`out`) across threads, so each core streams its own part
 /// of the weight.
@@ -36,6 +37,10 @@ public enum Linear {
         if rows == 1, w.byteOffset == 0, let sparse = w.storage.attachment as? SparseMatrix, sparse.rows == n, sparse.columns == k {
             // Decoding a very sparse weight: the CSR copy reads fewer bytes (see SparseMatrix).
             sparse.multiply(x, tokens: 1, into: y)
+            return
+        }
+        if w.dtype == .qgroup {
+            forwardGroupQuantized(x, rows: rows, weight: w, into: y, activations: activations)
             return
         }
         guard let wtype = kernelType(w.dtype) else {

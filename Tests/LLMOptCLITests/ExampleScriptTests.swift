@@ -23,7 +23,7 @@ final class ExampleScriptTests: XCTestCase {
         ],
         "quantization.llmopt": [
             "  float32  ", "  float16  ", "  int8 RTN g128  ", "  int4 RTN g128  ", "  int4 GPTQ g128  ", "  int4 AWQ g128  ",
-            "  Q8_0  ", "  Q4_0  ", "KLD", "top-1", "RTN int4 g128 ppl ", "x smaller, decode ",
+            "  Q8_0  ", "  Q4_0  ", "KLD", "top-1", "int4 g128, RTN -> GPTQ: ppl ", "x smaller, decode ",
         ],
     ]
 

@@ -38,7 +38,11 @@ enum ModelOverview {
             if part.contains("embed") || part.contains("wte") || part.contains("wpe") { return 0 }
             return part.hasPrefix("lm_head") ? 3 : 2
         }
-        rows = rows.enumerated().sorted { (rank($0.element.0), $0.offset) < (rank($1.element.0), $1.offset) }.map(\.element)
+        // Layers by number: a GGUF file lists its tensors by name, so blk.10 comes before blk.2.
+        func layerIndex(_ part: String) -> Int { part.hasPrefix("layer ") ? Int(part.dropFirst(6)) ?? 0 : 0 }
+        rows = rows.enumerated().sorted {
+            (rank($0.element.0), layerIndex($0.element.0), $0.offset) < (rank($1.element.0), layerIndex($1.element.0), $1.offset)
+        }.map(\.element)
         let table = Table(
             columns: ["part", "tensors", "params", "bytes", "dtype"],
             rows: rows.map { [$0.0, String($0.1), formatCount($0.2), formatBytes($0.3), $0.4.sorted().joined(separator: ",")] }

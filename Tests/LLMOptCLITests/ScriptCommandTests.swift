@@ -105,12 +105,4 @@ final class ScriptCommandTests: XCTestCase {
             }
         }
     }
-
-    /// Every example script runs to the end.
-    func testExamplesRun() throws {
-        let r = try Binary.run(["Examples/tour.llmopt"])
-        XCTAssertEqual(r.status, 0, r.stderr)
-        XCTAssertTrue(r.stdout.contains("Once upon a time, there was a little girl named Lily."), r.stdout)
-        XCTAssertTrue(r.stdout.contains("ctx 256: ppl "), r.stdout)
-    }
 }

@@ -77,9 +77,13 @@ extension Builtins {
                     .init("on", "the text to evaluate every model on"), .init("ctx", .value(.number(256)), "window length for perplexity and KLD"),
                     .init("max_tokens", .absent, "evaluate only the first this many tokens"),
                     .init("names", .absent, "a name for each model (default: model 1, model 2, ...)"),
-                    .init("speed", .value(.bool(true)), "also time prefill and decode (bench with its defaults)"),
+                    .init("kld", .value(.bool(true)), "also measure KL divergence and top-1 agreement against the first model"),
+                    .init("speed", .value(.bool(true)), "also time prefill and decode, as bench does"),
+                    .init("prompt", .value(.number(128)), "speed: tokens in the prompt"),
+                    .init("decode", .value(.number(32)), "speed: tokens generated one by one"),
+                    .init("runs", .value(.number(3)), "speed: repetitions, the fastest kept"),
                 ], variadic: true,
-                summary: "A side-by-side table of several models on one text: parameters, bytes, perplexity, KL divergence and top-1 agreement against the first model, and tokens per second. The models are the positional arguments. Fields: rows (one record per model), ppl (list).",
+                summary: "A side-by-side table of several models on one text: parameters, bytes, perplexity, KL divergence and top-1 agreement against the first model, and tokens per second. The models are the positional arguments. Fields: rows (one record per model: name, params, bytes, ppl, ppl_error, mean_nll, kld, top1, prefill_tps, decode_tps), ppl (list).",
                 math: "Each column is what perplexity(), kld() (against the first model) and bench() measure.",
                 example: "let m = load(\"Tests/Fixtures/models/tiny-llama\")\ncompare(m, m, on: text(\"Tests/Fixtures/text/eval_gpl3.txt\"), ctx: 64, max_tokens: 512, speed: false)") { args in
             let models = try args.rest.enumerated().map { i, v -> Model in
@@ -93,17 +97,18 @@ extension Builtins {
                 guard names.count == models.count else { throw ScriptError("compare: \(names.count) names for \(models.count) models") }
             }
             let content = try args.text("on").content
-            let ctx = try args.int("ctx"), maxTokens = try args.optionalInt("max_tokens"), speed = try args.bool("speed")
+            let ctx = try args.int("ctx"), maxTokens = try args.optionalInt("max_tokens"), speed = try args.bool("speed"), withKLD = try args.bool("kld")
+            let prompt = try args.int("prompt"), decode = try args.int("decode"), runs = try args.int("runs")
             var rows: [[String]] = [], records: [Value] = [], ppls: [Value] = []
             for (i, m) in models.enumerated() {
                 let p = try Perplexity.evaluate(model: m, text: content, ctx: ctx, maxTokens: maxTokens,
                                                 progress: progress(args, "compare \(names[i]): perplexity"), isCancelled: args.interpreter.isCancelled)
                 var record = Record([("name", .string(names[i])), ("params", .number(Double(m.parameterCount))),
-                                     ("bytes", .number(Double(m.byteCount))), ("ppl", .number(p.ppl)), ("ppl_error", .number(p.pplError))])
+                                     ("bytes", .number(Double(m.byteCount))), ("ppl", .number(p.ppl)), ("ppl_error", .number(p.pplError)), ("mean_nll", .number(p.meanNLL))])
                 var row = [names[i], formatCount(m.parameterCount), formatBytes(m.byteCount), "\(format4(p.ppl)) ± \(format4(p.pplError))"]
                 if i == 0 {
-                    row += ["-", "-"]
-                } else {
+                    if withKLD { row += ["-", "-"] }
+                } else if withKLD {
                     let d = try Divergence.evaluate(base: models[0], other: m, text: content, ctx: ctx, maxTokens: maxTokens,
                                                     progress: progress(args, "compare \(names[i]): kld"), isCancelled: args.interpreter.isCancelled)
                     record["kld"] = .number(d.meanKLD)
@@ -111,7 +116,7 @@ extension Builtins {
                     row += [format4(d.meanKLD), formatPercent(d.top1Agreement)]
                 }
                 if speed {
-                    let t = try Throughput.measure(model: m)
+                    let t = try Throughput.measure(model: m, promptTokens: prompt, decodeTokens: decode, runs: runs)
                     record["prefill_tps"] = .number(t.prefillTokensPerSecond)
                     record["decode_tps"] = .number(t.decodeTokensPerSecond)
                     row += [format4(t.prefillTokensPerSecond), format4(t.decodeTokensPerSecond)]
@@ -120,9 +125,11 @@ extension Builtins {
                 records.append(.record(record))
                 ppls.append(.number(p.ppl))
             }
-            var columns = ["model", "params", "bytes", "ppl", "KLD", "top-1"]
+            var columns = ["model", "params", "bytes", "ppl"]
+            if withKLD { columns += ["KLD", "top-1"] }
             if speed { columns += ["prefill tok/s", "decode tok/s"] }
-            let protocolLine = "perplexity and KLD (vs \(names[0])): ctx \(ctx), stride \(ctx)\(maxTokens.map { ", first \($0) tokens" } ?? "")"
+            var protocolLine = "perplexity\(withKLD ? " and KLD (vs \(names[0]))" : ""): ctx \(ctx), stride \(ctx)\(maxTokens.map { ", first \($0) tokens" } ?? "")"
+            if speed { protocolLine += "; speed: \(prompt)-token prompt, \(decode) tokens decoded, best of \(runs)" }
             return .report(Report(title: "compare", fields: Record([("rows", .list(records)), ("ppl", .list(ppls))]),
                                   lines: [protocolLine], table: Table(columns: columns, rows: rows)))
         },

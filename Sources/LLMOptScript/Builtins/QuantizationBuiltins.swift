@@ -58,5 +58,15 @@ extension Builtins {
             return .report(Report(title: "quantize \(scheme): \(formatBytes(report.modelBytesBefore)) → \(formatBytes(report.modelBytesAfter))", fields: fields,
                                   lines: ["relative error ‖W − Ŵ‖ / ‖W‖ \(format4(report.overallRelativeError))"] + report.notes, table: table))
         },
+        Builtin("dequantize", family: "quantization",
+                parameters: [.init("model", "the model to expand (it is left as it was)")],
+                summary: "A float32 copy of the model: every weight stored in another dtype is expanded to its float32 values (exactly what the kernels compute with). The reference to compare quantized models against when the source file is already quantized.",
+                example: "let m = load(\"Tests/Fixtures/models/tiny-llama\")\ndequantize(quantize(m, \"q8_0\")).bytes == m.bytes") { args in
+            var model = try args.model("model")
+            for (name, tensor) in model.weights where tensor.dtype != .f32 {
+                model.weights[name] = tensor.toF32()
+            }
+            return .model(model)
+        },
     ]
 }

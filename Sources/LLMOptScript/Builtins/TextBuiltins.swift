@@ -5,7 +5,8 @@ extension Builtins {
     /// Texts and tokens.
     static let texts: [Builtin] = [
         Builtin("text", family: "texts",
-                parameters: [.init("path", "a UTF-8 text file"), .init("chars", .absent, "keep only the first this many characters")],
+                parameters: [.init("path", "a UTF-8 text file"), .init("chars", .absent, "keep only the first this many characters"),
+                             .init("from", .value(.number(0)), "skip this many characters first (e.g. to calibrate on a part of a file that evaluation does not read)")],
                 summary: "Reads a text file to evaluate or tokenize. Its fields: content, chars, lines, bytes, path.",
                 example: "let t = text(\"Examples/data/tinystories-valid.txt\", chars: 2000)\nt.chars") { args in
             let path = try args.string("path")
@@ -15,6 +16,9 @@ extension Builtins {
             guard var content = String(data: data, encoding: .utf8) else {
                 throw ScriptError("text: '\(path)' is not UTF-8 text")
             }
+            let from = try args.int("from")
+            guard from >= 0 else { throw ScriptError("text: argument 'from' must not be negative") }
+            if from > 0 { content = String(content.dropFirst(from)) }
             if let n = try args.optionalInt("chars") {
                 guard n >= 0 else { throw ScriptError("text: argument 'chars' must not be negative") }
                 content = String(content.prefix(n))

@@ -14,7 +14,8 @@ public struct PruneOptions: Sendable {
     public var pattern: NMPattern?
     /// Which weights unstructured methods prune (default: every linear weight but embeddings and LM head).
     public var selection: TensorSelection
-    /// Calibration text (Wanda, SparseGPT; optional for structured methods).
+    /// Calibration text (Wanda, SparseGPT; optional for channels, whose importance then comes
+    /// from the channels' activations instead of weight norms).
     public var calibration: Calibration?
     /// SparseGPT: columns per block of the adaptive mask and the lazy weight update.
     public var blockSize: Int

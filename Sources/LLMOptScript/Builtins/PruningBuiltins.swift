@@ -10,7 +10,7 @@ extension Builtins {
                     .init("sparsity", .value(.number(0.5)), "fraction of weights (or heads, channels, layers) to remove, in [0, 1)"),
                     .init("scope", .value(.string("layer")), "\"layer\": each matrix loses that fraction; \"global\": one threshold over all selected matrices"),
                     .init("pattern", .absent, "N:M semi-structured sparsity instead, e.g. \"2:4\""),
-                    .init("calibration", .absent, "a text to calibrate on (wanda, sparsegpt)"),
+                    .init("calibration", .absent, "a text to calibrate on (wanda, sparsegpt; channels: recommended, the score then uses the channels' activations)"),
                     .init("samples", .value(.number(16)), "calibration windows"),
                     .init("length", .value(.number(256)), "tokens per calibration window"),
                     .init("targets", .absent, "regular expressions: prune only tensors whose name matches one"),
@@ -24,6 +24,8 @@ extension Builtins {
                 wanda:     score |w_ij| · ‖x_j‖₂ (input activation norms from calibration), pruned per output row
                 sparsegpt: prune column blocks by w² / [H⁻¹]_jj and update the remaining weights with H = XᵀX
                 N:M:       in every group of M consecutive weights of a row keep the N largest scores
+                channels:  keep the channels c of largest ‖a_c‖₂ · ‖down[:, c]‖₂ (a: down's input on the calibration text);
+                           without calibration ‖gate_c‖₂ · ‖up_c‖₂ · ‖down[:, c]‖₂, which can remove outlier channels
                 """,
                 example: "let m = load(\"Tests/Fixtures/models/tiny-llama\")\nlet p = prune(m, \"magnitude\", sparsity: 0.5)\nprint(sparsity(p))") { args in
             let model = try args.model("model")

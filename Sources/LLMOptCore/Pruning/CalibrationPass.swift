@@ -1,6 +1,7 @@
 /// Runs calibration windows through a model and hands the input activations of chosen linear
 /// layers to a callback (through `InferenceSession.linearInputObserver`). Wanda needs one pass
-/// over the dense model; SparseGPT runs the model block by block on cached residual streams.
+/// over the dense model; SparseGPT and GPTQ run the model block by block on cached residual
+/// streams (`blockByBlock`).
 struct CalibrationPass {
     typealias Observer = (_ name: String, _ x: UnsafePointer<Float>, _ rows: Int, _ cols: Int, _ sameAsPrevious: Bool) -> Void
 
@@ -42,6 +43,68 @@ struct CalibrationPass {
         }
     }
 
+    /// The papers' sequential procedure (SparseGPT, GPTQ): the residual stream of every window is
+    /// kept as it leaves the blocks already processed. Block L runs on it once to collect the
+    /// input statistics of its layers among `names`, `process` turns them into new weights for
+    /// those layers, then block L runs again, with the new weights, to carry the stream to block
+    /// L + 1: two block passes per block instead of a forward pass from the embedding.
+    /// `process` gets the block's names, their statistics and the model with the earlier blocks
+    /// already replaced; every name must lie inside a transformer block.
+    func blockByBlock(_ model: Model, names: [String], method: String,
+                      process: (_ names: [String], _ statistics: [String: LayerInputStatistics.Entry], _ current: Model) throws -> [String: Tensor])
+        throws -> [String: Tensor] {
+        let layout = try BlockLayout(model)
+        var byLayer: [Int: [String]] = [:]
+        for name in names {
+            guard let (layer, _) = layout.split(name) else {
+                throw LLMOptError.unsupported("\(method): '\(name)' is not inside a transformer block")
+            }
+            byLayer[layer, default: []].append(name)
+        }
+        guard let lastLayer = byLayer.keys.max() else { return [:] }
+        var current = model
+        var session = try InferenceSession(model: current, capacity: longestWindow)
+        var hidden = try windows.map { try session.embed($0) }
+        var result: [String: Tensor] = [:]
+        for layer in 0...lastLayer {
+            if let layerNames = byLayer[layer] {
+                let entries = try inputStatistics(block: layer, of: session, names: layerNames, hidden: hidden, method: method)
+                for (name, tensor) in try process(layerNames, entries, current) {
+                    result[name] = tensor
+                    current.weights[name] = tensor
+                }
+                session = try InferenceSession(model: current, capacity: longestWindow)
+            }
+            if layer < lastLayer {
+                for i in hidden.indices { try session.runBlock(layer, hidden: &hidden[i]) }
+            }
+        }
+        return result
+    }
+
+    /// H = Σ x xᵀ for each of `names` in block `index` (`LayerInputStatistics.Entry`: one GEMM per
+    /// batch), from the block run on the cached residual streams `hidden`. Layers fed the same
+    /// activations (q, k, v; gate, up) share one entry.
+    func inputStatistics(block index: Int, of session: InferenceSession, names: [String], hidden: [[Float]],
+                         method: String) throws -> [String: LayerInputStatistics.Entry] {
+        var entries: [String: LayerInputStatistics.Entry] = [:]
+        var previous: LayerInputStatistics.Entry?
+        try runBlock(index, of: session, hidden: hidden, names: Set(names)) { name, x, rows, cols, sameAsPrevious in
+            if sameAsPrevious, let shared = previous, shared.columns == cols, entries[name] == nil || entries[name] === shared {
+                entries[name] = shared
+                return
+            }
+            let entry = entries[name] ?? LayerInputStatistics.Entry(columns: cols)
+            entry.add(x, rows: rows)
+            entries[name] = entry
+            previous = entry
+        }
+        if let missing = names.first(where: { entries[$0] == nil }) {
+            throw LLMOptError.unsupported("\(method): the forward pass never used '\(missing)' (only linear layers of the blocks can be calibrated)")
+        }
+        return entries
+    }
+
     /// Installs the observer on `session`; returns what to call before each window.
     private static func listen(_ session: InferenceSession, names: Set<String>, observe: @escaping Observer) -> () -> Void {
         var previous: (x: UnsafePointer<Float>, rows: Int, cols: Int)?
@@ -78,68 +141,22 @@ extension Wanda {
 }
 
 extension SparseGPT {
-    /// SparseGPT block by block, as in the paper's sequential procedure: the residual stream of
-    /// every calibration window is kept as it leaves the blocks already pruned. Block L runs on
-    /// it once to collect its Hessians, is pruned, then runs again, pruned, to carry the stream
-    /// to block L + 1: two block passes per block instead of a forward pass from the embedding.
+    /// SparseGPT block by block (`CalibrationPass.blockByBlock`), each block's Hessians taken on
+    /// the outputs of the blocks already pruned.
     static func prune(_ model: Model, names: [String], options: PruneOptions) throws -> [String: Tensor] {
         let pass = try CalibrationPass(model: model, calibration: options.calibration, method: "sparsegpt")
-        let layout = try BlockLayout(model)
-        var byLayer: [Int: [String]] = [:]
-        for name in names {
-            guard let (layer, _) = layout.split(name) else {
-                throw LLMOptError.unsupported("sparsegpt: '\(name)' is not inside a transformer block")
+        return try pass.blockByBlock(model, names: names, method: "sparsegpt") { layerNames, entries, current in
+            var factors: [ObjectIdentifier: InverseFactor] = [:]
+            var pruned: [String: Tensor] = [:]
+            for name in layerNames {
+                let entry = entries[name]!
+                let factor = try factors[ObjectIdentifier(entry)] ?? InverseFactor(
+                    hessian: entry.hessian.map(Double.init), columns: entry.columns, dampening: options.dampening, name: name)
+                factors[ObjectIdentifier(entry)] = factor
+                pruned[name] = try prune(name, weight: try current.weight(name), factor: factor, sparsity: options.sparsity,
+                                         pattern: options.pattern, blockSize: options.blockSize)
             }
-            byLayer[layer, default: []].append(name)
+            return pruned
         }
-        guard let lastLayer = byLayer.keys.max() else { return [:] }
-        var current = model
-        var session = try InferenceSession(model: current, capacity: pass.longestWindow)
-        var hidden = try pass.windows.map { try session.embed($0) }
-        var result: [String: Tensor] = [:]
-        for layer in 0...lastLayer {
-            if let layerNames = byLayer[layer] {
-                let entries = try inputStatistics(block: layer, of: session, names: layerNames, hidden: hidden, pass: pass)
-                var factors: [ObjectIdentifier: InverseFactor] = [:]
-                for name in layerNames {
-                    let entry = entries[name]!
-                    let factor = try factors[ObjectIdentifier(entry)] ?? InverseFactor(
-                        hessian: entry.hessian.map(Double.init), columns: entry.columns, dampening: options.dampening, name: name)
-                    factors[ObjectIdentifier(entry)] = factor
-                    let pruned = try prune(name, weight: try current.weight(name), factor: factor, sparsity: options.sparsity,
-                                           pattern: options.pattern, blockSize: options.blockSize)
-                    result[name] = pruned
-                    current.weights[name] = pruned
-                }
-                session = try InferenceSession(model: current, capacity: pass.longestWindow)
-            }
-            if layer < lastLayer {
-                for i in hidden.indices { try session.runBlock(layer, hidden: &hidden[i]) }
-            }
-        }
-        return result
-    }
-
-    /// H = Σ x xᵀ for each of `names` in block `index` (quantization's `LayerInputStatistics.Entry`:
-    /// one GEMM per batch), from the block run on the cached residual streams `hidden`. Layers fed
-    /// the same activations (q, k, v; gate, up) share one entry.
-    static func inputStatistics(block index: Int, of session: InferenceSession, names: [String], hidden: [[Float]],
-                                pass: CalibrationPass) throws -> [String: LayerInputStatistics.Entry] {
-        var entries: [String: LayerInputStatistics.Entry] = [:]
-        var previous: LayerInputStatistics.Entry?
-        try pass.runBlock(index, of: session, hidden: hidden, names: Set(names)) { name, x, rows, cols, sameAsPrevious in
-            if sameAsPrevious, let shared = previous, shared.columns == cols, entries[name] == nil || entries[name] === shared {
-                entries[name] = shared
-                return
-            }
-            let entry = entries[name] ?? LayerInputStatistics.Entry(columns: cols)
-            entry.add(x, rows: rows)
-            entries[name] = entry
-            previous = entry
-        }
-        if let missing = names.first(where: { entries[$0] == nil }) {
-            throw LLMOptError.unsupported("sparsegpt: the forward pass never used '\(missing)' (only linear layers of the blocks can be calibrated)")
-        }
-        return entries
     }
 }

@@ -155,38 +155,52 @@ public enum Quantization {
         return QuantReport.Row(name: name, before: tensor, after: quantized, format: format, note: note)
     }
 
-    /// GPTQ or AWQ over `names`: one calibration pass over the unquantized model gathers each
-    /// layer's input statistics, then every layer is quantized from them.
+    /// GPTQ or AWQ over `names`. GPTQ goes block by block as in the paper: each block's layer
+    /// inputs come from the calibration windows run through the blocks already quantized, so a
+    /// layer also corrects what the earlier layers' rounding did to its inputs. AWQ takes its
+    /// statistics from one pass over the unquantized model, as in its paper.
     static func quantizeWithCalibration(_ model: Model, method: String, names: [String], options: QuantizationOptions) throws
         -> (Model, [QuantReport.Row], [String]) {
         let grid = try options.grid()
-        guard let calibration = options.calibration else {
-            throw LLMOptError.invalidArgument(name: "calibration", reason: "\(method) needs calibration data")
-        }
-        let samples = try calibration.windows(tokenizer: model.tokenizer)
-        let statistics = try LayerInputStatistics.collect(model: model, names: Set(names), samples: samples)
-        var notes = ["\(method): \(grid), calibration \(samples.count) samples, \(samples.reduce(0) { $0 + $1.count }) tokens; "
-                     + "layer inputs taken from the unquantized model in one pass"]
+        let pass = try CalibrationPass(model: model, calibration: options.calibration, method: method)
+        var notes = ["\(method): \(grid), calibration \(pass.windows.count) samples, \(pass.tokenCount) tokens; "]
         var result = model
         var rows: [QuantReport.Row] = []
         var scales: [String: AWQ.WeightScaling] = [:]
-        var source = model
-        if method == "awq" {
-            let (scaled, s, awqNotes) = try AWQ.scale(model, selected: Set(names), statistics: statistics, grid: grid, options: options.awq)
-            (source, scales) = (scaled, s)
+        var statistics: [String: LayerInputStatistics.Entry] = [:]
+        var quantized: [String: Tensor] = [:]
+        if method == "gptq" {
+            notes[0] += "layer inputs taken block by block through the blocks already quantized"
+            let layout = try BlockLayout(model)
+            let inBlocks = names.filter { layout.split($0) != nil }
+            quantized = try pass.blockByBlock(model, names: inBlocks, method: method) { layerNames, entries, current in
+                var block: [String: Tensor] = [:]
+                for name in layerNames {
+                    statistics[name] = entries[name]
+                    block[name] = try GPTQ.quantize(try current.weight(name), hessian: entries[name]!.hessian, grid: grid,
+                                                    options: options.gptq, name: name)
+                }
+                return block
+            }
+        } else {
+            notes[0] += "layer inputs taken from the unquantized model in one pass"
+            let collected = try LayerInputStatistics.collect(model: model, names: Set(names), samples: pass.windows)
+            let (scaled, s, awqNotes) = try AWQ.scale(model, selected: Set(names), statistics: collected, grid: grid, options: options.awq)
+            scales = s
             result = scaled
             notes += awqNotes
+            statistics = collected.entries
+            for name in names where statistics[name] != nil {
+                quantized[name] = try RoundToNearest.quantize(try scaled.weight(name), grid: grid, name: name)
+            }
         }
         for name in names {
-            let original = try model.weight(name), weight = try source.weight(name)
-            guard let entry = statistics.entries[name] else {
+            let original = try model.weight(name)
+            guard let entry = statistics[name], let quantized = quantized[name] else {
                 notes.append("\(name): no calibration inputs reach it (not a linear layer of the forward pass): round-to-nearest")
                 rows.append(try apply(.roundToNearest(grid), to: name, in: &result))
                 continue
             }
-            let quantized = method == "gptq"
-                ? try GPTQ.quantize(weight, hessian: entry.hessian, grid: grid, options: options.gptq, name: name)
-                : try RoundToNearest.quantize(weight, grid: grid, name: name)
             result.weights[name] = quantized
             // What the layer computes now, in the original model's terms: Q(W·s) / s.
             var effective = quantized.floats()

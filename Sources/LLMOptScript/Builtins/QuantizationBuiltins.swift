@@ -13,6 +13,8 @@ extension Builtins {
                     .init("calibration", .absent, "a text to calibrate on (gptq, awq)"),
                     .init("samples", .value(.number(16)), "calibration windows"),
                     .init("length", .value(.number(256)), "tokens per calibration window"),
+                    .init("act_order", .value(.bool(false)), "gptq: quantize input channels by decreasing activation energy (H_jj), with group scales fixed up front"),
+                    .init("dampening", .value(.number(0.01)), "gptq: added to H's diagonal, as a fraction of its mean"),
                     .init("targets", .absent, "regular expressions: quantize only tensors whose name matches one"),
                     .init("ignore", .absent, "regular expressions: leave these tensors alone"),
                     .init("overrides", .absent, "a record from name pattern to scheme, checked first, e.g. [\"lm_head\": \"q8_0\"]"),
@@ -40,7 +42,8 @@ extension Builtins {
             }
             let options = QuantizationOptions(
                 bits: try args.int("bits"), group: try args.int("group"), symmetric: try args.bool("symmetric"),
-                targets: selection.targets, ignore: selection.ignore, overrides: overrides, calibration: try calibration(args))
+                targets: selection.targets, ignore: selection.ignore, overrides: overrides, calibration: try calibration(args),
+                gptq: GPTQOptions(dampening: try args.number("dampening"), actOrder: try args.bool("act_order")))
             let (quantized, report) = try Quantization.quantize(model, scheme: scheme, options: options)
             guard try args.bool("report") else { return .model(quantized) }
             var fields = Record()

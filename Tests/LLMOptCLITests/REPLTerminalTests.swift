@@ -27,20 +27,20 @@ final class REPLTerminalTests: XCTestCase {
         try? FileManager.default.removeItem(atPath: history)
     }
 
-    /// Runs a tmux command. Only commands that print are given a pipe: the server that
-    /// `new-session` starts would otherwise hold the pipe open.
+    /// Runs a tmux command through `system` (fork, exec, waitpid): Foundation's `Process` has
+    /// been seen to miss the exit of the short-lived tmux client and wait forever. Output, when
+    /// wanted, goes through a file, so the server that `new-session` starts holds no pipe open.
     @discardableResult
     private func tmux(_ arguments: [String], readOutput: Bool = false) throws -> String {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/tmux")
-        p.arguments = arguments
-        p.standardError = FileHandle.nullDevice
-        let out = Pipe()
-        p.standardOutput = readOutput ? out : FileHandle.nullDevice
-        try p.run()
-        let data = readOutput ? out.fileHandleForReading.readDataToEndOfFile() : Data()
-        p.waitUntilExit()
-        return String(decoding: data, as: UTF8.self)
+        func quoted(_ s: String) -> String { "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'" }
+        let outFile = NSTemporaryDirectory() + "llmopt-tmux-\(getpid()).out"
+        let command = (["/usr/bin/tmux"] + arguments).map(quoted).joined(separator: " ")
+            + " >" + (readOutput ? quoted(outFile) : "/dev/null") + " 2>/dev/null </dev/null"
+        let status = system(command)
+        guard status != -1 else { throw TerminalTestError(description: "cannot run tmux: \(String(cString: strerror(errno)))") }
+        guard readOutput else { return "" }
+        defer { try? FileManager.default.removeItem(atPath: outFile) }
+        return (try? String(contentsOfFile: outFile, encoding: .utf8)) ?? ""
     }
 
     private func start() throws {

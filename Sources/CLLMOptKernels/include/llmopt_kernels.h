@@ -28,6 +28,19 @@ int llmopt_kernels_set_isa(int isa);
 /// buffers; a slot's contents are valid until the same thread asks for that slot again.
 void *llmopt_scratch(int slot, size_t bytes);
 
+// MARK: Thread pool
+
+/// A task of a parallel run: called once for each index 0 ..< tasks, on any pool thread.
+typedef void (*llmopt_pool_task)(void *context, int index);
+
+/// Starts the pool's worker threads (threads - 1 of them; the caller of a run is the other)
+/// on the first call; later calls change nothing. Returns the threads a run can use.
+int llmopt_pool_start(int threads);
+
+/// Runs task(context, i) for every i in 0 ..< tasks across the pool and returns when all are
+/// done. Runs them on the calling thread when the pool is busy (a nested or concurrent run).
+void llmopt_pool_run(int tasks, llmopt_pool_task task, void *context);
+
 // MARK: Weight element types understood by the kernels (values match nothing outside this header)
 
 enum {

@@ -129,9 +129,7 @@ final class LlamaRunner: ModelRunner {
             // Attention block: x += o(attention(rope(q(norm(x))), rope(k(...)), v(...)))
             rmsNormForward(xb, x, weight: layer.attnNorm.f32Pointer, rows: n, dim: d, eps: eps)
             for name in layer.names[0..<3] { hooks.observe(name, xb, rows: n, cols: d) }
-            Linear.forward(xb, rows: n, weight: layer.q, into: q)
-            Linear.forward(xb, rows: n, weight: layer.k, into: keys)
-            Linear.forward(xb, rows: n, weight: layer.v, into: values)
+            Linear.forward(xb, rows: n, weights: [layer.q, layer.k, layer.v], into: [q, keys, values])
             for t in 0..<n {
                 ropeForward(q + t * qWidth, heads: layer.heads, table: rope, pos: position + t, interleaved: config.ropeInterleaved)
                 ropeForward(keys + t * kvWidth, heads: layer.kvHeads, table: rope, pos: position + t, interleaved: config.ropeInterleaved)
@@ -148,8 +146,7 @@ final class LlamaRunner: ModelRunner {
             rmsNormForward(xb, x, weight: layer.mlpNorm.f32Pointer, rows: n, dim: d, eps: eps)
             hooks.observe(layer.names[4], xb, rows: n, cols: d)
             hooks.observe(layer.names[5], xb, rows: n, cols: d)
-            Linear.forward(xb, rows: n, weight: layer.gate, into: gate)
-            Linear.forward(xb, rows: n, weight: layer.up, into: up)
+            Linear.forward(xb, rows: n, weights: [layer.gate, layer.up], into: [gate, up])
             swigluForward(gate, up: up, count: n * layer.ffn)
             hooks.observe(layer.names[6], gate, rows: n, cols: layer.ffn)
             Linear.forward(gate, rows: n, weight: layer.down, into: proj)

@@ -43,25 +43,31 @@ func attentionForward(
     let scores = scratch.headScores.pointer, capacity = scratch.capacity
     // Short contexts of small models are cheaper on one thread than handed out to several.
     let work = heads * tokens * (position + tokens) * hd
-    // The query heads that share a KV head go together, so its cached keys and values are read once for all.
-    Parallel.forRanges(kvHeads, grain: work < 1 << 16 ? kvHeads : 1) { range in
-        for kv in range {
-            let att = scores + kv * group * capacity
+    // Query heads are split between threads (9 heads share 3 KV heads in SmolLM2: split by KV
+    // head, one thread got twice the work of the other). Within a thread's range, the heads that
+    // share a KV head go together, so its cached keys and values are read once for them.
+    Parallel.forRanges(heads, grain: work < 1 << 16 ? heads : 1) { range in
+        var h = range.lowerBound
+        while h < range.upperBound {
+            let kv = h / group
+            let end = min(range.upperBound, (kv + 1) * group), m = end - h
+            let att = scores + h * capacity
             let kvOffset = kv * hd
             for t in 0..<tokens {
-                let qg = q + t * qWidth + kv * group * hd
+                let qh = q + t * qWidth + h * hd
                 let n = position + t + 1
                 // Scores: the cached keys of this KV head are a matrix of n rows, kvWidth floats apart.
-                llmopt_gemm_small(Int32(group), Int32(n), Int32(hd), qg, Int32(hd), UnsafeRawPointer(keys + kvOffset),
+                llmopt_gemm_small(Int32(m), Int32(n), Int32(hd), qh, Int32(hd), UnsafeRawPointer(keys + kvOffset),
                                   Int32(LLMOPT_W_F32), kvWidth * 4, att, Int32(capacity))
-                for g in 0..<group {
+                for g in 0..<m {
                     let row = att + g * capacity
                     for p in 0..<n { row[p] *= scale }
                     softmaxForward(row, count: n)
                 }
-                llmopt_weighted_sum_f32(Int32(group), Int32(n), Int32(hd), att, Int32(capacity), values + kvOffset, Int32(kvWidth),
-                                        out + t * qWidth + kv * group * hd, Int32(hd))
+                llmopt_weighted_sum_f32(Int32(m), Int32(n), Int32(hd), att, Int32(capacity), values + kvOffset, Int32(kvWidth),
+                                        out + t * qWidth + h * hd, Int32(hd))
             }
+            h = end
         }
     }
 }

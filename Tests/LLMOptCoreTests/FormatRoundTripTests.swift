@@ -1,4 +1,5 @@
 import XCTest
+import Foundation
 import LLMOptCore
 
 /// Save then load: tensors come back bit for bit (or as documented conversions).
@@ -92,10 +93,39 @@ final class FormatRoundTripTests: XCTestCase {
         XCTAssertTrue(back.weights.values.allSatisfy { !$0.dtype.isQuantized })
         let name = "model.layers.2.mlp.up_proj.weight"
         XCTAssertEqual(back.weights[name]!.floats(), q.weights[name]!.floats())
+        // config.json says which format each float tensor came from.
+        let config = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir.file("folder/config.json")))) as! [String: Any]
+        let record = try XCTUnwrap(config["llmopt_quantization"] as? [String: Any], "config.json has no llmopt_quantization")
+        XCTAssertNil(config["quantization_config"], "transformers would try to apply a quantization_config to float weights")
+        let formats = try XCTUnwrap(record["formats"] as? [[String: Any]])
+        let recorded = Dictionary(formats.flatMap { f in (f["tensors"] as! [String]).map { ($0, f["format"] as! String) } }, uniquingKeysWith: { a, _ in a })
+        for (n, t) in q.weights where t.dtype.isQuantized { XCTAssertEqual(recorded[n], t.dtype.ggmlName, n) }
+        XCTAssertEqual(recorded.count, q.weights.values.filter { $0.dtype.isQuantized }.count)
         // Back to GGUF: the rows return to llama.cpp's order, values as dequantized.
         try ModelSaver.save(back, to: dir.file("again.gguf"))
         let again = try ModelLoader.load(path: dir.file("again.gguf"))
         for (n, t) in q.weights { XCTAssertEqual(again.weights[n]!.floats(), t.floats(), n) }
+    }
+
+    func testGroupQuantizedFolderRecordsItsFormat() throws {
+        let dir = try TempDir()
+        let m = try ModelLoader.load(path: Fixtures.path("models/tiny-llama"))
+        let (q, _) = try Quantization.quantize(m, scheme: "rtn", options: QuantizationOptions(bits: 4, group: 32, symmetric: false))
+        try ModelSaver.save(q, to: dir.file("folder"))
+        let config = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir.file("folder/config.json")))) as! [String: Any]
+        let record = try XCTUnwrap(config["llmopt_quantization"] as? [String: Any])
+        let formats = try XCTUnwrap(record["formats"] as? [[String: Any]])
+        XCTAssertEqual(formats.count, 1, "\(formats)")
+        XCTAssertEqual(formats.first?["format"] as? String, "int4")
+        XCTAssertEqual(formats.first?["group_size"] as? Int, 32)
+        XCTAssertEqual(formats.first?["symmetric"] as? Bool, false)
+        let names = Set(formats.first?["tensors"] as? [String] ?? [])
+        XCTAssertEqual(names, Set(q.weights.filter { $0.value.dtype == .qgroup }.map(\.key)))
+        XCTAssertTrue(names.contains("model.layers.1.mlp.down_proj.weight"))
+        // The folder loads back as the dequantized values.
+        let back = try ModelLoader.load(path: dir.file("folder"))
+        let name = "model.layers.1.mlp.down_proj.weight"
+        XCTAssertEqual(back.weights[name]!.floats(), q.weights[name]!.floats())
     }
 
     func testFailedSaveLeavesNothingBehind() throws {

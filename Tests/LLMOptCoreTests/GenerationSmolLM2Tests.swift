@@ -44,6 +44,20 @@ final class GenerationSmolLM2Tests: XCTestCase {
         XCTAssertEqual(reply.text, "The capital of France is Paris.")
     }
 
+    /// Plain generation prints the whole prompt: SmolLM2's tokenizer adds no BOS, so the first
+    /// prompt token is a word (run.c, whose prompts start with BOS, skips only that).
+    func testGenerationPrintsThePromptsFirstWord() throws {
+        let model = try loadSmolLM2WithTokenizer()
+        let prompt = "The history of Paris"
+        let ids = try XCTUnwrap(model.tokenizer).encode(prompt)
+        XCTAssertNotEqual(ids.first, model.config.bosTokenId, "the prompt starts with a word")
+        let result = try Generator.generate(model, prompt: prompt, steps: ids.count + 4)
+        let text = String(decoding: result.bytes, as: UTF8.self)
+        XCTAssertTrue(text.hasPrefix(prompt), "printed \(text.debugDescription)")
+        XCTAssertGreaterThan(result.generatedTokens.count, 0)
+        XCTAssertGreaterThan(text.count, prompt.count, "the continuation is printed after the prompt")
+    }
+
     func testThroughput() throws {
         let model = try loadSmolLM2()
         let report = try Throughput.measure(model: model, promptTokens: 128, decodeTokens: 32, runs: 2)

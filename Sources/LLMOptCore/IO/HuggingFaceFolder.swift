@@ -50,6 +50,8 @@ public enum HuggingFaceFolder {
     /// Conv1D weights transposed back to `[in, out]`, Llama q/k rows moved back to rotate-half
     /// when the model is interleaved), the chat template, and the tokenizer: its files copied
     /// from the source folder when the model came from one, else written from its vocabulary.
+    /// Which format each dequantized tensor had goes in config.json as `llmopt_quantization`
+    /// (not `quantization_config`, which transformers would try to apply to the float weights).
     public static func save(_ model: Model, to folder: String) throws {
         let c = model.config
         do {
@@ -58,6 +60,7 @@ public enum HuggingFaceFolder {
             throw LLMOptError.badFile(path: folder, reason: "cannot create the folder: \(error.localizedDescription)")
         }
         var tensors: [(name: String, tensor: Tensor)] = []
+        var quantized: [(name: String, tensor: Tensor)] = []
         for name in model.weightOrder {
             guard var t = model.weights[name] else { continue }
             if name == "lm_head.weight" && c.tieEmbeddings { continue }
@@ -65,13 +68,17 @@ public enum HuggingFaceFolder {
                 && (name.hasSuffix("self_attn.q_proj.weight") || name.hasSuffix("self_attn.k_proj.weight")) {
                 t = try RopeLayout.toRotateHalf(t, headDim: c.headDim, name: name)
             }
-            if t.dtype.isQuantized { t = t.toF32() }
+            if t.dtype.isQuantized {
+                quantized.append((name, t))
+                t = t.toF32()
+            }
             if c.architecture == .gpt2 && isConv1D(name) { t = transposed(t) }
             tensors.append((name, t))
         }
         var config = configJSON(c)
         let floatTypes = Set(tensors.map(\.tensor.dtype))
         config["torch_dtype"] = floatTypes == [.bf16] ? "bfloat16" : floatTypes == [.f16] ? "float16" : "float32"
+        if !quantized.isEmpty { config["llmopt_quantization"] = quantizationRecord(quantized) }
         let configData = try JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted, .sortedKeys])
         try write(configData, to: path(folder, "config.json"))
         try SafetensorsWriter.write(tensors, to: path(folder, "model.safetensors"))
@@ -90,6 +97,31 @@ public enum HuggingFaceFolder {
             try TokenizerJSONWriter.write(exporting.exportedVocabulary, chatTemplate: model.chatTemplate, to: folder)
         }
         if let template = model.chatTemplate { try write(Data(template.utf8), to: path(folder, "chat_template.jinja")) }
+    }
+
+    /// The formats of tensors written dequantized, grouped: each entry names a format (`Q8_0`,
+    /// `Q4_0`, `Q4_1`; `int4` and the like with `group_size` and `symmetric`) and its tensors.
+    static func quantizationRecord(_ quantized: [(name: String, tensor: Tensor)]) -> [String: Any] {
+        var formats: [[String: Any]] = []
+        var indexOfKey: [String: Int] = [:]
+        for (name, t) in quantized {
+            var format: [String: Any]
+            if t.dtype == .qgroup, t.count > 0 {
+                let layout = GroupQuantLayout(row: t.rawPointer)
+                format = ["format": "int\(layout.bits)", "group_size": layout.groupSize, "symmetric": layout.symmetric]
+            } else {
+                format = ["format": t.dtype.ggmlName, "block_size": t.dtype.blockSize]
+            }
+            let key = format.keys.sorted().map { "\($0)=\(format[$0]!)" }.joined(separator: ",")
+            if let i = indexOfKey[key] {
+                formats[i]["tensors"] = (formats[i]["tensors"] as! [String]) + [name]
+            } else {
+                indexOfKey[key] = formats.count
+                format["tensors"] = [name]
+                formats.append(format)
+            }
+        }
+        return ["stored_as": "float32, dequantized", "formats": formats]
     }
 
     static func write(_ data: Data, to file: String) throws {

@@ -5,7 +5,7 @@ public struct GenerationResult: Sendable {
     /// Every token of the sequence: the prompt, then what was generated.
     public let tokens: [Int]
     public let promptTokenCount: Int
-    /// The printed bytes: for `generate`, the prompt after its first token and then the
+    /// The printed bytes: for `generate`, the prompt (without its BOS token) and then the
     /// generated tokens (as llama2.c prints them); for `chat`, the reply only.
     public internal(set) var bytes: [UInt8]
     public let stopReason: StopReason
@@ -56,12 +56,16 @@ public enum Generator {
         let limit = model.config.maxPositions
         let steps = steps <= 0 || steps > limit ? limit : steps
         var printed: [UInt8] = []
-        let emit = { (id: Int, previous: Int) in
+        let emit = { (id: Int, previous: Int?) in
             let piece = model.tokenizer?.decodeBytes(id, previous: previous) ?? []
             printed += piece
             onToken?(id, piece)
         }
-        // The prompt's own tokens print first, as run.c feeds them one by one.
+        // The prompt's own tokens print first, as run.c feeds them one by one. run.c's prompts
+        // start with BOS, which it never prints; a tokenizer that adds no BOS (SmolLM2's) starts
+        // with a word, which is printed.
+        let bos = model.tokenizer?.bosTokenId ?? model.config.bosTokenId
+        if prompt[0] != bos, steps > 0 { emit(prompt[0], nil) }
         for i in 1..<min(prompt.count, steps + 1) { emit(prompt[i], prompt[i - 1]) }
         guard steps >= prompt.count else {
             let kept = Array(prompt.prefix(steps + 1))
@@ -108,7 +112,7 @@ public enum Generator {
     private static func run(
         _ model: Model, prompt: [Int], newTokens: Int, capacity: Int, stops: Set<Int>,
         stopReason: GenerationResult.StopReason, sampler: Sampler, isCancelled: @escaping () -> Bool,
-        emit: (_ id: Int, _ previous: Int) -> Void
+        emit: (_ id: Int, _ previous: Int?) -> Void
     ) throws -> GenerationResult {
         var sampler = sampler
         let session = try InferenceSession(model: model, capacity: max(capacity, prompt.count))

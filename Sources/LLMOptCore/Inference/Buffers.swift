@@ -32,18 +32,20 @@ struct ForwardHooks {
 
 /// One architecture's forward pass, holding its resolved weights, KV cache and scratch.
 protocol ModelRunner: AnyObject {
+    var config: ModelConfig { get }
     var vocabSize: Int { get }
     /// Most tokens one `forward` call takes (the scratch buffers' row count).
     var maxBatch: Int { get }
     /// Number of rows of the embedding table (valid token ids are below it).
     var embeddingRows: Int { get }
-    /// Runs `tokens` (at most `maxBatch`) at positions `position ..< position + tokens.count`,
-    /// appending to the KV cache, and writes logits of the last `logitRows` tokens into
-    /// `logits` [logitRows, vocabSize].
-    func forward(
-        _ tokens: ArraySlice<Int>, position: Int, logitRows: Int, into logits: UnsafeMutablePointer<Float>,
-        hooks: ForwardHooks
-    ) throws
+    /// Transformer blocks, run in order by `forward`.
+    var blockCount: Int { get }
+    /// The output layer [vocab, hidden] and its weight name (for observers).
+    var head: Tensor { get }
+    var headName: String { get }
+    /// Scratch of [maxBatch, hidden]: the residual stream, and a normalized copy of it.
+    var residualStream: UnsafeMutablePointer<Float> { get }
+    var normedRows: UnsafeMutablePointer<Float> { get }
     /// Writes the residual stream that enters the first block for `tokens` (at most
     /// `maxBatch`) at positions `position ..< position + tokens.count` into `hidden`.
     func embed(_ tokens: ArraySlice<Int>, position: Int, into hidden: UnsafeMutablePointer<Float>)
@@ -51,6 +53,31 @@ protocol ModelRunner: AnyObject {
     /// `hidden`, in place, at positions `position ..< position + rows`, writing that block's
     /// KV cache for them.
     func block(_ index: Int, hidden: UnsafeMutablePointer<Float>, rows: Int, position: Int, hooks: ForwardHooks)
+    /// The norm after the last block (RMSNorm or LayerNorm), from `hidden` rows into `out`.
+    func finalNorm(_ out: UnsafeMutablePointer<Float>, _ hidden: UnsafePointer<Float>, rows: Int)
+}
+
+extension ModelRunner {
+    /// Runs `tokens` (at most `maxBatch`) at positions `position ..< position + tokens.count`,
+    /// appending to the KV cache, and writes logits of the last `logitRows` tokens into
+    /// `logits` [logitRows, vocabSize].
+    func forward(
+        _ tokens: ArraySlice<Int>, position: Int, logitRows: Int, into logits: UnsafeMutablePointer<Float>,
+        hooks: ForwardHooks
+    ) throws {
+        let n = tokens.count, d = config.hiddenSize
+        let x = residualStream, xb = normedRows
+        embed(tokens, position: position, into: x)
+        for index in 0..<blockCount {
+            try hooks.checkCancelled()
+            block(index, hidden: x, rows: n, position: position, hooks: hooks)
+        }
+        try hooks.checkCancelled()
+        guard logitRows > 0 else { return }
+        finalNorm(xb, x + (n - logitRows) * d, rows: logitRows)
+        hooks.observe(headName, xb, rows: logitRows, cols: d)
+        Linear.forward(xb, rows: logitRows, weight: head, into: logits, activations: .exact)
+    }
 }
 
 /// Shape checks shared by the architecture files.

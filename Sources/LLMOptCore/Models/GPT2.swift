@@ -88,23 +88,12 @@ final class GPT2Runner: ModelRunner {
         attention = AttentionScratch(capacity: capacity, maxHeads: layers.map(\.heads).max() ?? 0, headDim: hd)
     }
 
-    func forward(
-        _ tokens: ArraySlice<Int>, position: Int, logitRows: Int, into logits: UnsafeMutablePointer<Float>,
-        hooks: ForwardHooks
-    ) throws {
-        let n = tokens.count, d = config.hiddenSize, eps = config.normEps
-        let x = x.pointer, xb = xb.pointer
-        embed(tokens, position: position, into: x)
-        for layer in layers {
-            try hooks.checkCancelled()
-            block(layer, hidden: x, rows: n, position: position, hooks: hooks)
-        }
-        try hooks.checkCancelled()
-        guard logitRows > 0 else { return }
-        let first = x + (n - logitRows) * d
-        layerNormForward(xb, first, weight: lnfw.f32Pointer, bias: lnfb.f32Pointer, rows: logitRows, dim: d, eps: eps)
-        hooks.observe(headName, xb, rows: logitRows, cols: d)
-        Linear.forward(xb, rows: logitRows, weight: head, into: logits, activations: .exact)
+    var blockCount: Int { layers.count }
+    var residualStream: UnsafeMutablePointer<Float> { x.pointer }
+    var normedRows: UnsafeMutablePointer<Float> { xb.pointer }
+
+    func finalNorm(_ out: UnsafeMutablePointer<Float>, _ hidden: UnsafePointer<Float>, rows: Int) {
+        layerNormForward(out, hidden, weight: lnfw.f32Pointer, bias: lnfb.f32Pointer, rows: rows, dim: config.hiddenSize, eps: config.normEps)
     }
 
     func embed(_ tokens: ArraySlice<Int>, position: Int, into x: UnsafeMutablePointer<Float>) {

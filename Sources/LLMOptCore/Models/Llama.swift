@@ -14,7 +14,7 @@ final class LlamaRunner: ModelRunner {
 
     let config: ModelConfig
     let embedding: Tensor
-    let finalNorm: Tensor
+    let finalNormWeight: Tensor
     let head: Tensor
     let headName: String
     let layers: [Layer]
@@ -37,7 +37,7 @@ final class LlamaRunner: ModelRunner {
         }
         embedding = try WeightCheck.matrix(model, "model.embed_tokens.weight", columns: d)
         embeddingRows = embedding.shape[0]
-        finalNorm = try WeightCheck.vector(model, "model.norm.weight", count: d)
+        finalNormWeight = try WeightCheck.vector(model, "model.norm.weight", count: d)
         if model["lm_head.weight"] != nil {
             headName = "lm_head.weight"
             head = try WeightCheck.matrix(model, headName, columns: d)
@@ -90,23 +90,12 @@ final class LlamaRunner: ModelRunner {
         attention = AttentionScratch(capacity: capacity, maxHeads: layers.map(\.heads).max() ?? 0, headDim: hd)
     }
 
-    func forward(
-        _ tokens: ArraySlice<Int>, position: Int, logitRows: Int, into logits: UnsafeMutablePointer<Float>,
-        hooks: ForwardHooks
-    ) throws {
-        let n = tokens.count, d = config.hiddenSize, eps = config.normEps
-        let x = x.pointer, xb = xb.pointer
-        embed(tokens, position: position, into: x)
-        for layer in layers {
-            try hooks.checkCancelled()
-            block(layer, hidden: x, rows: n, position: position, hooks: hooks)
-        }
-        try hooks.checkCancelled()
-        guard logitRows > 0 else { return }
-        let first = x + (n - logitRows) * d
-        rmsNormForward(xb, first, weight: finalNorm.f32Pointer, rows: logitRows, dim: d, eps: eps)
-        hooks.observe(headName, xb, rows: logitRows, cols: d)
-        Linear.forward(xb, rows: logitRows, weight: head, into: logits, activations: .exact)
+    var blockCount: Int { layers.count }
+    var residualStream: UnsafeMutablePointer<Float> { x.pointer }
+    var normedRows: UnsafeMutablePointer<Float> { xb.pointer }
+
+    func finalNorm(_ out: UnsafeMutablePointer<Float>, _ hidden: UnsafePointer<Float>, rows: Int) {
+        rmsNormForward(out, hidden, weight: finalNormWeight.f32Pointer, rows: rows, dim: config.hiddenSize, eps: config.normEps)
     }
 
     func embed(_ tokens: ArraySlice<Int>, position: Int, into hidden: UnsafeMutablePointer<Float>) {

@@ -64,14 +64,7 @@ final class KernelGemmTests: XCTestCase {
         for dtype in [DType.f32, .f16, .bf16] {
             for m in Self.rowsCases + [Linear.smallRowLimit, Linear.smallRowLimit + 1] {
                 for (n, k) in [(31, 33), (172, 576), (100, 172)] {
-                    let weight = KernelTestData.weight(n: n, k: k, dtype: dtype, rng: &rng)
-                    let x = rng.floats(m * k)
-                    let ref = KernelTestData.reference(x: x, m: m, w: weight.floats(), n: n, k: k)
-                    KernelTestData.forEachPath { isa in
-                        var y = [Float](repeating: .nan, count: m * n)
-                        Linear.forward(x, rows: m, weight: weight, into: &y)
-                        XCTAssertLessThan(KernelTestData.worstRelativeError(y, ref), 1e-5, "\(isa) \(dtype) m=\(m) n=\(n) k=\(k)")
-                    }
+                    KernelTestData.checkLinearAgainstReference(dtype: dtype, m: m, n: n, k: k, rng: &rng)
                 }
             }
         }

@@ -123,14 +123,7 @@ final class KernelQuantTests: XCTestCase {
         for dtype in Self.quantTypes {
             for m in [Linear.integerRowLimit + 1, 64] {
                 let n = 45, k = 96
-                let weight = KernelTestData.weight(n: n, k: k, dtype: dtype, rng: &rng)
-                let x = rng.floats(m * k)
-                let ref = KernelTestData.reference(x: x, m: m, w: weight.floats(), n: n, k: k)
-                KernelTestData.forEachPath { isa in
-                    var y = [Float](repeating: .nan, count: m * n)
-                    Linear.forward(x, rows: m, weight: weight, into: &y)
-                    XCTAssertLessThan(KernelTestData.worstRelativeError(y, ref), 1e-5, "\(isa) \(dtype) m=\(m)")
-                }
+                KernelTestData.checkLinearAgainstReference(dtype: dtype, m: m, n: n, k: k, rng: &rng)
             }
         }
     }
@@ -142,14 +135,7 @@ final class KernelQuantTests: XCTestCase {
         for dtype in Self.quantTypes {
             for m in [1, 3, Linear.smallRowLimit] {
                 let n = 37, k = 160
-                let weight = KernelTestData.weight(n: n, k: k, dtype: dtype, rng: &rng)
-                let x = rng.floats(m * k)
-                let ref = KernelTestData.reference(x: x, m: m, w: weight.floats(), n: n, k: k)
-                KernelTestData.forEachPath { isa in
-                    var y = [Float](repeating: .nan, count: m * n)
-                    Linear.forward(x, rows: m, weight: weight, into: &y, activations: .exact)
-                    XCTAssertLessThan(KernelTestData.worstRelativeError(y, ref), 1e-5, "\(isa) \(dtype) m=\(m)")
-                }
+                KernelTestData.checkLinearAgainstReference(dtype: dtype, m: m, n: n, k: k, rng: &rng, activations: .exact)
             }
         }
     }

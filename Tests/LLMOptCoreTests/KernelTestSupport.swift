@@ -1,5 +1,6 @@
 import CLLMOptKernels
 import LLMOptCore
+import XCTest
 
 /// A small deterministic generator for test data (SplitMix64).
 struct TestRandom {
@@ -76,6 +77,22 @@ enum KernelTestData {
     }
 
     /// The largest error of `got` relative to the magnitudes of its reference terms.
+    /// `Linear.forward` of a random [m, k] activation and a random [n, k] weight of `dtype`, on
+    /// every instruction-set path, within 1e-5 (relative to sum |x w|) of the double-accumulated
+    /// product with the weight's float values.
+    static func checkLinearAgainstReference(dtype: DType, m: Int, n: Int, k: Int, rng: inout TestRandom,
+                                            activations: Linear.Activations = .quantized,
+                                            file: StaticString = #filePath, line: UInt = #line) {
+        let weight = weight(n: n, k: k, dtype: dtype, rng: &rng)
+        let x = rng.floats(m * k)
+        let ref = reference(x: x, m: m, w: weight.floats(), n: n, k: k)
+        forEachPath { isa in
+            var y = [Float](repeating: .nan, count: m * n)
+            Linear.forward(x, rows: m, weight: weight, into: &y, activations: activations)
+            XCTAssertLessThan(worstRelativeError(y, ref), 1e-5, "\(isa) \(dtype) m=\(m) n=\(n) k=\(k)", file: file, line: line)
+        }
+    }
+
     static func worstRelativeError(_ got: [Float], _ ref: (values: [Double], magnitudes: [Double])) -> Double {
         var worst = 0.0
         for i in got.indices {

@@ -1,8 +1,8 @@
-// Kernel benchmark: GFLOP/s of Linear.forward (SGEMM) at GPT-2-small prefill shapes, GB/s of the
-// decode GEMV for every weight type, and the per-call cost of small layers. Best of N runs:
-// the machine is shared, so the best run is the one least disturbed. Scripts/bench-gemm runs it
-// with 1 and 2 threads beside numpy. With --pruning it runs PruningBench.swift instead
-// (Scripts/bench-pruning).
+// Kernel benchmark: GFLOP/s of Linear.forward (SGEMM) at GPT-2-small and SmolLM2-135M prefill
+// shapes, GB/s of the decode GEMV for every weight type, and the per-call cost of small layers.
+// Best of N runs: the machine is shared, so the best run is the one least disturbed.
+// Scripts/bench-gemm runs it with 1 and 2 threads beside numpy. With --pruning it runs
+// PruningBench.swift instead (Scripts/bench-pruning).
 import CLLMOptKernels
 import Foundation
 import LLMOptCore
@@ -86,6 +86,11 @@ if args.contains("--pruning") {
     exit(0)
 }
 
+/// The prefill matrix products of the two benchmark models: q/k/v/o, MLP in and out, fused qkv, LM head.
+/// Scripts/bench-gemm times numpy on the same list.
+let sgemmShapes = [(256, 768, 768), (256, 3072, 768), (256, 768, 3072), (256, 2304, 768), (256, 50257, 768),
+                   (128, 576, 576), (128, 1536, 576), (128, 576, 1536), (128, 49152, 576)]
+
 do {
     let calls = 2000
     var sink = [Int](repeating: 0, count: 64)
@@ -95,8 +100,9 @@ do {
     print(String(format: "Parallel.forRanges overhead (tiny body): %.2f us per call", t * 1e6))
 }
 
-print("\nSGEMM, Linear.forward with f32 weights (C[m, n] = A[m, k] · B[n, k]ᵀ)")
-for (m, n, k) in [(256, 768, 768), (256, 3072, 768), (256, 768, 3072), (256, 2304, 768), (256, 50257, 768)] {
+print("\nSGEMM, Linear.forward with f32 weights (C[m, n] = A[m, k] · B[n, k]ᵀ): GPT-2-small prefill shapes (m = 256),")
+print("then SmolLM2-135M's (m = 128)")
+for (m, n, k) in sgemmShapes {
     let w = randomWeight(n: n, k: k, dtype: .f32)
     let x = [Float](repeating: 0.5, count: m * k)
     var y = [Float](repeating: 0, count: m * n)

@@ -120,8 +120,9 @@ public enum Linear {
     }
 
     /// Row chunks per thread of the few-rows (decode) kernels: with the pool's cheap hand-offs, a
-    /// thread that finishes early takes over part of the other's share (SmolLM2 Q8_0 decode
-    /// 97 -> 102 tok/s against one chunk each).
+    /// thread that finishes early (its core was shared, its memory slower) takes over part of the
+    /// other's share. On an idle machine 1 to 8 chunks measured alike (SmolLM2 Q8_0 decode
+    /// 97-106 tok/s, within run-to-run noise).
     static let decodeChunksPerThread = 2
 
     /// Column chunks per thread of the packed GEMM (see `Parallel.forRanges`).

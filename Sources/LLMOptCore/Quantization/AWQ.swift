@@ -4,9 +4,12 @@ import Foundation
 public struct AWQOptions: Sendable {
     /// Exponents α tried: 0, 1/n, ..., (n-1)/n (α = 0 is plain round-to-nearest).
     public var gridPoints: Int
+    /// Whether to search, per row and group, how far to clip the range before rounding (`AWQ.clip`).
+    public var clip: Bool
 
-    public init(gridPoints: Int = 20) {
+    public init(gridPoints: Int = 20, clip: Bool = true) {
         self.gridPoints = gridPoints
+        self.clip = clip
     }
 }
 
@@ -23,7 +26,7 @@ public struct AWQOptions: Sendable {
 /// rows of v_proj before o_proj (only without grouped-query attention, where a v row feeds one
 /// o column); the rows of up_proj before down_proj. Inputs with nothing to fold into (GPT-2's
 /// MLP projection after GELU, o_proj under GQA) are quantized without scales, and the report
-/// says so. The weight-clipping search of the paper is not done.
+/// says so. After scaling, the paper's weight clipping (`clip`) picks each group's range.
 public enum AWQ {
     /// Where a shared input comes from, to fold 1/s into it.
     enum Source {
@@ -114,6 +117,78 @@ public enum AWQ {
             if best == nil || error < best!.error { best = (s, alpha, error) }
         }
         return (best!.scales, best!.alpha, errorRTN, best!.error)
+    }
+
+    /// Fractions of a group's range tried by the clipping search: 1, 0.95, ..., 0.55 (as the
+    /// paper's code: 20 steps down to half, of which the first 10).
+    static let clipRatios: [Float] = (0..<10).map { 1 - Float($0) / 20 }
+
+    /// Whether the clipping search runs on a linear. Not on the query and key projections (the
+    /// paper's code skips them: their errors go through the attention softmax, which the
+    /// per-layer output error does not see), nor GPT-2's fused c_attn, which holds both.
+    static func clips(_ name: String) -> Bool {
+        !(name.contains("q_proj") || name.contains("k_proj") || name.contains("c_attn"))
+    }
+
+    /// AWQ's weight clipping: for each row and group of `w` (already multiplied by the input
+    /// scales `s`), the range round-to-nearest sees is shrunk to the fraction r of `clipRatios`
+    /// that minimizes the group's output error on the calibration inputs, d H_gg dᵀ with
+    /// d = w_g − Q_r(w_g) and H_gg the group's block of the input Hessian (divided by s_i s_j for
+    /// the scaled inputs). A few outliers then round worse and the other values in finer steps.
+    /// Returns `w` with each group clamped to its chosen range (so RTN finds that range), and
+    /// the summed group errors at r = 1 and at the chosen ratios.
+    static func clip(_ w: Tensor, hessian: [Float], inputScales s: [Float]?, grid: QuantGrid) -> (Tensor, before: Double, after: Double) {
+        let f = w.toF32()
+        let rows = f.rows, cols = f.columns
+        guard grid.grouping != .perTensor, rows > 0, cols > 0, hessian.count == cols * cols else { return (f, 0, 0) }
+        let size = grid.grouping.groupSize(columns: cols)
+        let src = f.f32Pointer
+        var clipped = [Float](UnsafeBufferPointer(start: src, count: rows * cols))
+        var before = 0.0, after = 0.0
+        for start in stride(from: 0, to: cols, by: size) {
+            let n = min(size, cols - start)
+            let block = Tensor.f32(shape: [n, n]) { h in
+                for i in 0..<n {
+                    for j in 0..<n {
+                        let scale = s.map { $0[start + i] * $0[start + j] } ?? 1
+                        h[i * n + j] = hessian[(start + i) * cols + start + j] / scale
+                    }
+                }
+            }
+            var ranges = [(Float, Float)](repeating: (0, 0), count: rows)
+            for r in 0..<rows { ranges[r] = RoundToNearest.range(src + r * cols + start, count: n) }
+            var best = [(error: Double, ratio: Float)](repeating: (.infinity, 1), count: rows)
+            var d = [Float](repeating: 0, count: rows * n), dh = [Float](repeating: 0, count: rows * n)
+            for ratio in clipRatios {
+                d.withUnsafeMutableBufferPointer { dp in
+                    let dp = dp.baseAddress!
+                    Parallel.forRanges(rows, grain: 16) { range in
+                        for r in range {
+                            let (lo, hi) = ranges[r]
+                            let p = grid.parameters(min: lo * ratio, max: hi * ratio)
+                            let x = src + r * cols + start
+                            for i in 0..<n {
+                                let v = min(max(x[i], lo * ratio), hi * ratio)
+                                dp[r * n + i] = x[i] - grid.value(code: grid.code(v, scale: p.scale, zero: p.zero), scale: p.scale, zero: p.zero)
+                            }
+                        }
+                    }
+                }
+                d.withUnsafeBufferPointer { dp in dh.withUnsafeMutableBufferPointer { Linear.forward(dp.baseAddress!, rows: rows, weight: block, into: $0.baseAddress!) } }
+                for r in 0..<rows {
+                    var e = 0.0
+                    for i in 0..<n { e += Double(d[r * n + i]) * Double(dh[r * n + i]) }
+                    if ratio == 1 { before += e }
+                    if e < best[r].error { best[r] = (e, ratio) }
+                }
+            }
+            for r in 0..<rows {
+                after += best[r].error
+                let (lo, hi) = ranges[r], ratio = best[r].ratio
+                for i in 0..<n { clipped[r * cols + start + i] = min(max(src[r * cols + start + i], lo * ratio), hi * ratio) }
+            }
+        }
+        return (Tensor(shape: f.shape, floats: clipped), before, after)
     }
 
     /// How AWQ changed one weight: columns multiplied by `columns`, rows divided by `rows`.

@@ -190,8 +190,20 @@ public enum Quantization {
             result = scaled
             notes += awqNotes
             statistics = collected.entries
-            for name in names where statistics[name] != nil {
-                quantized[name] = try RoundToNearest.quantize(try scaled.weight(name), grid: grid, name: name)
+            var clippedErrors = (before: 0.0, after: 0.0, count: 0)
+            for name in names {
+                guard let entry = statistics[name] else { continue }
+                var weight = try scaled.weight(name)
+                if options.awq.clip && AWQ.clips(name) {
+                    let (clipped, before, after) = AWQ.clip(weight, hessian: entry.hessian, inputScales: s[name]?.columns, grid: grid)
+                    weight = clipped
+                    clippedErrors = (clippedErrors.before + before, clippedErrors.after + after, clippedErrors.count + 1)
+                }
+                quantized[name] = try RoundToNearest.quantize(weight, grid: grid, name: name)
+            }
+            if clippedErrors.count > 0 {
+                notes.append(String(format: "AWQ clipping: %d linears (not q/k), each group's range shrunk to the best of 100%%...55%%: "
+                                    + "their groups' calibration output error %.4g -> %.4g", clippedErrors.count, clippedErrors.before, clippedErrors.after))
             }
         }
         for name in names {

@@ -15,6 +15,7 @@ extension Builtins {
                     .init("length", .value(.number(256)), "tokens per calibration window"),
                     .init("act_order", .value(.bool(false)), "gptq: quantize input channels by decreasing activation energy (H_jj), with group scales fixed up front"),
                     .init("dampening", .value(.number(0.01)), "gptq: added to H's diagonal, as a fraction of its mean"),
+                    .init("clip", .value(.bool(true)), "awq: search each row group's clipping range (100% down to 55% of it) on calibration data"),
                     .init("targets", .absent, "regular expressions: quantize only tensors whose name matches one"),
                     .init("ignore", .absent, "regular expressions: leave these tensors alone"),
                     .init("overrides", .absent, "a record from name pattern to scheme, checked first, e.g. [\"lm_head\": \"q8_0\"]"),
@@ -26,7 +27,8 @@ extension Builtins {
                 asymmetric: scale = (max(w, 0) − min(w, 0)) / (2^b − 1), zero = round(−min / scale), w' = (q − zero) · scale
                 each group of `group` consecutive values of a row has its own scale
                 gptq: quantize column by column, spreading each error over the columns not yet quantized (H = XᵀX)
-                awq:  scale input channels by activation magnitude^α before rounding (α searched on calibration)
+                awq:  scale input channels by activation magnitude^α before rounding (α searched on calibration),
+                      then clip each group's range to the fraction with the least output error (not q/k)
                 """,
                 example: "let m = load(\"Tests/Fixtures/models/tiny-llama\")\nlet q = quantize(m, \"int8\", group: 32)\nprint(q.bytes < m.bytes)") { args in
             let model = try args.model("model")
@@ -43,7 +45,8 @@ extension Builtins {
             let options = QuantizationOptions(
                 bits: try args.int("bits"), group: try args.int("group"), symmetric: try args.bool("symmetric"),
                 targets: selection.targets, ignore: selection.ignore, overrides: overrides, calibration: try calibration(args),
-                gptq: GPTQOptions(dampening: try args.number("dampening"), actOrder: try args.bool("act_order")))
+                gptq: GPTQOptions(dampening: try args.number("dampening"), actOrder: try args.bool("act_order")),
+                awq: AWQOptions(clip: try args.bool("clip")))
             let (quantized, report) = try Quantization.quantize(model, scheme: scheme, options: options)
             guard try args.bool("report") else { return .model(quantized) }
             var fields = Record()

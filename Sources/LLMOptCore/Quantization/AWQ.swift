@@ -124,8 +124,8 @@ public enum AWQ {
     static let clipRatios: [Float] = (0..<10).map { 1 - Float($0) / 20 }
 
     /// Whether the clipping search runs on a linear. Not on the query and key projections (the
-    /// paper's code skips them: their errors go through the attention softmax, which the
-    /// per-layer output error does not see), nor GPT-2's fused c_attn, which holds both.
+    /// paper's code skips them: their outputs meet in the q·k product, which a layer's own
+    /// output error does not capture), nor GPT-2's fused c_attn, which holds both.
     static func clips(_ name: String) -> Bool {
         !(name.contains("q_proj") || name.contains("k_proj") || name.contains("c_attn"))
     }

@@ -15,20 +15,9 @@ final class PruneCalibratedTests: XCTestCase {
     /// model's inputs to that layer on the calibration windows.
     func firstBlockError(_ dense: Model, _ pruned: Model, calibration: Calibration) throws -> [String: Double] {
         let windows = try calibration.windows(tokenizer: nil)
-        let session = try InferenceSession(model: dense, capacity: windows.map(\.count).max()!)
-        var errors: [String: (diff: Double, total: Double)] = [:]
-        session.linearInputObserver = { name, x, rows, cols in
-            guard name.hasPrefix("model.layers.0."), let w = dense.weights[name], let p = pruned.weights[name] else { return }
-            var y = [Float](repeating: 0, count: rows * w.shape[0]), z = y
-            y.withUnsafeMutableBufferPointer { Linear.forward(x, rows: rows, weight: w, into: $0.baseAddress!) }
-            z.withUnsafeMutableBufferPointer { Linear.forward(x, rows: rows, weight: p, into: $0.baseAddress!) }
-            var e = errors[name] ?? (0, 0)
-            for i in 0..<y.count { e.diff += Double(y[i] - z[i]) * Double(y[i] - z[i]); e.total += Double(y[i]) * Double(y[i]) }
-            errors[name] = e
-        }
-        for w in windows { session.reset(); _ = try session.forward(w) }
+        let errors = try LinearOutputError.relative(dense, pruned, windows: windows) { $0.hasPrefix("model.layers.0.") }
         XCTAssertEqual(errors.count, 7)
-        return errors.mapValues { $0.diff / $0.total }
+        return errors
     }
 
     /// The model with outlier input features, as real LLMs have (Dettmers et al. 2022): four

@@ -53,21 +53,10 @@ final class PruneSmolLM2Tests: XCTestCase {
     /// ‖X Wᵀ − X W'ᵀ‖² / ‖X Wᵀ‖² for each of `names`, with X the dense model's inputs to the
     /// layer on the calibration windows.
     func outputErrors(_ dense: Model, _ pruned: Model, names: [String], windows: [[Int]]) throws -> [String: Double] {
-        let session = try InferenceSession(model: dense, capacity: windows.map(\.count).max()!)
         let wanted = Set(names)
-        var errors: [String: (diff: Double, total: Double)] = [:]
-        session.linearInputObserver = { name, x, rows, cols in
-            guard wanted.contains(name), let w = dense.weights[name], let p = pruned.weights[name] else { return }
-            var y = [Float](repeating: 0, count: rows * w.shape[0]), z = y
-            y.withUnsafeMutableBufferPointer { Linear.forward(x, rows: rows, weight: w, into: $0.baseAddress!) }
-            z.withUnsafeMutableBufferPointer { Linear.forward(x, rows: rows, weight: p, into: $0.baseAddress!) }
-            var e = errors[name] ?? (0, 0)
-            for i in 0..<y.count { e.diff += Double(y[i] - z[i]) * Double(y[i] - z[i]); e.total += Double(y[i]) * Double(y[i]) }
-            errors[name] = e
-        }
-        for w in windows { session.reset(); _ = try session.forward(w) }
+        let errors = try LinearOutputError.relative(dense, pruned, windows: windows) { wanted.contains($0) }
         XCTAssertEqual(Set(errors.keys), wanted)
-        return errors.mapValues { $0.diff / $0.total }
+        return errors
     }
 
     /// Wanda and SparseGPT on real weights, blocks 0, 1 and 29 (SparseGPT carries the

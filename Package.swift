@@ -40,9 +40,11 @@ let package = Package(
         // Kernel benchmark (GFLOP/s, GB/s); Scripts/bench-gemm runs it beside numpy.
         .executableTarget(name: "llmopt-bench", dependencies: ["LLMOptCore"], swiftSettings: optimized),
 
-        .testTarget(name: "LLMOptCoreTests", dependencies: ["LLMOptCore"]),
-        .testTarget(name: "LLMOptScriptTests", dependencies: ["LLMOptScript"], exclude: ["Scripts"]),
-        .testTarget(name: "LLMOptCLITests", dependencies: ["LLMOptCLI"], exclude: ["Scripts"]),
+        // Where tests find the third-party files that stay outside the repository (../shared).
+        .target(name: "LLMOptTestSupport", path: "Tests/Support"),
+        .testTarget(name: "LLMOptCoreTests", dependencies: ["LLMOptCore", "LLMOptTestSupport"]),
+        .testTarget(name: "LLMOptScriptTests", dependencies: ["LLMOptScript", "LLMOptTestSupport"], exclude: ["Scripts"]),
+        .testTarget(name: "LLMOptCLITests", dependencies: ["LLMOptCLI", "LLMOptTestSupport"], exclude: ["Scripts"]),
     ],
     // Numeric kernels pass raw pointers between threads; Swift 5 mode keeps that plain.
     swiftLanguageModes: [.v5]

@@ -98,6 +98,7 @@ func runPruningBench(arguments: ArraySlice<String>, quick: Bool, runs: Int) thro
     }
     let model = try ModelLoader.load(path: path)
     try benchPrunedThroughput(model, runs: quick ? 1 : 3)
-    let text = try String(contentsOfFile: "Examples/data/wikitext-2-test.raw", encoding: .utf8)
+    let textPath = arguments.firstIndex(of: "--text").map { arguments[arguments.index(after: $0)] } ?? "Examples/data/hamlet.txt"
+    let text = try String(contentsOfFile: textPath, encoding: .utf8)
     try benchCalibratedPruning(model, text: text, samples: quick ? 4 : 16, length: 256)
 }

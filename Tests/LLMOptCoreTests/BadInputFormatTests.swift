@@ -1,4 +1,5 @@
 import XCTest
+import LLMOptTestSupport
 import LLMOptCore
 
 /// Corrupt and hostile files: each must give `LLMOptError.badFile` naming the file and the
@@ -51,7 +52,7 @@ final class BadInputFormatTests: XCTestCase {
     }
 
     func testTruncatedGGUF() throws {
-        let full = try Data(contentsOf: URL(fileURLWithPath: GGUFFormatTests.example("Examples/models/stories260K/stories260K.gguf")))
+        let full = try Data(contentsOf: URL(fileURLWithPath: SharedFiles.data("models/stories260K/stories260K.gguf")))
         let inMetadata = try write(Array(full.prefix(3000)), "meta.gguf")
         assertFails(try GGUFFile(path: inMetadata), path: inMetadata, "tokenizer.ggml.tokens", "more than the rest of the file")
         let inInfos = try write(Array(full.prefix(13000)), "infos.gguf")
@@ -202,7 +203,7 @@ final class BadInputFormatTests: XCTestCase {
     // MARK: llama2.c
 
     func testTruncatedLlama2C() throws {
-        let full = try Data(contentsOf: URL(fileURLWithPath: GGUFFormatTests.example("Examples/models/stories260K/stories260K.bin")))
+        let full = try Data(contentsOf: URL(fileURLWithPath: SharedFiles.data("models/stories260K/stories260K.bin")))
         let p = try write(Array(full.prefix(full.count - 4)), "short.bin")
         assertFails(try Llama2CFile(path: p), path: p, "truncated", "1056540", "1056536")
         // Not recognized as a model at all by content.
@@ -218,7 +219,7 @@ final class BadInputFormatTests: XCTestCase {
 
     func testMissingLlama2CTokenizer() throws {
         let p = dir.file("stories260K.bin")
-        try FileManager.default.copyItem(atPath: GGUFFormatTests.example("Examples/models/stories260K/stories260K.bin"), toPath: p)
+        try FileManager.default.copyItem(atPath: SharedFiles.data("models/stories260K/stories260K.bin"), toPath: p)
         assertFails(try ModelLoader.load(path: p), path: p, "tokenizer.bin", "tok*.bin", "--tokenizer")
     }
 

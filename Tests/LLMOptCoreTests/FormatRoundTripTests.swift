@@ -1,4 +1,5 @@
 import XCTest
+import LLMOptTestSupport
 import Foundation
 import LLMOptCore
 
@@ -18,8 +19,8 @@ final class FormatRoundTripTests: XCTestCase {
 
     func testGGUFRoundTripKeepsQuantizedTensors() throws {
         let dir = try TempDir()
-        for source in [GGUFFormatTests.example("Examples/models/stories260K/stories260K.gguf"),
-                       Fixtures.path("llamacpp/stories260K-Q4_1.gguf")] {
+        for source in try [SharedFiles.data("models/stories260K/stories260K.gguf"),
+                       SharedFiles.testdata("llamacpp/stories260K-Q4_1.gguf")] {
             let m = try GGUFModel.load(source)
             try ModelSaver.save(m, to: dir.file("out.gguf"))
             let back = try ModelLoader.load(path: dir.file("out.gguf"))
@@ -86,7 +87,7 @@ final class FormatRoundTripTests: XCTestCase {
 
     func testQuantizedModelSavedAsFolderIsDequantized() throws {
         let dir = try TempDir()
-        let q = try GGUFModel.load(Fixtures.path("llamacpp/stories260K-Q8_0.gguf"))
+        let q = try GGUFModel.load(SharedFiles.testdata("llamacpp/stories260K-Q8_0.gguf"))
         try ModelSaver.save(q, to: dir.file("folder"))
         let back = try ModelLoader.load(path: dir.file("folder"))
         XCTAssertFalse(back.config.ropeInterleaved)
@@ -130,11 +131,11 @@ final class FormatRoundTripTests: XCTestCase {
 
     func testFailedSaveLeavesNothingBehind() throws {
         let dir = try TempDir()
-        var m = try GGUFModel.load(GGUFFormatTests.example("Examples/models/stories260K/stories260K.gguf"))
+        var m = try GGUFModel.load(SharedFiles.data("models/stories260K/stories260K.gguf"))
         m = m.replacing("model.layers.0.self_attn.q_norm.weight", with: Tensor(shape: [8], floats: [Float](repeating: 1, count: 8)))
         XCTAssertThrowsError(try ModelSaver.save(m, to: dir.file("bad.gguf")))
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path), [])
-        let quantized = try GGUFModel.load(Fixtures.path("llamacpp/stories260K-Q4_0.gguf"))
+        let quantized = try GGUFModel.load(SharedFiles.testdata("llamacpp/stories260K-Q4_0.gguf"))
         XCTAssertThrowsError(try SafetensorsWriter.write([("w", quantized.weights["lm_head.weight"]!)], to: dir.file("q.safetensors")))
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path), [])
     }
@@ -163,8 +164,7 @@ final class FormatRoundTripTests: XCTestCase {
 
     /// GGUF → GGUF keeps the tokenizer metadata exactly (SmolLM2's byte-level BPE).
     func testSmolLM2TokenizerRoundTrip() throws {
-        let path = GGUFFormatTests.example("Examples/models/SmolLM2-135M-Instruct.Q4_1.gguf")
-        guard FileManager.default.fileExists(atPath: path) else { throw XCTSkip("SmolLM2 not fetched: run Scripts/fetch-models") }
+        let path = try SharedFiles.smolLM2()
         let dir = try TempDir()
         let m = try GGUFModel.load(path)
         try ModelSaver.save(m, to: dir.file("smol.gguf"))
@@ -214,7 +214,7 @@ final class FormatRoundTripTests: XCTestCase {
     func testGGUFTokenizerWrittenAsTokenizerJSON() throws {
         let dir = try TempDir()
         let tricky = try String(contentsOfFile: Fixtures.path("text/tricky.txt"), encoding: .utf8)
-        let m = try GGUFModel.load(GGUFFormatTests.example("Examples/models/stories260K/stories260K.gguf"))
+        let m = try GGUFModel.load(SharedFiles.data("models/stories260K/stories260K.gguf"))
         try ModelSaver.save(m, to: dir.file("folder"))
         let back = try ModelLoader.load(path: dir.file("folder"))
         let a = try XCTUnwrap(m.tokenizer), b = try XCTUnwrap(back.tokenizer)
@@ -224,8 +224,7 @@ final class FormatRoundTripTests: XCTestCase {
     }
 
     func testSmolLM2VocabularyWrittenAsTokenizerJSON() throws {
-        let path = GGUFFormatTests.example("Examples/models/SmolLM2-135M-Instruct.Q4_1.gguf")
-        guard FileManager.default.fileExists(atPath: path) else { throw XCTSkip("SmolLM2 not fetched: run Scripts/fetch-models") }
+        let path = try SharedFiles.smolLM2()
         let dir = try TempDir()
         let gguf = try GGUFTokenizerFactory.make(from: GGUFFile(path: path))
         let vocabulary = try XCTUnwrap(gguf as? VocabularyExporting).exportedVocabulary
@@ -243,7 +242,7 @@ final class FormatRoundTripTests: XCTestCase {
     /// one per row, as llama.cpp expects.
     func testPaddedVocabularyInGGUF() throws {
         let dir = try TempDir()
-        var m = try ModelLoader.load(path: GGUFFormatTests.example("Examples/models/stories260K/stories260K.bin"))
+        var m = try ModelLoader.load(path: SharedFiles.data("models/stories260K/stories260K.bin"))
         let embed = m.weights["model.embed_tokens.weight"]!.floats()
         m = m.replacing("model.embed_tokens.weight", with: Tensor(shape: [520, 64], floats: embed + [Float](repeating: 0, count: 8 * 64)))
         m.config.vocabSize = 520

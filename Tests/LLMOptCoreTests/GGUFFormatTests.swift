@@ -1,15 +1,13 @@
 import XCTest
+import LLMOptTestSupport
 import LLMOptCore
 
 final class GGUFFormatTests: XCTestCase {
-    static let stories = "Examples/models/stories260K/"
-    static func example(_ relative: String) -> String {
-        URL(fileURLWithPath: Fixtures.root).deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent(relative).path
-    }
+    /// A file of stories260K (`shared/data/models/stories260K`).
+    static func stories(_ name: String) throws -> String { try SharedFiles.data("models/stories260K/" + name) }
 
     func testReadsStoriesGGUFMetadataAndTensors() throws {
-        let f = try GGUFFile(path: Self.example(Self.stories + "stories260K.gguf"))
+        let f = try GGUFFile(path: Self.stories("stories260K.gguf"))
         XCTAssertEqual(f.version, 3)
         XCTAssertEqual(f.architecture, "llama")
         XCTAssertEqual(f.alignment, 32)
@@ -28,8 +26,8 @@ final class GGUFFormatTests: XCTestCase {
 
     /// llama2.c's checkpoint and the GGUF llama.cpp converted from it hold the same numbers.
     func testStoriesBinAndGGUFAgree() throws {
-        let bin = try Llama2CFile(path: Self.example(Self.stories + "stories260K.bin"))
-        let gguf = try GGUFModel.load(Self.example(Self.stories + "stories260K.gguf"))
+        let bin = try Llama2CFile(path: Self.stories("stories260K.bin"))
+        let gguf = try GGUFModel.load(Self.stories("stories260K.gguf"))
         XCTAssertEqual(gguf.weights.count, 48)
         XCTAssertEqual(bin.tensors.count, 47)  // tied: no lm_head
         for (name, t) in gguf.weights {
@@ -53,10 +51,10 @@ final class GGUFFormatTests: XCTestCase {
 
     /// The files llama.cpp's llama-quantize made: types as its README lists them.
     func testReadsLlamaCppQuantizedFiles() throws {
-        let f32 = try GGUFModel.load(Self.example(Self.stories + "stories260K.gguf"))
+        let f32 = try GGUFModel.load(Self.stories("stories260K.gguf"))
         let cases: [(String, DType, DType)] = [("F16", .f16, .f16), ("Q8_0", .q8_0, .q8_0), ("Q4_0", .q4_0, .q8_0), ("Q4_1", .q4_1, .q8_0)]
         for (suffix, matrix, output) in cases {
-            let m = try GGUFModel.load(Fixtures.path("llamacpp/stories260K-\(suffix).gguf"))
+            let m = try GGUFModel.load(SharedFiles.testdata("llamacpp/stories260K-\(suffix).gguf"))
             XCTAssertEqual(m.weights.count, 48, suffix)
             var counts: [DType: Int] = [:]
             for (name, t) in m.weights {
@@ -83,11 +81,7 @@ final class GGUFFormatTests: XCTestCase {
     }
 
     func testSmolLM2Loads() throws {
-        let path = Self.example("Examples/models/SmolLM2-135M-Instruct.Q4_1.gguf")
-        guard FileManager.default.fileExists(atPath: path) else {
-            throw XCTSkip("SmolLM2 not fetched: run Scripts/fetch-models")
-        }
-        let m = try GGUFModel.load(path)
+        let m = try GGUFModel.load(SharedFiles.smolLM2())
         let c = m.config
         XCTAssertEqual(c.numLayers, 30)
         XCTAssertEqual(c.hiddenSize, 576)

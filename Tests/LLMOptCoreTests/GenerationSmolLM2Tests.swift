@@ -1,19 +1,12 @@
 import Foundation
 import LLMOptCore
 import XCTest
+import LLMOptTestSupport
 
 /// SmolLM2-135M-Instruct (Q4_1 GGUF, fetched by Scripts/fetch-models) answers in its chat template.
 final class GenerationSmolLM2Tests: XCTestCase {
-    static let path: String = {
-        URL(fileURLWithPath: Fixtures.root).deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("Examples/models/SmolLM2-135M-Instruct.Q4_1.gguf").path
-    }()
-
     func loadSmolLM2() throws -> Model {
-        guard FileManager.default.fileExists(atPath: Self.path) else {
-            throw XCTSkip("SmolLM2 not fetched: run Scripts/fetch-models")
-        }
-        return try ModelLoader.load(path: Self.path)
+        try ModelLoader.load(path: SharedFiles.smolLM2())
     }
 
     /// The model with the tokenizer the GGUF loader attaches from its `tokenizer.ggml.*` metadata.

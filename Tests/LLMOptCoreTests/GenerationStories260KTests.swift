@@ -1,30 +1,30 @@
 import Foundation
 import LLMOptCore
 import XCTest
+import LLMOptTestSupport
 
 /// stories260K reproduces llama2.c's run.c output byte for byte, from the .bin and the .gguf.
 final class GenerationStories260KTests: XCTestCase {
-    static let folder: String = {
-        URL(fileURLWithPath: Fixtures.root).deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("Examples/models/stories260K").path
-    }()
+    /// `shared/data/models/stories260K` (a third-party model: it never enters the repository).
+    var folder: String { get throws { try SharedFiles.data("models/stories260K") } }
 
     func expected(_ name: String) throws -> String {
-        try String(contentsOfFile: Fixtures.path("data/expected/\(name)"), encoding: .utf8)
+        try String(contentsOfFile: SharedFiles.data("expected/\(name)"), encoding: .utf8)
     }
 
     /// The llama2.c checkpoint with its tokenizer (tok512.bin, set here explicitly so the test
     /// does not depend on how the loader finds it).
     func loadBin() throws -> Model {
-        var model = try ModelLoader.load(path: Self.folder + "/stories260K.bin", tokenizerPath: Self.folder + "/tok512.bin")
+        let folder = try folder
+        var model = try ModelLoader.load(path: folder + "/stories260K.bin", tokenizerPath: folder + "/tok512.bin")
         XCTAssertEqual(model.format, .llama2c)
-        model.tokenizer = try Llama2CTokenizer(path: Self.folder + "/tok512.bin", vocabSize: model.config.vocabSize)
+        model.tokenizer = try Llama2CTokenizer(path: folder + "/tok512.bin", vocabSize: model.config.vocabSize)
         return model
     }
 
     /// The GGUF's weights, with q/k rows in GGUF's interleaved layout, and its own tokenizer.
     func loadGGUF() throws -> Model {
-        let model = try ModelLoader.load(path: Self.folder + "/stories260K.gguf")
+        let model = try ModelLoader.load(path: folder + "/stories260K.gguf")
         XCTAssertTrue(model.config.ropeInterleaved)
         XCTAssertNotNil(model.tokenizer, "the GGUF loader attaches the model's tokenizer")
         return model
@@ -39,19 +39,23 @@ final class GenerationStories260KTests: XCTestCase {
     }
 
     func testGreedy200FromBin() throws {
-        XCTAssertEqual(try runC(loadBin(), prompt: "", steps: 200), try expected("stories260K_greedy_200.txt"))
+        let expected = try expected("stories260K_greedy_200.txt")
+        XCTAssertEqual(try runC(loadBin(), prompt: "", steps: 200), expected)
     }
 
     func testPromptZoo60FromBin() throws {
-        XCTAssertEqual(try runC(loadBin(), prompt: "Zoo", steps: 60), try expected("stories260K_prompt_Zoo_60.txt"))
+        let expected = try expected("stories260K_prompt_Zoo_60.txt")
+        XCTAssertEqual(try runC(loadBin(), prompt: "Zoo", steps: 60), expected)
     }
 
     func testGreedy200FromGGUF() throws {
-        XCTAssertEqual(try runC(loadGGUF(), prompt: "", steps: 200), try expected("stories260K_greedy_200.txt"))
+        let expected = try expected("stories260K_greedy_200.txt")
+        XCTAssertEqual(try runC(loadGGUF(), prompt: "", steps: 200), expected)
     }
 
     func testPromptZoo60FromGGUF() throws {
-        XCTAssertEqual(try runC(loadGGUF(), prompt: "Zoo", steps: 60), try expected("stories260K_prompt_Zoo_60.txt"))
+        let expected = try expected("stories260K_prompt_Zoo_60.txt")
+        XCTAssertEqual(try runC(loadGGUF(), prompt: "Zoo", steps: 60), expected)
     }
 
     /// The llama.cpp-quantized copies run through the integer kernels and stay close to F32.
@@ -59,7 +63,7 @@ final class GenerationStories260KTests: XCTestCase {
         let base = try loadGGUF()
         let ids = Llama2CTokenizerIds.story(base)
         for name in ["F16", "Q8_0", "Q4_0"] {
-            var q = try ModelLoader.load(path: Fixtures.path("llamacpp/stories260K-\(name).gguf"))
+            var q = try ModelLoader.load(path: SharedFiles.testdata("llamacpp/stories260K-\(name).gguf"))
             q.tokenizer = base.tokenizer
             let d = try Divergence.evaluate(base: base, other: q, tokens: ids, ctx: 128)
             XCTAssertLessThan(d.meanKLD, name == "Q4_0" ? 0.1 : 0.01, name)

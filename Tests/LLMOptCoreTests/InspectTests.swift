@@ -1,6 +1,7 @@
 import Foundation
 import LLMOptCore
 import XCTest
+import LLMOptTestSupport
 
 final class InspectTests: XCTestCase {
     func testTensorStatsOfKnownValues() {
@@ -33,7 +34,7 @@ final class InspectTests: XCTestCase {
         let stats = TensorStats(Tensor(shape: [1000], floats: values))
         XCTAssertEqual(stats.outliers, 1)
         // A llama.cpp Q8_0 tensor: stats over its dequantized values.
-        let model = try ModelLoader.load(path: Fixtures.path("llamacpp/stories260K-Q8_0.gguf"))
+        let model = try ModelLoader.load(path: SharedFiles.testdata("llamacpp/stories260K-Q8_0.gguf"))
         let name = "model.layers.0.self_attn.q_proj.weight"
         let q = try XCTUnwrap(model[name])
         XCTAssertEqual(q.dtype, .q8_0)

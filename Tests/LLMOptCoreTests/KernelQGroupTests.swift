@@ -66,9 +66,9 @@ final class KernelQGroupTests: XCTestCase {
     func testEveryWidthGroupingAndShape() throws {
         var rng = TestRandom(seed: 40)
         for bits in [2, 3, 4, 8] {
-            for symmetric in [true, false] {
+            for (symmetric, fullRange) in [(true, false), (true, true), (false, false)] {
                 for grouping in Self.groupings {
-                    let grid = try QuantGrid(bits: bits, grouping: grouping, symmetric: symmetric)
+                    let grid = try QuantGrid(bits: bits, grouping: grouping, symmetric: symmetric, fullRange: fullRange)
                     // k = 172: the last group of 32 (or 128, or 20) is shorter; k = 45: odd, codes end
                     // mid-byte; k = 160: five 32-blocks, the integer kernels' odd last block.
                     for (n, k) in [(19, 172), (5, 45), (17, 160)] {

@@ -1,4 +1,5 @@
 import XCTest
+import LLMOptTestSupport
 import LLMOptCore
 
 /// Hugging Face folders, llama2.c checkpoints and format detection.
@@ -103,7 +104,7 @@ final class ModelFormatTests: XCTestCase {
     }
 
     func testLlama2CCheckpoint() throws {
-        let f = try Llama2CFile(path: GGUFFormatTests.example("Examples/models/stories260K/stories260K.bin"))
+        let f = try Llama2CFile(path: SharedFiles.data("models/stories260K/stories260K.bin"))
         let c = f.config
         XCTAssertEqual([c.hiddenSize, c.intermediateSize, c.numLayers, c.numHeads, c.numKVHeads, c.vocabSize, c.maxPositions],
                        [64, 172, 5, 8, 4, 512, 512])
@@ -122,7 +123,7 @@ final class ModelFormatTests: XCTestCase {
 
     /// The vocabulary read from tok512.bin is the one llama.cpp's converter wrote into the GGUF.
     func testLlama2CVocabularyMatchesLlamaCppConversion() throws {
-        let folder = GGUFFormatTests.example("Examples/models/stories260K") + "/"
+        let folder = try SharedFiles.data("models/stories260K") + "/"
         let v = try Llama2CTokenizer(path: folder + "tok512.bin", vocabSize: 512).exportedVocabulary
         let f = try GGUFFile(path: folder + "stories260K.gguf")
         XCTAssertEqual(v.pieces, f["tokenizer.ggml.tokens"]?.strings)
@@ -132,7 +133,7 @@ final class ModelFormatTests: XCTestCase {
 
     func testExplicitTokenizerPath() throws {
         let dir = try TempDir()
-        let folder = GGUFFormatTests.example("Examples/models/stories260K") + "/"
+        let folder = try SharedFiles.data("models/stories260K") + "/"
         try FileManager.default.copyItem(atPath: folder + "stories260K.bin", toPath: dir.file("m.bin"))
         let m = try ModelLoader.load(path: dir.file("m.bin"), tokenizerPath: folder + "tok512.bin")
         XCTAssertEqual(m.tokenizer?.vocabularySize, 512)
@@ -145,7 +146,7 @@ final class ModelFormatTests: XCTestCase {
     }
 
     func testDetectsFormatsByContent() throws {
-        let stories = GGUFFormatTests.example("Examples/models/stories260K")
+        let stories = try SharedFiles.data("models/stories260K")
         let dir = try TempDir()
         // Misleading extensions: detection reads the bytes.
         try FileManager.default.copyItem(atPath: stories + "/stories260K.gguf", toPath: dir.path + "/model.bin")

@@ -1,6 +1,7 @@
 import Foundation
 import LLMOptCore
 import XCTest
+import LLMOptTestSupport
 
 /// Pruning a real model: SmolLM2-135M (30 blocks, 210 linear weights up to 1536 x 576, Q4_1).
 /// These tests check outcomes; the time each method takes is measured by Scripts/bench-pruning.
@@ -10,11 +11,7 @@ final class PruneSmolLM2Tests: XCTestCase {
 
     func smolLM2() throws -> Model {
         if let model = Self.loaded { return model }
-        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("Examples/models/SmolLM2-135M-Instruct.Q4_1.gguf").path
-        guard FileManager.default.fileExists(atPath: path) else {
-            throw XCTSkip("SmolLM2 not fetched: run Scripts/fetch-models")
-        }
+        let path = try SharedFiles.smolLM2()
         let model = try ModelLoader.load(path: path)
         Self.loaded = model
         return model

@@ -1,4 +1,5 @@
 import XCTest
+import LLMOptTestSupport
 import LLMOptCore
 
 /// N:M and structured pruning: exact patterns, real shrinking, and forward passes that agree
@@ -175,11 +176,7 @@ final class PruneStructuredTests: XCTestCase {
 /// exactly what the dense model with the removed channels zeroed computes.
 final class PruneChannelsSmolLM2Tests: XCTestCase {
     func smolLM2() throws -> Model {
-        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("Examples/models/SmolLM2-135M-Instruct.Q4_1.gguf").path
-        guard FileManager.default.fileExists(atPath: path) else {
-            throw XCTSkip("SmolLM2 not fetched: run Scripts/fetch-models")
-        }
+        let path = try SharedFiles.smolLM2()
         var model = try ModelLoader.load(path: path)
         for (name, tensor) in model.weights where tensor.dtype != .f32 { model.weights[name] = tensor.toF32() }
         return model

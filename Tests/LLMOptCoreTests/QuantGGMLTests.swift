@@ -1,11 +1,12 @@
 import Foundation
 import XCTest
+import LLMOptTestSupport
 import LLMOptCore
 
-/// ggml block formats against files that llama.cpp's `llama-quantize` wrote (Tests/Fixtures/llamacpp).
+/// ggml block formats against files that llama.cpp's `llama-quantize` wrote
+/// (`shared/testdata/llamacpp`, made from stories260K).
 final class QuantGGMLTests: XCTestCase {
-    static let source = URL(fileURLWithPath: Fixtures.root).deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("Examples/models/stories260K/stories260K.gguf").path
+    static var source: String { get throws { try SharedFiles.data("models/stories260K/stories260K.gguf") } }
 
     /// GGUF tensor names to Hugging Face names, for the llama tensors of stories260K.
     static func huggingFaceName(_ gguf: String) -> String? {
@@ -28,7 +29,7 @@ final class QuantGGMLTests: XCTestCase {
         let base = try GGUFFile(path: Self.source)
         var checked: [DType: Int] = [:]
         for file in ["F16", "Q8_0", "Q4_0", "Q4_1"] {
-            let quantized = try GGUFFile(path: Fixtures.path("llamacpp/stories260K-\(file).gguf"))
+            let quantized = try GGUFFile(path: SharedFiles.testdata("llamacpp/stories260K-\(file).gguf"))
             for (name, want) in quantized.tensors where want.dtype != .f32 {
                 let f32 = try XCTUnwrap(base.tensors[name], name)
                 XCTAssertEqual(f32.dtype, .f32)
@@ -52,7 +53,7 @@ final class QuantGGMLTests: XCTestCase {
         for (scheme, file) in [("q4_0", "Q4_0"), ("q4_1", "Q4_1"), ("q8_0", "Q8_0")] {
             let (q, report) = try Quantization.quantize(model, scheme: scheme, options: QuantizationOptions(
                 targets: [".*"], overrides: [SchemeOverride("^lm_head\\.", "q8_0")]))
-            let reference = try GGUFFile(path: Fixtures.path("llamacpp/stories260K-\(file).gguf"))
+            let reference = try GGUFFile(path: SharedFiles.testdata("llamacpp/stories260K-\(file).gguf"))
             for (ggufName, want) in reference.tensors {
                 let name = try XCTUnwrap(Self.huggingFaceName(ggufName), ggufName)
                 let got = try q.weight(name)

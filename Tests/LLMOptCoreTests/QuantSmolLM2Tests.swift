@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import LLMOptTestSupport
 import LLMOptCore
 
 /// GPTQ at the scale of a real model: SmolLM2-135M (matrices up to 1536 x 576, grouped-query
@@ -7,10 +8,9 @@ import LLMOptCore
 /// matrices belongs in a benchmark.
 final class QuantSmolLM2Tests: XCTestCase {
     func testGPTQOnSmolLM2() throws {
-        let path = GGUFFormatTests.example("Examples/models/SmolLM2-135M-Instruct.Q4_1.gguf")
-        guard FileManager.default.fileExists(atPath: path) else { throw XCTSkip("SmolLM2 not fetched: run Scripts/fetch-models") }
+        let path = try SharedFiles.smolLM2()
         let model = try ModelLoader.load(path: path)
-        let text = try String(contentsOfFile: GGUFFormatTests.example("Examples/data/tinystories-valid.txt"), encoding: .utf8)
+        let text = try String(contentsOfFile: SharedFiles.data("corpora/tinystories_valid_head.txt"), encoding: .utf8)
         let calibration = try Calibration(text: String(text.prefix(200_000)), samples: 8, length: 256, seed: 0)
         let options = QuantizationOptions(bits: 4, group: 32, targets: [#"^model\.layers\.(0|1|29)\..*_proj\.weight$"#], calibration: calibration)
         let (q, report) = try Quantization.quantize(model, scheme: "gptq", options: options)

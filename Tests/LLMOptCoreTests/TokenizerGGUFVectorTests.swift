@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import LLMOptTestSupport
 import LLMOptCore
 
 /// llama.cpp's own tokenizer test vectors (tests/test-tokenizer-0: `<vocab>.gguf.inp` holds the
@@ -12,8 +13,8 @@ final class TokenizerGGUFVectorTests: XCTestCase {
     }
 
     private func vectors(_ vocab: String) throws -> [Vector] {
-        let inp = try String(contentsOfFile: Fixtures.path("data/tokenizers/\(vocab).inp"), encoding: .utf8)
-        let out = try String(contentsOfFile: Fixtures.path("data/tokenizers/\(vocab).out"), encoding: .utf8)
+        let inp = try String(contentsOfFile: SharedFiles.data("tokenizers/\(vocab).inp"), encoding: .utf8)
+        let out = try String(contentsOfFile: SharedFiles.data("tokenizers/\(vocab).out"), encoding: .utf8)
         // As test-tokenizer-0 reads them: the file ends with a separator, and each text keeps
         // its own leading and trailing newlines.
         var texts = inp.components(separatedBy: "\n__ggml_vocab_test__\n")
@@ -37,7 +38,7 @@ final class TokenizerGGUFVectorTests: XCTestCase {
     }
 
     private func check(_ vocab: String) throws -> any Tokenizer {
-        let tokenizer = try Self.tokenizer(GGUFFile(path: Fixtures.path("data/tokenizers/\(vocab)")))
+        let tokenizer = try Self.tokenizer(GGUFFile(path: SharedFiles.data("tokenizers/\(vocab)")))
         let cases = try vectors(vocab)
         XCTAssertEqual(cases.count, 46)
         for v in cases {
@@ -68,7 +69,7 @@ final class TokenizerGGUFVectorTests: XCTestCase {
     /// The vocabulary a saver gets back is the one the file holds.
     func testExportedVocabularyIsTheFiles() throws {
         for vocab in ["ggml-vocab-gpt-2.gguf", "ggml-vocab-llama-spm.gguf"] {
-            let file = try GGUFFile(path: Fixtures.path("data/tokenizers/\(vocab)"))
+            let file = try GGUFFile(path: SharedFiles.data("tokenizers/\(vocab)"))
             guard let exported = (try Self.tokenizer(file) as? VocabularyExporting)?.exportedVocabulary else {
                 return XCTFail("\(vocab): tokenizer cannot export its vocabulary")
             }
@@ -84,21 +85,15 @@ final class TokenizerGGUFVectorTests: XCTestCase {
     /// WikiText-2's test split, the size a perplexity run tokenizes (byte-level BPE merges word
     /// by word, SentencePiece BPE over the whole text at once), decodes back to itself.
     func testWikiTextRoundTrips() throws {
-        let root = URL(fileURLWithPath: Fixtures.root).deletingLastPathComponent().deletingLastPathComponent()
-        let text = try String(contentsOf: root.appendingPathComponent("Examples/data/wikitext-2-test.raw"), encoding: .utf8)
+        let text = try String(contentsOfFile: SharedFiles.data("corpora/wikitext-2-test.raw"), encoding: .utf8)
         for vocab in ["ggml-vocab-gpt-2.gguf", "ggml-vocab-llama-spm.gguf"] {
-            let tokenizer = try Self.tokenizer(GGUFFile(path: Fixtures.path("data/tokenizers/\(vocab)")))
+            let tokenizer = try Self.tokenizer(GGUFFile(path: SharedFiles.data("tokenizers/\(vocab)")))
             XCTAssertEqual(tokenizer.decode(tokenizer.encode(text)), text, vocab)
         }
     }
 
     func testSmolLM2ChatPrompt() throws {
-        let root = URL(fileURLWithPath: Fixtures.root).deletingLastPathComponent().deletingLastPathComponent()
-        let path = root.appendingPathComponent("Examples/models/SmolLM2-135M-Instruct.Q4_1.gguf").path
-        guard FileManager.default.fileExists(atPath: path) else {
-            throw XCTSkip("SmolLM2 not fetched: run Scripts/fetch-models")
-        }
-        let file = try GGUFFile(path: path)
+        let file = try GGUFFile(path: SharedFiles.smolLM2())
         XCTAssertEqual(file.metadata["tokenizer.ggml.pre"]?.string, "smollm")
         let tokenizer = try Self.tokenizer(file)
         let prompt = "<|im_start|>user\nWhat is the capital of France?<|im_end|>\n"

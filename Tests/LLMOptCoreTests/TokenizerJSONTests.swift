@@ -75,10 +75,10 @@ final class TokenizerJSONTests: XCTestCase {
     }
 
     /// tiny-llama's tokenizer.json with other Metaspace settings, against Hugging Face
-    /// `tokenizers` (Tests/Fixtures/data/tokenizers/metaspace_variants.json, made by
+    /// `tokenizers` (Tests/Fixtures/tokenizers/metaspace_variants.json, made by
     /// Scripts/fixtures/make-metaspace-variants.py).
     func testMetaspaceVariants() throws {
-        let data = try Data(contentsOf: URL(fileURLWithPath: Fixtures.path("data/tokenizers/metaspace_variants.json")))
+        let data = try Data(contentsOf: URL(fileURLWithPath: Fixtures.path("tokenizers/metaspace_variants.json")))
         guard let root = try JSONSerialization.jsonObject(with: data) as? [String: Any],
               let variants = root["variants"] as? [[String: Any]] else { return XCTFail("malformed fixture") }
         XCTAssertEqual(variants.count, 5)
@@ -101,10 +101,10 @@ final class TokenizerJSONTests: XCTestCase {
 
     /// tiny-gpt2's tokenizer.json with other byte-level pre-tokenizers (prefix space, NFC, SmolLM's
     /// digits, Llama 3's and Qwen 2's Split regexes, ignore_merges), against Hugging Face
-    /// `tokenizers` (Tests/Fixtures/data/tokenizers/bytelevel_variants.json, made by
+    /// `tokenizers` (Tests/Fixtures/tokenizers/bytelevel_variants.json, made by
     /// Scripts/fixtures/make-bytelevel-variants.py).
     func testByteLevelVariants() throws {
-        let fixture = try Data(contentsOf: URL(fileURLWithPath: Fixtures.path("data/tokenizers/bytelevel_variants.json")))
+        let fixture = try Data(contentsOf: URL(fileURLWithPath: Fixtures.path("tokenizers/bytelevel_variants.json")))
         let baseData = try Data(contentsOf: URL(fileURLWithPath: Fixtures.path("models/tiny-gpt2/tokenizer.json")))
         guard let root = try JSONSerialization.jsonObject(with: fixture) as? [String: Any],
               let variants = root["variants"] as? [[String: Any]],

@@ -1,18 +1,19 @@
 import Foundation
 import XCTest
+import LLMOptTestSupport
 import LLMOptCore
 
 /// llama2.c's tokenizer. Expected ids come from run.c's `encode` compiled as it is (the quadratic
 /// merge loop over a bsearch'ed sorted vocabulary) on `tok512.bin`.
 final class TokenizerLlama2CTests: XCTestCase {
-    private static let bundledTokenizer = "Examples/models/stories260K/tok512.bin"
-
-    private var packageRoot: String {
-        URL(fileURLWithPath: Fixtures.root).deletingLastPathComponent().deletingLastPathComponent().path
+    private func tok512() throws -> Llama2CTokenizer {
+        try Llama2CTokenizer(path: SharedFiles.data("models/stories260K/tok512.bin"), vocabSize: 512)
     }
 
-    private func tok512() throws -> Llama2CTokenizer {
-        try Llama2CTokenizer(path: packageRoot + "/" + Self.bundledTokenizer, vocabSize: 512)
+    /// The first 8000 bytes of the TinyStories validation stories.
+    private func stories() throws -> String {
+        let data = try Data(contentsOf: URL(fileURLWithPath: SharedFiles.data("corpora/tinystories_valid_head.txt")))
+        return String(decoding: data.prefix(8000), as: UTF8.self)
     }
 
     func testShortPrompts() throws {
@@ -52,8 +53,7 @@ final class TokenizerLlama2CTests: XCTestCase {
 
     /// 8000 bytes of TinyStories: run.c gives 3869 ids with this position-weighted sum.
     func testLongText() throws {
-        let data = try Data(contentsOf: URL(fileURLWithPath: packageRoot + "/Examples/data/tinystories-valid.txt"))
-        let text = String(decoding: data.prefix(8000), as: UTF8.self)
+        let text = try stories()
         let ids = try tok512().encode(text)
         XCTAssertEqual(ids.count, 3869)
         XCTAssertEqual(ids.enumerated().reduce(0) { $0 + ($1.offset + 1) * $1.element }, 2_608_352_819)
@@ -65,7 +65,7 @@ final class TokenizerLlama2CTests: XCTestCase {
         XCTAssertEqual(t.decode(t.encode("Zoo")), "Zoo")
         XCTAssertEqual(t.decode([1, 403, 407, 261, 378]), "Once upon a time")
         XCTAssertEqual(t.decode([403, 407]), " Once upon")
-        let story = try String(contentsOfFile: Fixtures.path("data/expected/stories260K_greedy_200.txt"), encoding: .utf8)
+        let story = try String(contentsOfFile: SharedFiles.data("expected/stories260K_greedy_200.txt"), encoding: .utf8)
         XCTAssertEqual(t.decode(t.encode(story)), story)
         XCTAssertEqual(t.decodeBytes(13, previous: 400), [0x0A], "<0x0A> is a newline")
         XCTAssertEqual(t.piece(13), "<0x0A>")
@@ -77,7 +77,7 @@ final class TokenizerLlama2CTests: XCTestCase {
     func testExportMatchesGGUFAndTokenizesAlike() throws {
         let t = try tok512()
         let exported = t.exportedVocabulary
-        let gguf = try GGUFFile(path: packageRoot + "/Examples/models/stories260K/stories260K.gguf")
+        let gguf = try GGUFFile(path: SharedFiles.data("models/stories260K/stories260K.gguf"))
         XCTAssertEqual(exported.pieces, gguf.metadata["tokenizer.ggml.tokens"]?.strings)
         XCTAssertEqual(exported.tokenTypes, gguf.metadata["tokenizer.ggml.token_type"]?.ints)
         XCTAssertEqual(exported.scores, gguf.metadata["tokenizer.ggml.scores"]?.floats)
@@ -85,8 +85,7 @@ final class TokenizerLlama2CTests: XCTestCase {
         let spm = SentencePieceBPETokenizer(
             pieces: exported.pieces, scores: exported.scores ?? [], types: exported.tokenTypes.map { TokenType(rawValue: $0)! },
             bosTokenId: 1, eosTokenId: 2, unknownTokenId: 0, addBOS: true, addSpacePrefix: true)
-        let data = try Data(contentsOf: URL(fileURLWithPath: packageRoot + "/Examples/data/tinystories-valid.txt"))
-        let text = String(decoding: data.prefix(8000), as: UTF8.self)
+        let text = try stories()
         XCTAssertEqual(spm.encode(text), t.encode(text))
         XCTAssertEqual(spm.decode(spm.encode(text)), text)
     }
@@ -95,7 +94,7 @@ final class TokenizerLlama2CTests: XCTestCase {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("llmopt-l2c-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
-        let original = try Data(contentsOf: URL(fileURLWithPath: packageRoot + "/" + Self.bundledTokenizer))
+        let original = try Data(contentsOf: URL(fileURLWithPath: SharedFiles.data("models/stories260K/tok512.bin")))
 
         let truncated = dir.appendingPathComponent("truncated.bin").path
         try original.prefix(1000).write(to: URL(fileURLWithPath: truncated))

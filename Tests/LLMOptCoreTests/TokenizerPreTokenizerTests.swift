@@ -3,7 +3,7 @@ import XCTest
 import LLMOptCore
 
 /// The hand-written regex scanners against Hugging Face `tokenizers` running the regexes
-/// themselves (Tests/Fixtures/data/tokenizers/pretokenize_hf.json, made by
+/// themselves (Tests/Fixtures/tokenizers/pretokenize_hf.json, made by
 /// Scripts/fixtures/make-pretokenizer-golden.py).
 final class TokenizerPreTokenizerTests: XCTestCase {
     private struct Golden: Decodable {
@@ -37,7 +37,7 @@ final class TokenizerPreTokenizerTests: XCTestCase {
     }
 
     func testScannersMatchTheRegexes() throws {
-        let data = try Data(contentsOf: URL(fileURLWithPath: Fixtures.path("data/tokenizers/pretokenize_hf.json")))
+        let data = try Data(contentsOf: URL(fileURLWithPath: Fixtures.path("tokenizers/pretokenize_hf.json")))
         let golden = try JSONDecoder().decode(Golden.self, from: data)
         XCTAssertGreaterThan(golden.cases.count, 80)
         for name in ["gpt-2", "smollm", "llama-bpe", "qwen2"] {

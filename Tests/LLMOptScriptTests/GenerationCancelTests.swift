@@ -1,6 +1,7 @@
 import Foundation
 import LLMOptScript
 import XCTest
+import LLMOptTestSupport
 
 /// Ctrl-C in the REPL raises the interpreter's cancellation flag; `generate` and `chat` must
 /// poll it while they run, not only between statements.
@@ -20,14 +21,10 @@ final class GenerationCancelTests: XCTestCase {
     }
 
     func testGenerateStopsWhenCancelled() throws {
-        try checkInterrupted("generate(m, \"Once upon a time\", steps: 200)", model: "Examples/models/stories260K")
+        try checkInterrupted("generate(m, \"Once upon a time\", steps: 200)", model: SharedFiles.data("models/stories260K"))
     }
 
     func testChatStopsWhenCancelled() throws {
-        let path = "Examples/models/SmolLM2-135M-Instruct.Q4_1.gguf"
-        guard FileManager.default.fileExists(atPath: GoldenScriptTests.packageRoot + "/" + path) else {
-            throw XCTSkip("SmolLM2 not fetched: run Scripts/fetch-models")
-        }
-        try checkInterrupted("chat(m, \"Tell me a long story.\", steps: 200)", model: path)
+        try checkInterrupted("chat(m, \"Tell me a long story.\", steps: 200)", model: SharedFiles.smolLM2())
     }
 }

@@ -66,8 +66,8 @@ public enum ModelLoader {
     }
 
     /// A folder with `config.json` is a Hugging Face folder; otherwise it must hold one model
-    /// file (a llama2.c checkpoint is preferred to a GGUF when both are there, as in the bundled
-    /// stories260K folder, because its tokenizer sits beside it).
+    /// file (a llama2.c checkpoint is preferred to a GGUF when both are there, as in the
+    /// llama2.c stories models' folders, because its tokenizer sits beside it).
     static func detectInFolder(_ folder: String) throws -> (ModelFileKind, String) {
         if FileManager.default.fileExists(atPath: (folder as NSString).appendingPathComponent("config.json")) {
             return (.huggingFaceFolder, folder)

@@ -19,6 +19,8 @@ public struct QuantizationOptions: Sendable {
     /// -1: one scale per tensor; 0: per output channel; n > 0: groups of n along each row.
     public var group: Int
     public var symmetric: Bool
+    /// Symmetric grids: all 2^bits codes (`QuantGrid.fullRange`).
+    public var fullRange: Bool
     /// Which matrices the main scheme touches (see `TensorSelection`).
     public var targets: [String]
     public var ignore: [String]
@@ -30,12 +32,13 @@ public struct QuantizationOptions: Sendable {
     public var gptq: GPTQOptions
     public var awq: AWQOptions
 
-    public init(bits: Int = 4, group: Int = 32, symmetric: Bool = true, targets: [String] = [],
+    public init(bits: Int = 4, group: Int = 32, symmetric: Bool = true, fullRange: Bool = false, targets: [String] = [],
                 ignore: [String] = [], overrides: [SchemeOverride] = [], calibration: Calibration? = nil,
                 gptq: GPTQOptions = GPTQOptions(), awq: AWQOptions = AWQOptions()) {
         self.bits = bits
         self.group = group
         self.symmetric = symmetric
+        self.fullRange = fullRange
         self.targets = targets
         self.ignore = ignore
         self.overrides = overrides
@@ -46,7 +49,7 @@ public struct QuantizationOptions: Sendable {
 
     /// The integer grid of `rtn`, `gptq` and `awq`.
     public func grid(bits: Int? = nil) throws -> QuantGrid {
-        try QuantGrid(bits: bits ?? self.bits, grouping: QuantGrouping(group: group), symmetric: symmetric)
+        try QuantGrid(bits: bits ?? self.bits, grouping: QuantGrouping(group: group), symmetric: symmetric, fullRange: fullRange)
     }
 }
 

@@ -32,29 +32,50 @@ public enum QuantGrouping: Sendable, Equatable, CustomStringConvertible {
 }
 
 /// An integer grid: bits, symmetric or asymmetric, and how values share scales.
+///
+/// A symmetric grid comes in two kinds. The restricted one uses the codes −qmax...qmax with
+/// qmax = 2^(b−1) − 1 (the textbook grid, and the oracle's): one of the 2^b codes is never used,
+/// which at 4 bits is one level in 16. The full-range one uses all of −2^(b−1)...2^(b−1) − 1, as
+/// ggml's Q4_0 does: the value of largest magnitude m maps exactly to −2^(b−1) (the scale is
+/// m / −2^(b−1), negative when m is), so the step is max|w| / 2^(b−1) instead of / qmax.
 public struct QuantGrid: Sendable, Equatable, CustomStringConvertible {
     public let bits: Int
     public let grouping: QuantGrouping
     public let symmetric: Bool
+    /// Symmetric grids only: all 2^b codes (see above).
+    public let fullRange: Bool
 
-    public init(bits: Int, grouping: QuantGrouping, symmetric: Bool) throws {
+    public init(bits: Int, grouping: QuantGrouping, symmetric: Bool, fullRange: Bool = false) throws {
         guard (2...8).contains(bits) else {
             throw LLMOptError.invalidArgument(name: "bits", reason: "\(bits) is outside 2...8")
+        }
+        guard !(fullRange && !symmetric) else {
+            throw LLMOptError.invalidArgument(name: "full_range", reason: "applies to symmetric grids only (an asymmetric grid already uses all 2^bits codes)")
         }
         self.bits = bits
         self.grouping = grouping
         self.symmetric = symmetric
+        self.fullRange = fullRange
     }
 
     /// Largest code magnitude (symmetric) or largest code (asymmetric).
     public var maxCode: Int { symmetric ? (1 << (bits - 1)) - 1 : (1 << bits) - 1 }
 
+    /// Smallest code: −qmax, −2^(b−1) (full range) or 0 (asymmetric).
+    public var minCode: Int { symmetric ? (fullRange ? -(1 << (bits - 1)) : -maxCode) : 0 }
+
     /// The scale and zero point of a set of values, from their minimum and maximum.
-    /// Symmetric: scale = max|w| / qmax. Asymmetric: the range is widened to hold 0, scale =
-    /// (max - min) / (2^b - 1), zero = round(-min / scale). A zero scale becomes 1. All float32.
+    /// Symmetric: scale = max|w| / qmax, or (full range) m / −2^(b−1) with m the extreme of
+    /// larger magnitude. Asymmetric: the range is widened to hold 0, scale = (max − min) /
+    /// (2^b − 1), zero = round(−min / scale). A zero scale becomes 1. All float32.
     @inline(__always)
     public func parameters(min lo: Float, max hi: Float) -> (scale: Float, zero: Int) {
         if symmetric {
+            if fullRange {
+                let extreme = abs(lo) > abs(hi) ? lo : hi
+                let s = extreme / Float(minCode)
+                return (s == 0 ? 1 : s, 0)
+            }
             let s = Swift.max(abs(lo), abs(hi)) / Float(maxCode)
             return (s == 0 ? 1 : s, 0)
         }
@@ -69,7 +90,7 @@ public struct QuantGrid: Sendable, Equatable, CustomStringConvertible {
     @inline(__always)
     public func code(_ w: Float, scale: Float, zero: Int) -> Int {
         let q = Int((w / scale).rounded(.toNearestOrEven)) + zero
-        return symmetric ? Swift.min(Swift.max(q, -maxCode), maxCode) : Swift.min(Swift.max(q, 0), maxCode)
+        return Swift.min(Swift.max(q, minCode), maxCode)
     }
 
     /// The value a code stands for.
@@ -83,7 +104,7 @@ public struct QuantGrid: Sendable, Equatable, CustomStringConvertible {
         try GroupQuantLayout(bits: bits, groupSize: grouping.groupSize(columns: columns), columns: columns, symmetric: symmetric)
     }
 
-    public var description: String { "int\(bits) \(symmetric ? "sym" : "asym") \(grouping)" }
+    public var description: String { "int\(bits) \(symmetric ? (fullRange ? "sym-full" : "sym") : "asym") \(grouping)" }
 }
 
 /// Round-to-nearest quantization: each group gets a scale (and zero) from its own range and

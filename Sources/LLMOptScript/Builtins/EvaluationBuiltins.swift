@@ -66,7 +66,7 @@ extension Builtins {
                 prefill_tps = prompt / t_prefill     decode_tps = decode / t_decode
                 Decoding reads every weight once per token: decode_tps ≤ memory bandwidth / weight bytes.
                 """,
-                example: "bench(load(\"Examples/models/stories260K\"), prompt: 64, decode: 16).decode_tps") { args in
+                example: "bench(load(\"Examples/models/SmolLM2-135M-Instruct.Q4_1.gguf\"), prompt: 64, decode: 16).decode_tps") { args in
             let r = try Throughput.measure(model: try args.model("model"), promptTokens: try args.int("prompt"),
                                            decodeTokens: try args.int("decode"), runs: try args.int("runs"))
             return .report(Report(title: "bench: prefill \(format4(r.prefillTokensPerSecond)) tok/s, decode \(format4(r.decodeTokensPerSecond)) tok/s",

@@ -17,7 +17,7 @@ extension Builtins {
                 p_i = softmax(logits / T)_i; greedy when T = 0: next = argmax logits
                 top-k keeps the k largest p_i; top-p keeps the fewest tokens with Σ p_i ≥ p; then renormalize and draw
                 """,
-                example: "let m = load(\"Examples/models/stories260K\")\nprint(generate(m, \"Once upon a time\", steps: 40).text)") { args in
+                example: "let m = load(\"Examples/models/SmolLM2-135M-Instruct.Q4_1.gguf\")\nprint(generate(m, \"Once upon a time\", steps: 40).text)") { args in
             let model = try args.model("model")
             _ = try requireTokenizer(model, "generate")
             let result = try Generator.generate(model, prompt: try args.string("prompt"), steps: try args.int("steps"), sampler: try sampler(args),

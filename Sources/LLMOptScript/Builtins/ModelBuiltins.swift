@@ -10,7 +10,7 @@ extension Builtins {
                     .init("tokenizer", .absent, "a tokenizer to use instead of the model's own (tokenizer.json, GGUF, or llama2.c tokenizer.bin)"),
                 ],
                 summary: "Loads a model, recognizing its format by content. Weights stay memory-mapped where the file allows; their names are Hugging Face's whatever the source.",
-                example: "let m = load(\"Examples/models/stories260K\")\nm.layers[0].attention.wq") { args in
+                example: "let m = load(\"Examples/models/SmolLM2-135M-Instruct.Q4_1.gguf\")\nm.layers[0].attention.wq") { args in
             .model(try ModelLoader.load(path: try args.string("path"), tokenizerPath: try args.optionalString("tokenizer")))
         },
         Builtin("save", family: "models",

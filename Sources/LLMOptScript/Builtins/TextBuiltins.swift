@@ -8,7 +8,7 @@ extension Builtins {
                 parameters: [.init("path", "a UTF-8 text file"), .init("chars", .absent, "keep only the first this many characters"),
                              .init("from", .value(.number(0)), "skip this many characters first (e.g. to calibrate on a part of a file that evaluation does not read)")],
                 summary: "Reads a text file to evaluate or tokenize. Its fields: content, chars, lines, bytes, path.",
-                example: "let t = text(\"Examples/data/tinystories-valid.txt\", chars: 2000)\nt.chars") { args in
+                example: "let t = text(\"Examples/data/hamlet.txt\", chars: 2000)\nt.chars") { args in
             let path = try args.string("path")
             guard let data = FileManager.default.contents(atPath: path) else {
                 throw ScriptError("text: cannot read '\(path)'")

@@ -218,6 +218,59 @@ final class TrainingReferenceTests: XCTestCase {
         assertGradients(acc, tensors)
     }
 
+    // MARK: Case 6
+
+    func testBF16AutocastCloseToFloat32() throws {
+        let ref = try Self.json("bf16.json"), llama = ref["tiny-llama"] as! [String: Any], gpt2 = ref["tiny-gpt2"] as! [String: Any]
+        let ids = Self.ids((try Self.json("grads_tiny-llama.json")["batch"] as! [String: Any])["ids"])
+        let graph = try TrainingGraph(model: try Self.model("tiny-llama"))
+        graph.autocast = .bf16
+        let loss = try graph.run(ids: ids, batch: 2, seq: 32)
+        let fp32 = llama["loss_fp32"] as! Double
+        XCTAssertEqual(loss, fp32, accuracy: 1e-3 * fp32)
+        XCTAssertNotEqual(loss, fp32, "autocast must change the arithmetic")
+        assertGradients(graph, try Self.tensors("grads_tiny-llama.safetensors"), maxAbs: .infinity, relL2: 5e-2)
+        // Against PyTorch's own autocast gradients: as close as two bf16 roundings can be.
+        assertGradients(graph, try Self.tensors("bf16_tiny-llama.safetensors"), maxAbs: .infinity, relL2: 5e-2)
+
+        let gids = Self.ids((try Self.json("grads_tiny-gpt2.json")["batch"] as! [String: Any])["ids"])
+        let g2 = try TrainingGraph(model: try Self.model("tiny-gpt2"))
+        g2.autocast = .bf16
+        let gloss = try g2.run(ids: gids, batch: 2, seq: 32, backward: false)
+        XCTAssertEqual(gloss, gpt2["loss_fp32"] as! Double, accuracy: 1e-3 * (gpt2["loss_fp32"] as! Double))
+    }
+
+    /// fp16 with dynamic loss scaling: a scale that overflows float16 skips the step and halves;
+    /// after the growth interval of good steps it doubles; the losses stay close to fp32's.
+    func testFP16DynamicLossScaling() throws {
+        let model = try Self.model("tiny-llama")
+        let text = try String(contentsOfFile: try SharedFiles.testdata("text/eval_gpl3.txt"), encoding: .utf8)
+        var o = TrainingOptions(steps: 14, batch: 2, seq: 32, lr: 1e-3)
+        o.precision = .fp16
+        o.initialLossScale = 268_435_456  // 2^28: overflows float16 (max 65504) in the backward matmuls  // overflows float16 (max 65504) in the first backward matmuls
+        o.lossScaleGrowthInterval = 3
+        let data = TrainingData(text: text, tokenizer: model.tokenizer!)
+        let t = try Trainer(model: model, data: data, options: o)
+        try t.run()
+        XCTAssertTrue(t.log[0].skipped!, "2^28 overflows")
+        XCTAssertGreaterThanOrEqual(t.log.filter { $0.skipped == false }.count, 4)
+        // The scale each step must have used, from the overflow flags alone.
+        var expected = 268_435_456.0, good = 0
+        for entry in t.log {
+            XCTAssertEqual(entry.lossScale, expected, "scale of step \(entry.step)")
+            if entry.skipped! { expected /= 2; good = 0 } else {
+                good += 1
+                if good == 3 { expected *= 2; good = 0 }
+            }
+        }
+        XCTAssertTrue(t.log.contains { !$0.skipped! } && t.log.dropFirst().contains { $0.skipped! && $0.lossScale! > 1 })
+        var f = o
+        f.precision = .fp32
+        let ref = try Trainer(model: model, data: data, options: f)
+        let first = try ref.step()
+        XCTAssertEqual(t.log[0].loss, first.loss, accuracy: 1e-2)
+    }
+
     // MARK: Case 7
 
     func testSGDOneStep() throws {

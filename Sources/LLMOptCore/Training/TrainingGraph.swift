@@ -19,7 +19,7 @@ public final class TrainingGraph: @unchecked Sendable {
     private var autocastBF16: Bool { autocast != .fp32 }
 
     private func roundHalf(_ dst: FloatPtr, _ src: ConstFloatPtr, count: Int) {
-        if autocast == .fp16 { Precision.roundToFP16(dst, src, count: count) } else { roundHalf(dst, src, count: count) }
+        if autocast == .fp16 { Precision.roundToFP16(dst, src, count: count) } else { Precision.roundToBF16(dst, src, count: count) }
     }
 
     struct LayerShape {

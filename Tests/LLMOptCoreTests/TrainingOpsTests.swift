@@ -130,6 +130,32 @@ final class TrainingOpsTests: XCTestCase {
         })
     }
 
+    /// The GEMM-based attention against its plain-loop reference, forward and backward, with GQA
+    /// and a sequence length that is not a multiple of the GEMM tiles.
+    func testAttentionMatchesNaiveReference() {
+        let B = 2, T = 37, heads = 6, kvHeads = 2, hd = 16, n = B * T
+        let shape = TrainOps.AttentionShape(batch: B, seq: T, heads: heads, kvHeads: kvHeads, headDim: hd, qStride: heads * hd,
+                                            kStride: kvHeads * hd, vStride: kvHeads * hd, outStride: heads * hd)
+        let q = random(n * heads * hd), k = random(n * kvHeads * hd), v = random(n * kvHeads * hd), dout = random(n * heads * hd)
+        for precision in [TrainingPrecision.fp32, .bf16] {
+            var outF = [Float](repeating: 0, count: n * heads * hd), outS = outF
+            var pF = [Float](repeating: 0, count: B * heads * T * T), pS = pF
+            TrainOps.attentionForward(out: &outF, probs: &pF, q: q, k: k, v: v, shape: shape, roundScores: precision)
+            TrainingReference.attentionForward(out: &outS, probs: &pS, q: q, k: k, v: v, shape: shape, roundScores: precision)
+            XCTAssertLessThan(TrainingReferenceTests.errors(outF, outS).maxAbs, precision == .fp32 ? 1e-5 : 2e-2, "\(precision)")
+            XCTAssertLessThan(TrainingReferenceTests.errors(pF, pS).maxAbs, precision == .fp32 ? 1e-5 : 2e-2, "\(precision)")
+        }
+        var outF = [Float](repeating: 0, count: n * heads * hd), probs = [Float](repeating: 0, count: B * heads * T * T)
+        TrainOps.attentionForward(out: &outF, probs: &probs, q: q, k: k, v: v, shape: shape)
+        var dqF = [Float](repeating: 1, count: n * heads * hd), dkF = [Float](repeating: 1, count: n * kvHeads * hd), dvF = dkF
+        var dqS = dqF, dkS = dkF, dvS = dvF
+        TrainOps.attentionBackward(dq: &dqF, dk: &dkF, dv: &dvF, dout: dout, probs: probs, q: q, k: k, v: v, shape: shape)
+        TrainingReference.attentionBackward(dq: &dqS, dk: &dkS, dv: &dvS, dout: dout, probs: probs, q: q, k: k, v: v, shape: shape)
+        XCTAssertLessThan(TrainingReferenceTests.errors(dqF, dqS).maxAbs, 1e-5)
+        XCTAssertLessThan(TrainingReferenceTests.errors(dkF, dkS).maxAbs, 1e-5)
+        XCTAssertLessThan(TrainingReferenceTests.errors(dvF, dvS).maxAbs, 1e-5)
+    }
+
     func testSwiGLUAndGELUBackward() {
         let n = 12
         check([random(n, scale: 3), random(n)], outputs: n, forward: { v in

@@ -1,3 +1,4 @@
+import CLLMOptKernels
 import Foundation
 
 // Forward/backward pairs of every op of the Llama and GPT-2 forward passes, in the manner of
@@ -197,84 +198,100 @@ enum TrainOps {
         var qStride: Int, kStride: Int, vStride: Int, outStride: Int
     }
 
+    /// out = softmax(q·kᵀ/√hd + causal mask) · v per (sequence, head), the two products on the
+    /// engine's packed GEMM (single-threaded kernels, one (sequence, head) job per thread at a time).
     /// `roundScores` (autocast): scores q·kᵀ and their scaling rounded to bfloat16 (or float16), and
     /// the probabilities rounded where they multiply v, as PyTorch's autocast does.
     static func attentionForward(out: FloatPtr, probs: FloatPtr, q: ConstFloatPtr, k: ConstFloatPtr, v: ConstFloatPtr, shape s: AttentionShape,
                                  roundScores: TrainingPrecision = .fp32) {
-        let half: (Float) -> Float = roundScores == .fp16 ? Precision.fp16 : Precision.bf16
-        let rounds = roundScores != .fp32
         let T = s.seq, hd = s.headDim, group = s.heads / s.kvHeads
         let scale = 1 / Float(hd).squareRoot()
+        let half: (Float) -> Float = roundScores == .fp16 ? Precision.fp16 : Precision.bf16
+        let rounds = roundScores != .fp32
+        let packFloats = llmopt_gemm_packed_a_floats(Int32(T), Int32(max(T, hd)))
         Parallel.forRanges(s.batch * s.heads) { range in
+            let packed = FloatPtr.allocate(capacity: packFloats), vt = FloatPtr.allocate(capacity: hd * T)
+            let pr = FloatPtr.allocate(capacity: rounds ? T * T : 1)
+            defer { packed.deallocate(); vt.deallocate(); pr.deallocate() }
             for job in range {
                 let b = job / s.heads, h = job % s.heads, kh = h / group
+                let qb = q + b * T * s.qStride + h * hd, kb = k + b * T * s.kStride + kh * hd, vb = v + b * T * s.vStride + kh * hd
+                let p = probs + (b * s.heads + h) * T * T
+                llmopt_gemm_pack_a(Int32(T), Int32(hd), qb, Int32(s.qStride), packed)
+                llmopt_gemm_nt_packed(Int32(T), Int32(T), Int32(hd), packed, UnsafeRawPointer(kb), Int32(LLMOPT_W_F32), s.kStride * 4, p, Int32(T))
                 for t in 0..<T {
-                    let qt = q + (b * T + t) * s.qStride + h * hd
-                    let p = probs + ((b * s.heads + h) * T + t) * T
+                    let row = p + t * T
                     var mx = -Float.infinity
                     for u in 0...t {
-                        let ku = k + (b * T + u) * s.kStride + kh * hd
-                        var dot: Float = 0
-                        for i in 0..<hd { dot += qt[i] * ku[i] }
-                        let sc = rounds ? half(half(dot) * scale) : dot * scale
-                        p[u] = sc
+                        let sc = rounds ? half(half(row[u]) * scale) : row[u] * scale
+                        row[u] = sc
                         mx = max(mx, sc)
                     }
                     var sum: Float = 0
-                    for u in 0...t { let e = expf(p[u] - mx); p[u] = e; sum += e }
+                    for u in 0...t { let e = expf(row[u] - mx); row[u] = e; sum += e }
                     let inv = 1 / sum
-                    for u in 0...t { p[u] *= inv }
-                    for u in (t + 1)..<T { p[u] = 0 }
-                    let o = out + (b * T + t) * s.outStride + h * hd
-                    for i in 0..<hd { o[i] = 0 }
-                    for u in 0...t {
-                        let vu = v + (b * T + u) * s.vStride + kh * hd, pu = rounds ? half(p[u]) : p[u]
-                        for i in 0..<hd { o[i] += pu * vu[i] }
-                    }
+                    for u in 0...t { row[u] *= inv }
+                    for u in (t + 1)..<T { row[u] = 0 }
                 }
+                for u in 0..<T { for i in 0..<hd { vt[i * T + u] = vb[u * s.vStride + i] } }
+                var pa = ConstFloatPtr(p)
+                if rounds { for i in 0..<(T * T) { pr[i] = half(p[i]) }; pa = ConstFloatPtr(pr) }
+                llmopt_gemm_pack_a(Int32(T), Int32(T), pa, Int32(T), packed)
+                llmopt_gemm_nt_packed(Int32(T), Int32(hd), Int32(T), packed, UnsafeRawPointer(vt), Int32(LLMOPT_W_F32), T * 4,
+                                      out + b * T * s.outStride + h * hd, Int32(s.outStride))
             }
         }
     }
 
-    /// dq, dk, dv (=) from dout. Jobs are (sequence, kv head) so that the query heads sharing a
-    /// kv head add into its dk/dv from one thread. `scratch` needs threads·T floats.
+    /// dq, dk, dv (=) from dout, on the packed GEMM. Jobs are (sequence, kv head), so the query
+    /// heads sharing a kv head add into its dk/dv from one thread:
+    /// dP = dO·vᵀ; dS = P∘(dP − rowsum(P∘dP))/√hd; dq = dS·k; dk += dSᵀ·q; dv += Pᵀ·dO.
     static func attentionBackward(dq: FloatPtr, dk: FloatPtr, dv: FloatPtr, dout: ConstFloatPtr, probs: ConstFloatPtr,
                                   q: ConstFloatPtr, k: ConstFloatPtr, v: ConstFloatPtr, shape s: AttentionShape) {
         let T = s.seq, hd = s.headDim, group = s.heads / s.kvHeads
         let scale = 1 / Float(hd).squareRoot()
+        let packFloats = llmopt_gemm_packed_a_floats(Int32(T), Int32(max(T, hd)))
+        let f32 = Int32(LLMOPT_W_F32)
         Parallel.forRanges(s.batch * s.kvHeads) { range in
-            let dp = FloatPtr.allocate(capacity: T)
-            defer { dp.deallocate() }
+            let packed = FloatPtr.allocate(capacity: packFloats)
+            let ds = FloatPtr.allocate(capacity: T * T), dst = FloatPtr.allocate(capacity: T * T)
+            let kt = FloatPtr.allocate(capacity: hd * T), xt = FloatPtr.allocate(capacity: hd * T), acc = FloatPtr.allocate(capacity: T * hd)
+            defer { [packed, ds, dst, kt, xt, acc].forEach { $0.deallocate() } }
             for job in range {
                 let b = job / s.kvHeads, kh = job % s.kvHeads
-                for t in 0..<T {
-                    let dkt = dk + (b * T + t) * s.kStride + kh * hd, dvt = dv + (b * T + t) * s.vStride + kh * hd
-                    for i in 0..<hd { dkt[i] = 0; dvt[i] = 0 }
-                }
+                let kb = k + b * T * s.kStride + kh * hd, vb = v + b * T * s.vStride + kh * hd
+                let dkb = dk + b * T * s.kStride + kh * hd, dvb = dv + b * T * s.vStride + kh * hd
+                for t in 0..<T { for i in 0..<hd { dkb[t * s.kStride + i] = 0; dvb[t * s.vStride + i] = 0 } }
+                for u in 0..<T { for i in 0..<hd { kt[i * T + u] = kb[u * s.kStride + i] } }
                 for h in (kh * group)..<((kh + 1) * group) {
+                    let p = probs + (b * s.heads + h) * T * T
+                    let dob = dout + b * T * s.outStride + h * hd, qb = q + b * T * s.qStride + h * hd
+                    let dqb = dq + b * T * s.qStride + h * hd
+                    // dP = dO · vᵀ
+                    llmopt_gemm_pack_a(Int32(T), Int32(hd), dob, Int32(s.outStride), packed)
+                    llmopt_gemm_nt_packed(Int32(T), Int32(T), Int32(hd), packed, UnsafeRawPointer(vb), f32, s.vStride * 4, ds, Int32(T))
                     for t in 0..<T {
-                        let p = probs + ((b * s.heads + h) * T + t) * T
-                        let dot = dout + (b * T + t) * s.outStride + h * hd
-                        let qt = q + (b * T + t) * s.qStride + h * hd
-                        let dqt = dq + (b * T + t) * s.qStride + h * hd
-                        var sum: Float = 0
-                        for u in 0...t {
-                            let vu = v + (b * T + u) * s.vStride + kh * hd
-                            let dvu = dv + (b * T + u) * s.vStride + kh * hd
-                            var d: Float = 0
-                            let pu = p[u]
-                            for i in 0..<hd { d += dot[i] * vu[i]; dvu[i] += pu * dot[i] }
-                            dp[u] = d
-                            sum += pu * d
-                        }
-                        for i in 0..<hd { dqt[i] = 0 }
-                        for u in 0...t {
-                            let ds = p[u] * (dp[u] - sum) * scale
-                            let ku = k + (b * T + u) * s.kStride + kh * hd
-                            let dku = dk + (b * T + u) * s.kStride + kh * hd
-                            for i in 0..<hd { dqt[i] += ds * ku[i]; dku[i] += ds * qt[i] }
-                        }
+                        let pr = p + t * T, dr = ds + t * T
+                        var dot: Float = 0
+                        for u in 0...t { dot += pr[u] * dr[u] }
+                        for u in 0...t { dr[u] = pr[u] * (dr[u] - dot) * scale }
+                        for u in (t + 1)..<T { dr[u] = 0 }
                     }
+                    // dv += Pᵀ · dO
+                    for t in 0..<T { for u in 0..<T { dst[u * T + t] = p[t * T + u] } }
+                    for t in 0..<T { for i in 0..<hd { xt[i * T + t] = dob[t * s.outStride + i] } }
+                    llmopt_gemm_pack_a(Int32(T), Int32(T), dst, Int32(T), packed)
+                    llmopt_gemm_nt_packed(Int32(T), Int32(hd), Int32(T), packed, UnsafeRawPointer(xt), f32, T * 4, acc, Int32(hd))
+                    for u in 0..<T { for i in 0..<hd { dvb[u * s.vStride + i] += acc[u * hd + i] } }
+                    // dq = dS · k
+                    llmopt_gemm_pack_a(Int32(T), Int32(T), ds, Int32(T), packed)
+                    llmopt_gemm_nt_packed(Int32(T), Int32(hd), Int32(T), packed, UnsafeRawPointer(kt), f32, T * 4, dqb, Int32(s.qStride))
+                    // dk += dSᵀ · q
+                    for t in 0..<T { for u in 0..<T { dst[u * T + t] = ds[t * T + u] } }
+                    for t in 0..<T { for i in 0..<hd { xt[i * T + t] = qb[t * s.qStride + i] } }
+                    llmopt_gemm_pack_a(Int32(T), Int32(T), dst, Int32(T), packed)
+                    llmopt_gemm_nt_packed(Int32(T), Int32(hd), Int32(T), packed, UnsafeRawPointer(xt), f32, T * 4, acc, Int32(hd))
+                    for u in 0..<T { for i in 0..<hd { dkb[u * s.kStride + i] += acc[u * hd + i] } }
                 }
             }
         }
@@ -373,6 +390,91 @@ final class Scratch {
 
 /// Naive references of the GEMM-based kernels (the tests compare the fast ones against these).
 enum TrainingReference {
+    // Causal attention as plain loops over (sequence, head) and positions.
+    /// `roundScores` (autocast): scores q·kᵀ and their scaling rounded to bfloat16 (or float16), and
+    /// the probabilities rounded where they multiply v, as PyTorch's autocast does.
+    static func attentionForward(out: FloatPtr, probs: FloatPtr, q: ConstFloatPtr, k: ConstFloatPtr, v: ConstFloatPtr, shape s: TrainOps.AttentionShape,
+                                 roundScores: TrainingPrecision = .fp32) {
+        let half: (Float) -> Float = roundScores == .fp16 ? Precision.fp16 : Precision.bf16
+        let rounds = roundScores != .fp32
+        let T = s.seq, hd = s.headDim, group = s.heads / s.kvHeads
+        let scale = 1 / Float(hd).squareRoot()
+        Parallel.forRanges(s.batch * s.heads) { range in
+            for job in range {
+                let b = job / s.heads, h = job % s.heads, kh = h / group
+                for t in 0..<T {
+                    let qt = q + (b * T + t) * s.qStride + h * hd
+                    let p = probs + ((b * s.heads + h) * T + t) * T
+                    var mx = -Float.infinity
+                    for u in 0...t {
+                        let ku = k + (b * T + u) * s.kStride + kh * hd
+                        var dot: Float = 0
+                        for i in 0..<hd { dot += qt[i] * ku[i] }
+                        let sc = rounds ? half(half(dot) * scale) : dot * scale
+                        p[u] = sc
+                        mx = max(mx, sc)
+                    }
+                    var sum: Float = 0
+                    for u in 0...t { let e = expf(p[u] - mx); p[u] = e; sum += e }
+                    let inv = 1 / sum
+                    for u in 0...t { p[u] *= inv }
+                    for u in (t + 1)..<T { p[u] = 0 }
+                    let o = out + (b * T + t) * s.outStride + h * hd
+                    for i in 0..<hd { o[i] = 0 }
+                    for u in 0...t {
+                        let vu = v + (b * T + u) * s.vStride + kh * hd, pu = rounds ? half(p[u]) : p[u]
+                        for i in 0..<hd { o[i] += pu * vu[i] }
+                    }
+                }
+            }
+        }
+    }
+
+    /// dq, dk, dv (=) from dout. Jobs are (sequence, kv head) so that the query heads sharing a
+    /// kv head add into its dk/dv from one thread. `scratch` needs threads·T floats.
+    static func attentionBackward(dq: FloatPtr, dk: FloatPtr, dv: FloatPtr, dout: ConstFloatPtr, probs: ConstFloatPtr,
+                                  q: ConstFloatPtr, k: ConstFloatPtr, v: ConstFloatPtr, shape s: TrainOps.AttentionShape) {
+        let T = s.seq, hd = s.headDim, group = s.heads / s.kvHeads
+        let scale = 1 / Float(hd).squareRoot()
+        Parallel.forRanges(s.batch * s.kvHeads) { range in
+            let dp = FloatPtr.allocate(capacity: T)
+            defer { dp.deallocate() }
+            for job in range {
+                let b = job / s.kvHeads, kh = job % s.kvHeads
+                for t in 0..<T {
+                    let dkt = dk + (b * T + t) * s.kStride + kh * hd, dvt = dv + (b * T + t) * s.vStride + kh * hd
+                    for i in 0..<hd { dkt[i] = 0; dvt[i] = 0 }
+                }
+                for h in (kh * group)..<((kh + 1) * group) {
+                    for t in 0..<T {
+                        let p = probs + ((b * s.heads + h) * T + t) * T
+                        let dot = dout + (b * T + t) * s.outStride + h * hd
+                        let qt = q + (b * T + t) * s.qStride + h * hd
+                        let dqt = dq + (b * T + t) * s.qStride + h * hd
+                        var sum: Float = 0
+                        for u in 0...t {
+                            let vu = v + (b * T + u) * s.vStride + kh * hd
+                            let dvu = dv + (b * T + u) * s.vStride + kh * hd
+                            var d: Float = 0
+                            let pu = p[u]
+                            for i in 0..<hd { d += dot[i] * vu[i]; dvu[i] += pu * dot[i] }
+                            dp[u] = d
+                            sum += pu * d
+                        }
+                        for i in 0..<hd { dqt[i] = 0 }
+                        for u in 0...t {
+                            let ds = p[u] * (dp[u] - sum) * scale
+                            let ku = k + (b * T + u) * s.kStride + kh * hd
+                            let dku = dk + (b * T + u) * s.kStride + kh * hd
+                            for i in 0..<hd { dqt[i] += ds * ku[i]; dku[i] += ds * qt[i] }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+
     /// y[n, out] = x · Wᵀ (+ bias), a plain triple loop.
     static func linearForward(_ y: FloatPtr, _ x: ConstFloatPtr, rows n: Int, weight w: ConstFloatPtr, out: Int, in k: Int, bias: ConstFloatPtr? = nil) {
         for r in 0..<n {

@@ -153,20 +153,22 @@ public final class TrainingGraph: @unchecked Sendable {
         return sum / Double(predictions)
     }
 
-    /// Weights as the matmuls see them: the master copy, or its bf16 rounding under autocast.
+    /// Weights as the matmuls see them: the master copy, or (autocast) its rounding, made again
+    /// at each use into one transient buffer rather than kept: rounding is cheap beside the
+    /// product, and a kept copy would cost as much memory as the weights.
     private func matmulWeight(_ name: String) -> ConstFloatPtr {
         let w = parameters.value(name)
         guard autocastBF16, let e = parameters.entry(name) else { return ConstFloatPtr(w) }
-        let key = "bf16:" + name
-        let r = acts!.get(key, e.count)
+        let r = scratch.buffer(12, count: e.count)
         roundHalf(r, w, count: e.count)
         return ConstFloatPtr(r)
     }
 
-    /// Input rows as the matmuls see them (rounded to bf16 under autocast, into `key`).
+    /// Input rows as the matmuls see them (autocast: rounded into a transient buffer; `key` is
+    /// only a label: the float32 activations are what is kept for the backward pass).
     private func matmulInput(_ x: FloatPtr, count: Int, key: String) -> ConstFloatPtr {
         guard autocastBF16 else { return ConstFloatPtr(x) }
-        let r = acts!.get("bf16in:" + key, count)
+        let r = scratch.buffer(13, count: count)
         roundHalf(r, x, count: count)
         return ConstFloatPtr(r)
     }
@@ -251,14 +253,9 @@ public final class TrainingGraph: @unchecked Sendable {
             return
         }
         // Autocast: q·kᵀ and probs·v take bf16 inputs and give bf16 outputs.
-        let N = shape.batch * shape.seq
-        let qb = acts!.get("bf16q.\(l)", N * shape.qStride), kb = acts!.get("bf16k.\(l)", N * shape.kStride)
-        let vb = acts!.get("bf16v.\(l)", N * shape.vStride)
-        roundHalf(qb, q, count: N * shape.qStride)
-        roundHalf(kb, k, count: N * shape.kStride)
-        roundHalf(vb, v, count: N * shape.vStride)
+        let (qb, kb, vb) = roundedAttentionInputs(q, k, v, shape)
         TrainOps.attentionForward(out: ao, probs: probs, q: qb, k: kb, v: vb, shape: shape, roundScores: autocast)
-        roundHalf(ao, ao, count: N * shape.outStride)
+        roundHalf(ao, ao, count: shape.batch * shape.seq * shape.outStride)
     }
 
     private func llamaBackward(ids: [Int], a: Activations) {
@@ -308,20 +305,34 @@ public final class TrainingGraph: @unchecked Sendable {
         TrainOps.embeddingBackward(dTable: parameters.grad(embedName), dx: dres, ids: ids, dim: d)
     }
 
-    /// q, k, v as the attention saw them (their bf16 roundings under autocast).
+    /// q, k, v as the attention saw them (under autocast, rounded again from the kept float32 ones).
     private func attentionInputs(_ l: Int, N: Int, shape: TrainOps.AttentionShape) -> (ConstFloatPtr, ConstFloatPtr, ConstFloatPtr) {
         let a = acts!
-        if autocastBF16 {
-            return (ConstFloatPtr(a.get("bf16q.\(l)", N * shape.qStride)), ConstFloatPtr(a.get("bf16k.\(l)", N * shape.kStride)),
-                    ConstFloatPtr(a.get("bf16v.\(l)", N * shape.vStride)))
-        }
+        let q, k, v: ConstFloatPtr
         if config.architecture == .gpt2 {
             let qkv = a.get("qkv.\(l)", N * shape.qStride)
             let w = shape.outStride
-            return (ConstFloatPtr(qkv), ConstFloatPtr(qkv + w), ConstFloatPtr(qkv + 2 * w))
+            (q, k, v) = (ConstFloatPtr(qkv), ConstFloatPtr(qkv + w), ConstFloatPtr(qkv + 2 * w))
+        } else {
+            (q, k, v) = (ConstFloatPtr(a.get("q.\(l)", N * shape.qStride)), ConstFloatPtr(a.get("k.\(l)", N * shape.kStride)),
+                         ConstFloatPtr(a.get("v.\(l)", N * shape.vStride)))
         }
-        return (ConstFloatPtr(a.get("q.\(l)", N * shape.qStride)), ConstFloatPtr(a.get("k.\(l)", N * shape.kStride)),
-                ConstFloatPtr(a.get("v.\(l)", N * shape.vStride)))
+        return autocastBF16 ? roundedAttentionInputs(q, k, v, shape) : (q, k, v)
+    }
+
+    /// Autocast's q, k, v: rounded copies in transient buffers (GPT-2's share one fused row).
+    private func roundedAttentionInputs(_ q: ConstFloatPtr, _ k: ConstFloatPtr, _ v: ConstFloatPtr,
+                                        _ shape: TrainOps.AttentionShape) -> (ConstFloatPtr, ConstFloatPtr, ConstFloatPtr) {
+        // Rows are `stride` apart but only `width` long (GPT-2's q, k, v sit side by side in one row):
+        // copy up to the end of the last row, never past the buffer.
+        let N = shape.batch * shape.seq, hd = shape.headDim
+        let qn = (N - 1) * shape.qStride + shape.heads * hd, kn = (N - 1) * shape.kStride + shape.kvHeads * hd
+        let vn = (N - 1) * shape.vStride + shape.kvHeads * hd
+        let qb = scratch.buffer(14, count: qn), kb = scratch.buffer(15, count: kn), vb = scratch.buffer(16, count: vn)
+        roundHalf(qb, q, count: qn)
+        roundHalf(kb, k, count: kn)
+        roundHalf(vb, v, count: vn)
+        return (ConstFloatPtr(qb), ConstFloatPtr(kb), ConstFloatPtr(vb))
     }
 
     // MARK: GPT-2

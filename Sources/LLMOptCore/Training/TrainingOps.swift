@@ -376,7 +376,7 @@ enum TrainOps {
 
 /// Scratch buffers reused across calls, by slot; each grows to the largest request.
 final class Scratch {
-    private var buffers: [FloatBuffer?] = Array(repeating: nil, count: 16)
+    private var buffers: [FloatBuffer?] = Array(repeating: nil, count: 20)
 
     func buffer(_ slot: Int, count: Int) -> FloatPtr {
         if let b = buffers[slot], b.count >= count { return b.pointer }

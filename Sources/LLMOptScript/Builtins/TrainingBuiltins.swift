@@ -29,7 +29,7 @@ extension Builtins {
                 summary: """
                 Trains a copy of the model on a text and returns a report: .model (the trained copy), .log (the loss curve \
                 as a plot), .losses, .lrs, .grad_norms, .eval_losses, .tokens_per_s (excluding step 1), .seconds, \
-                .peak_rss_bytes, .final_loss, .steps, .interrupted. Ctrl-C stops after the current step and keeps what was trained.
+                .peak_rss_bytes, .activation_bytes (activations and backward scratch), .state_bytes (weights, gradients, optimizer state), .final_loss, .steps, .interrupted. Ctrl-C stops after the current step and keeps what was trained.
                 """,
                 math: """
                 Data: step s trains on ids[(s−1)·B·T ..< s·B·T] as B rows of T tokens (or B windows drawn from the seed).
@@ -114,6 +114,8 @@ extension Builtins {
         f["tokens_per_s"] = .number(t.tokensPerSecond)
         f["seconds"] = .number(seconds)
         f["peak_rss_bytes"] = .number(Double(peakRSS()))
+        f["activation_bytes"] = .number(Double(t.graph.activationBytes))
+        f["state_bytes"] = .number(Double(t.graph.parameters.count * 4 * (o.optimizer == .adamw ? 4 : (o.momentum > 0 ? 3 : 2))))
         f["final_loss"] = log.last.map { .number($0.loss) } ?? .null
         f["steps"] = .number(Double(t.completedSteps))
         f["interrupted"] = .bool(t.completedSteps < o.steps)

@@ -26,8 +26,8 @@ final class ExampleScriptTests: XCTestCase {
             "  Q8_0  ", "  Q4_0  ", "KLD", "top-1", "int4 g128, RTN -> GPTQ: ppl ", "x smaller, decode ",
         ],
         "training.llmopt": [
-            "before: held-out ppl ", "trained 24 steps: loss ", "plot training loss", "after:  held-out ppl ",
-            "held-out loss at steps 8, 16, 24:", "held-out perplexity improved by ",
+            "before: held-out ppl ", "trained 16 steps: loss ", "plot training loss", "after:  held-out ppl ",
+            "held-out loss at steps 8 and 16:", "held-out perplexity improved by ",
         ],
         "mixed-precision.llmopt": [
             "fp32 | ", "bf16 autocast | ", "fp16 + loss scaling | ", "fp32, 4 micro-batches | ", "bf16 vs fp32: loss at step 1 differs by",

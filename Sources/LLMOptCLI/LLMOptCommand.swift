@@ -10,7 +10,7 @@ public struct LLMOptCommand: ParsableCommand {
         Scripts: `llmopt FILE.llmopt`, `llmopt run FILE.llmopt --notebook OUT.html`, `llmopt -e 'CODE'`,
         `llmopt check FILE`; with no arguments, the interactive REPL.
         """,
-        subcommands: [InspectCommand.self, PerplexityCommand.self, GenerateCommand.self, BenchCommand.self]
+        subcommands: [InspectCommand.self, PerplexityCommand.self, GenerateCommand.self, BenchCommand.self, TrainCommand.self]
     )
     public init() {}
 }

@@ -2,7 +2,8 @@
 // shapes, GB/s of the decode GEMV for every weight type, and the per-call cost of small layers.
 // Best of N runs: the machine is shared, so the best run is the one least disturbed.
 // Scripts/bench-gemm runs it with 1 and 2 threads beside numpy. With --pruning it runs
-// PruningBench.swift instead (Scripts/bench-pruning).
+// PruningBench.swift instead (Scripts/bench-pruning); with --training PRECISION, TrainingBench.swift
+// (Scripts/bench-train).
 import CLLMOptKernels
 import Foundation
 import LLMOptCore
@@ -72,6 +73,10 @@ let load = (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.spli
 if args.contains("--models") {
     let only = args.firstIndex(of: "--only").map { args[args.index(after: $0)] }
     do { try runModelBenchmarks(runs: quick ? 2 : 5, only: only) } catch { print("error: \(error)"); exit(1) }
+    exit(0)
+}
+if args.contains("--training") {
+    do { try runTrainingBench(arguments: args) } catch { FileHandle.standardError.write("llmopt-bench: \(error)\n".data(using: .utf8)!); exit(1) }
     exit(0)
 }
 print("llmopt kernels: isa \(String(cString: llmopt_kernels_isa())), threads \(Parallel.threadCount) (best of \(runs) runs; load average \(load))")

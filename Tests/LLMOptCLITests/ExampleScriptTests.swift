@@ -25,6 +25,15 @@ final class ExampleScriptTests: XCTestCase {
             "  float32  ", "  float16  ", "  int8 RTN g128  ", "  int4 RTN g128  ", "  int4 GPTQ g128  ", "  int4 AWQ g128  ",
             "  Q8_0  ", "  Q4_0  ", "KLD", "top-1", "int4 g128, RTN -> GPTQ: ppl ", "x smaller, decode ",
         ],
+        "training.llmopt": [
+            "before: held-out ppl ", "trained 16 steps: loss ", "plot training loss", "after:  held-out ppl ",
+            "held-out loss at steps 8 and 16:", "held-out perplexity improved by ",
+        ],
+        "mixed-precision.llmopt": [
+            "fp32 | ", "bf16 autocast | ", "fp16 + loss scaling | ", "fp32, 4 micro-batches | ", "bf16 vs fp32: loss at step 1 differs by",
+            "fp16 vs fp32: loss at step 1 differs by", "accumulation: largest loss difference to the big batch",
+            "claim 'mixed precision shortens training", "claim 'accumulation gives large batches without extra memory'",
+        ],
     ]
 
     func testEveryExampleIsCovered() throws {
@@ -36,6 +45,8 @@ final class ExampleScriptTests: XCTestCase {
     func testQuickstart() throws { try runExample("quickstart.llmopt") }
     func testPruningLesson() throws { try runExample("pruning.llmopt") }
     func testQuantizationLesson() throws { try runExample("quantization.llmopt") }
+    func testTrainingLesson() throws { try runExample("training.llmopt") }
+    func testMixedPrecisionLesson() throws { try runExample("mixed-precision.llmopt") }
 
     private func runExample(_ file: String) throws {
         // Every example runs on what Scripts/fetch-models brings from PyPI.

@@ -1,0 +1,124 @@
+import Foundation
+
+/// A model's trainable parameters as float32 "master" copies, with a gradient of the same shape
+/// for each, all in two flat arrays (so the optimizer, clipping and checkpoints walk one buffer).
+/// Names and shapes are the `Model`'s (Hugging Face names, linear weights `[out, in]`).
+public final class ParameterSet: @unchecked Sendable {
+    public struct Entry: Sendable {
+        public let name: String
+        public let shape: [Int]
+        public let offset: Int
+        public var count: Int { shape.reduce(1, *) }
+        /// AdamW decays matrices (rank ≥ 2, embeddings included), never vectors (norms, biases).
+        public var decays: Bool { shape.count >= 2 }
+    }
+
+    public let entries: [Entry]
+    public let count: Int
+    let values: FloatPtr
+    let grads: FloatPtr
+    private let index: [String: Int]
+
+    /// Float32 copies of `names` of `model` (dequantized or converted when stored otherwise).
+    public init(model: Model, names: [String]) throws {
+        var entries: [Entry] = [], offset = 0
+        for name in names {
+            let t = try model.weight(name)
+            entries.append(Entry(name: name, shape: t.shape, offset: offset))
+            offset += t.count
+        }
+        self.entries = entries
+        count = offset
+        values = FloatPtr.allocate(capacity: max(offset, 1))
+        grads = FloatPtr.allocate(capacity: max(offset, 1))
+        grads.initialize(repeating: 0, count: max(offset, 1))
+        var idx: [String: Int] = [:]
+        for (i, e) in entries.enumerated() {
+            idx[e.name] = i
+            let t = try model.weight(e.name)
+            Dequantize.row(from: t.rawPointer, dtype: t.dtype, count: t.count, into: values + e.offset)
+        }
+        index = idx
+    }
+
+    deinit {
+        values.deallocate()
+        grads.deallocate()
+    }
+
+    public func entry(_ name: String) -> Entry? { index[name].map { entries[$0] } }
+
+    func value(_ name: String) -> FloatPtr { values + entries[index[name]!].offset }
+    func grad(_ name: String) -> FloatPtr { grads + entries[index[name]!].offset }
+
+    public func zeroGradients() { grads.update(repeating: 0, count: count) }
+
+    /// A parameter's current values (copy).
+    public func values(_ name: String) -> [Float] {
+        guard let e = entry(name) else { return [] }
+        return Array(UnsafeBufferPointer(start: values + e.offset, count: e.count))
+    }
+
+    /// A parameter's accumulated gradient (copy).
+    public func gradient(_ name: String) -> [Float] {
+        guard let e = entry(name) else { return [] }
+        return Array(UnsafeBufferPointer(start: grads + e.offset, count: e.count))
+    }
+
+    /// Overwrites a parameter's values (checkpoints, tests).
+    public func setValues(_ name: String, _ v: [Float]) {
+        guard let e = entry(name) else { return }
+        precondition(v.count == e.count, "\(name): \(v.count) values for \(e.count)")
+        v.withUnsafeBufferPointer { (values + e.offset).update(from: $0.baseAddress!, count: e.count) }
+    }
+
+    /// Raw access to all values / gradients in entry order (optimizers, checkpoints).
+    public func withValues<R>(_ body: (UnsafeMutableBufferPointer<Float>) throws -> R) rethrows -> R {
+        try body(UnsafeMutableBufferPointer(start: values, count: count))
+    }
+    public func withGradients<R>(_ body: (UnsafeMutableBufferPointer<Float>) throws -> R) rethrows -> R {
+        try body(UnsafeMutableBufferPointer(start: grads, count: count))
+    }
+
+    /// L2 norm of one parameter's gradient and of all of them (float64 sums of float32 squares).
+    public func gradientNorm(_ name: String) -> Double {
+        guard let e = entry(name) else { return 0 }
+        return Self.sumSquares(grads + e.offset, e.count).squareRoot()
+    }
+
+    /// The global gradient norm: sqrt(Σ over parameters of ‖g‖²), as `clip_grad_norm_` computes it.
+    public func globalGradientNorm() -> Double {
+        var total = 0.0
+        for e in entries { total += Self.sumSquares(grads + e.offset, e.count) }
+        return total.squareRoot()
+    }
+
+    static func sumSquares(_ p: ConstFloatPtr, _ n: Int) -> Double {
+        var s = 0.0, i = 0
+        while i < n {
+            var chunk: Float = 0
+            let end = min(n, i + 256)
+            // Float partial sums over short runs, added in Double: accurate and vectorizable.
+            for j in i..<end { chunk += p[j] * p[j] }
+            s += Double(chunk)
+            i = end
+        }
+        return s
+    }
+
+    /// Multiplies every gradient by `factor`.
+    public func scaleGradients(_ factor: Float) {
+        for i in 0..<count { grads[i] *= factor }
+    }
+
+    /// A copy of `model` whose parameters are replaced by the current values (float32 tensors).
+    public func write(into model: Model) -> Model {
+        var m = model
+        for e in entries {
+            let t = Tensor.f32(shape: e.shape) { out in out.baseAddress!.update(from: values + e.offset, count: e.count) }
+            m = m.replacing(e.name, with: t)
+        }
+        m.format = .memory
+        return m
+    }
+}

@@ -1,0 +1,423 @@
+import Foundation
+
+/// A model set up for training: its parameters as float32 master weights with gradients, and the
+/// forward pass of its architecture over a batch of B rows of T tokens that keeps the activations
+/// the backward pass needs, then the backward pass itself (llm.c style: explicit pairs, no tape).
+///
+/// Every row uses positions 0..T−1 with causal attention; the loss is the mean next-token
+/// cross-entropy over the B·(T−1) predictions (the last position of each row predicts nothing).
+public final class TrainingGraph: @unchecked Sendable {
+    public let config: ModelConfig
+    public let parameters: ParameterSet
+    let headName: String
+    let embedName: String
+    let layers: [LayerShape]
+    let vocab: Int
+    /// Autocast: inputs, weights and outputs of every matmul rounded to bfloat16 or float16
+    /// (float32 accumulation inside, float32 master weights); fp32: no rounding.
+    public var autocast: TrainingPrecision = .fp32
+    private var autocastBF16: Bool { autocast != .fp32 }
+
+    private func roundHalf(_ dst: FloatPtr, _ src: ConstFloatPtr, count: Int) {
+        if autocast == .fp16 { Precision.roundToFP16(dst, src, count: count) } else { Precision.roundToBF16(dst, src, count: count) }
+    }
+
+    struct LayerShape {
+        let prefix: String
+        let heads: Int, kvHeads: Int, ffn: Int
+        var qWidth: Int, kvWidth: Int
+    }
+
+    public init(model: Model) throws {
+        config = model.config
+        let c = model.config, d = c.hiddenSize, hd = c.headDim
+        var names: [String] = []
+        var layers: [LayerShape] = []
+        switch c.architecture {
+        case .llama:
+            embedName = "model.embed_tokens.weight"
+            headName = model["lm_head.weight"] != nil ? "lm_head.weight" : embedName
+            names.append(embedName)
+            for l in 0..<c.numLayers {
+                let p = "model.layers.\(l)."
+                let q = try WeightCheck.matrix(model, p + "self_attn.q_proj.weight", columns: d)
+                let k = try WeightCheck.matrix(model, p + "self_attn.k_proj.weight", columns: d)
+                let gate = try WeightCheck.matrix(model, p + "mlp.gate_proj.weight", columns: d)
+                let heads = q.shape[0] / hd, kvHeads = k.shape[0] / hd
+                guard heads > 0, kvHeads > 0, heads % kvHeads == 0 else {
+                    throw LLMOptError.invalidArgument(name: "model", reason: "layer \(l): \(heads) heads over \(kvHeads) kv heads")
+                }
+                layers.append(LayerShape(prefix: p, heads: heads, kvHeads: kvHeads, ffn: gate.shape[0],
+                                         qWidth: heads * hd, kvWidth: kvHeads * hd))
+                names += ["input_layernorm.weight", "self_attn.q_proj.weight", "self_attn.k_proj.weight", "self_attn.v_proj.weight",
+                          "self_attn.o_proj.weight", "post_attention_layernorm.weight", "mlp.gate_proj.weight", "mlp.up_proj.weight",
+                          "mlp.down_proj.weight"].map { p + $0 }
+            }
+            names.append("model.norm.weight")
+        case .gpt2:
+            embedName = "transformer.wte.weight"
+            headName = model["lm_head.weight"] != nil ? "lm_head.weight" : embedName
+            names += [embedName, "transformer.wpe.weight"]
+            for l in 0..<c.numLayers {
+                let p = "transformer.h.\(l)."
+                let attn = try WeightCheck.matrix(model, p + "attn.c_attn.weight", columns: d)
+                let fc = try WeightCheck.matrix(model, p + "mlp.c_fc.weight", columns: d)
+                let heads = attn.shape[0] / (3 * hd)
+                layers.append(LayerShape(prefix: p, heads: heads, kvHeads: heads, ffn: fc.shape[0], qWidth: heads * hd, kvWidth: heads * hd))
+                names += ["ln_1.weight", "ln_1.bias", "attn.c_attn.weight", "attn.c_attn.bias", "attn.c_proj.weight", "attn.c_proj.bias",
+                          "ln_2.weight", "ln_2.bias", "mlp.c_fc.weight", "mlp.c_fc.bias", "mlp.c_proj.weight", "mlp.c_proj.bias"].map { p + $0 }
+            }
+            names += ["transformer.ln_f.weight", "transformer.ln_f.bias"]
+        }
+        if headName == "lm_head.weight" { names.append(headName) }
+        // Keep the model file's order where it has one (checkpoints and listings read alike).
+        let order = Dictionary(uniqueKeysWithValues: model.weightOrder.enumerated().map { ($1, $0) })
+        names.sort { (order[$0] ?? Int.max, $0) < (order[$1] ?? Int.max, $1) }
+        parameters = try ParameterSet(model: model, names: names)
+        guard let head = parameters.entry(headName), head.shape.count == 2, head.shape[1] == d else {
+            throw LLMOptError.invalidArgument(name: "model", reason: "no output projection of width \(d)")
+        }
+        vocab = head.shape[0]
+        self.layers = layers
+    }
+
+    // MARK: Activations
+
+    /// Everything the forward pass keeps for the backward pass, for one (B, T).
+    final class Activations {
+        let batch: Int, seq: Int
+        var buffers: [String: FloatBuffer] = [:]
+        init(batch: Int, seq: Int) { self.batch = batch; self.seq = seq }
+        func get(_ key: String, _ count: Int) -> FloatPtr {
+            if let b = buffers[key], b.count >= count { return b.pointer }
+            let b = FloatBuffer(count: count)
+            buffers[key] = b
+            return b.pointer
+        }
+        var byteCount: Int { buffers.values.reduce(0) { $0 + $1.count * 4 } }
+    }
+
+    private var acts: Activations?
+    private let scratch = Scratch()
+    private var ropeTable: RoPETable?
+
+    /// Bytes held by activations and backward scratch (after the last step).
+    public var activationBytes: Int { (acts?.byteCount ?? 0) + scratch.byteCount }
+
+    func activations(batch: Int, seq: Int) -> Activations {
+        if let a = acts, a.batch == batch, a.seq == seq { return a }
+        let a = Activations(batch: batch, seq: seq)
+        acts = a
+        return a
+    }
+
+    func rope(seq: Int) -> RoPETable {
+        if let r = ropeTable, r.cos.count >= seq * config.headDim / 2 { return r }
+        let r = RoPETable(positions: seq, headDim: config.headDim, theta: config.ropeTheta)
+        ropeTable = r
+        return r
+    }
+
+    // MARK: Forward and backward
+
+    /// Runs the forward pass on `ids` (B·T tokens, row-major) and, when `backward`, adds
+    /// d(loss · gradScale)/d(parameter) into the gradients. Returns the mean loss over the
+    /// B·(T−1) predictions; `nll` receives each position's loss ([B·T], last positions untouched).
+    @discardableResult
+    public func run(ids: [Int], batch B: Int, seq T: Int, backward: Bool = true, gradScale: Float = 1,
+                    nll: UnsafeMutablePointer<Float>? = nil) throws -> Double {
+        guard B > 0, T > 1, ids.count == B * T else {
+            throw LLMOptError.invalidArgument(name: "batch", reason: "\(ids.count) ids for \(B) rows of \(T) tokens (T must be at least 2)")
+        }
+        if let bad = ids.first(where: { $0 < 0 || $0 >= (parameters.entry(embedName)?.shape[0] ?? 0) }) {
+            throw LLMOptError.invalidArgument(name: "ids", reason: "token id \(bad) is outside the embedding table")
+        }
+        if config.architecture == .gpt2, let wpe = parameters.entry("transformer.wpe.weight"), T > wpe.shape[0] {
+            throw LLMOptError.invalidArgument(name: "seq", reason: "GPT-2 has \(wpe.shape[0]) learned positions; cannot train on \(T)")
+        }
+        let a = activations(batch: B, seq: T)
+        let predictions = B * (T - 1)
+        let logits: FloatPtr
+        switch config.architecture {
+        case .llama: logits = llamaForward(ids: ids, a: a)
+        case .gpt2: logits = gpt2Forward(ids: ids, a: a)
+        }
+        let sum = TrainOps.crossEntropyForwardBackward(logits, ids: ids, seq: T, vocab: vocab,
+                                                       gradScale: gradScale / Float(predictions), nll: nll, backward: backward)
+        if backward {
+            switch config.architecture {
+            case .llama: llamaBackward(ids: ids, a: a)
+            case .gpt2: gpt2Backward(ids: ids, a: a)
+            }
+        }
+        return sum / Double(predictions)
+    }
+
+    /// Weights as the matmuls see them: the master copy, or (autocast) its rounding, made again
+    /// at each use into one transient buffer rather than kept: rounding is cheap beside the
+    /// product, and a kept copy would cost as much memory as the weights.
+    private func matmulWeight(_ name: String) -> ConstFloatPtr {
+        let w = parameters.value(name)
+        guard autocastBF16, let e = parameters.entry(name) else { return ConstFloatPtr(w) }
+        let r = scratch.buffer(12, count: e.count)
+        roundHalf(r, w, count: e.count)
+        return ConstFloatPtr(r)
+    }
+
+    /// Input rows as the matmuls see them (autocast: rounded into a transient buffer; `key` is
+    /// only a label: the float32 activations are what is kept for the backward pass).
+    private func matmulInput(_ x: FloatPtr, count: Int, key: String) -> ConstFloatPtr {
+        guard autocastBF16 else { return ConstFloatPtr(x) }
+        let r = scratch.buffer(13, count: count)
+        roundHalf(r, x, count: count)
+        return ConstFloatPtr(r)
+    }
+
+    /// Rounds a matmul output to bf16 in place under autocast.
+    private func matmulOutput(_ y: FloatPtr, count: Int) {
+        if autocastBF16 { roundHalf(y, y, count: count) }
+    }
+
+    private func linear(_ y: FloatPtr, _ x: ConstFloatPtr, rows n: Int, _ name: String, out: Int, in k: Int, bias: String? = nil) {
+        TrainOps.linearForward(y, x, rows: n, weight: matmulWeight(name), out: out, in: k)
+        matmulOutput(y, count: n * out)
+        if let bias {
+            let b = parameters.value(bias)
+            for r in 0..<n { for o in 0..<out { y[r * out + o] += b[o] } }
+        }
+    }
+
+    private func linearBack(dx: FloatPtr?, accumulate: Bool, dy: ConstFloatPtr, x: ConstFloatPtr, rows n: Int, _ name: String,
+                            out: Int, in k: Int, bias: String? = nil) {
+        var dyUsed = dy
+        if autocast != .fp32 {
+            // Autocast runs the backward matmuls in half precision too: their input gradient is rounded.
+            let r = scratch.buffer(11, count: n * out)
+            roundHalf(r, dy, count: n * out)
+            dyUsed = ConstFloatPtr(r)
+        }
+        TrainOps.linearBackward(dx: dx, accumulate: accumulate, dW: parameters.grad(name), dBias: bias.map { parameters.grad($0) },
+                                dy: dyUsed, x: x, weight: matmulWeight(name), rows: n, out: out, in: k, scratch: scratch)
+        if autocast == .fp16, let dx { roundHalf(dx, dx, count: n * k) }
+    }
+
+    // MARK: Llama
+
+    private func llamaForward(ids: [Int], a: Activations) -> FloatPtr {
+        let B = a.batch, T = a.seq, N = B * T, d = config.hiddenSize, hd = config.headDim, eps = config.normEps
+        let table = rope(seq: T)
+        var x = a.get("res0", N * d)
+        TrainOps.embeddingForward(x, table: parameters.value(embedName), ids: ids, dim: d)
+        for (l, L) in layers.enumerated() {
+            let p = L.prefix
+            let rstd1 = a.get("rstd1.\(l)", N), xn1 = a.get("xn1.\(l)", N * d)
+            TrainOps.rmsNormForward(xn1, rstd: rstd1, x, weight: parameters.value(p + "input_layernorm.weight"), rows: N, dim: d, eps: eps)
+            let q = a.get("q.\(l)", N * L.qWidth), k = a.get("k.\(l)", N * L.kvWidth), v = a.get("v.\(l)", N * L.kvWidth)
+            let xin = matmulInput(xn1, count: N * d, key: "xn1.\(l)")
+            linear(q, xin, rows: N, p + "self_attn.q_proj.weight", out: L.qWidth, in: d)
+            linear(k, xin, rows: N, p + "self_attn.k_proj.weight", out: L.kvWidth, in: d)
+            linear(v, xin, rows: N, p + "self_attn.v_proj.weight", out: L.kvWidth, in: d)
+            TrainOps.rope(q, rows: N, seq: T, heads: L.heads, stride: L.qWidth, table: table, interleaved: config.ropeInterleaved, inverse: false)
+            TrainOps.rope(k, rows: N, seq: T, heads: L.kvHeads, stride: L.kvWidth, table: table, interleaved: config.ropeInterleaved, inverse: false)
+            let probs = a.get("probs.\(l)", B * L.heads * T * T), ao = a.get("ao.\(l)", N * L.qWidth)
+            let shape = TrainOps.AttentionShape(batch: B, seq: T, heads: L.heads, kvHeads: L.kvHeads, headDim: hd, qStride: L.qWidth,
+                                                kStride: L.kvWidth, vStride: L.kvWidth, outStride: L.qWidth)
+            attention(ao, probs, q, k, v, shape, layer: l)
+            let mid = a.get("mid.\(l)", N * d)
+            linear(mid, matmulInput(ao, count: N * L.qWidth, key: "ao.\(l)"), rows: N, p + "self_attn.o_proj.weight", out: d, in: L.qWidth)
+            TrainOps.add(mid, x, count: N * d)
+            let rstd2 = a.get("rstd2.\(l)", N), xn2 = a.get("xn2.\(l)", N * d)
+            TrainOps.rmsNormForward(xn2, rstd: rstd2, mid, weight: parameters.value(p + "post_attention_layernorm.weight"), rows: N, dim: d, eps: eps)
+            let g = a.get("g.\(l)", N * L.ffn), u = a.get("u.\(l)", N * L.ffn), h = a.get("h.\(l)", N * L.ffn)
+            let xin2 = matmulInput(xn2, count: N * d, key: "xn2.\(l)")
+            linear(g, xin2, rows: N, p + "mlp.gate_proj.weight", out: L.ffn, in: d)
+            linear(u, xin2, rows: N, p + "mlp.up_proj.weight", out: L.ffn, in: d)
+            TrainOps.swigluForward(h, gate: g, up: u, count: N * L.ffn)
+            matmulOutput(h, count: N * L.ffn)  // autocast: silu(g)·u acts on bf16 tensors
+            let out = a.get("res\(l + 1)", N * d)
+            linear(out, matmulInput(h, count: N * L.ffn, key: "h.\(l)"), rows: N, p + "mlp.down_proj.weight", out: d, in: L.ffn)
+            TrainOps.add(out, mid, count: N * d)
+            x = out
+        }
+        let rstdF = a.get("rstdF", N), xnF = a.get("xnF", N * d)
+        TrainOps.rmsNormForward(xnF, rstd: rstdF, x, weight: parameters.value("model.norm.weight"), rows: N, dim: d, eps: eps)
+        let logits = a.get("logits", N * vocab)
+        linear(logits, matmulInput(xnF, count: N * d, key: "xnF"), rows: N, headName, out: vocab, in: d)
+        return logits
+    }
+
+    private func attention(_ ao: FloatPtr, _ probs: FloatPtr, _ q: ConstFloatPtr, _ k: ConstFloatPtr, _ v: ConstFloatPtr,
+                           _ shape: TrainOps.AttentionShape, layer l: Int) {
+        guard autocastBF16 else {
+            TrainOps.attentionForward(out: ao, probs: probs, q: q, k: k, v: v, shape: shape)
+            return
+        }
+        // Autocast: q·kᵀ and probs·v take bf16 inputs and give bf16 outputs.
+        let (qb, kb, vb) = roundedAttentionInputs(q, k, v, shape)
+        TrainOps.attentionForward(out: ao, probs: probs, q: qb, k: kb, v: vb, shape: shape, roundScores: autocast)
+        roundHalf(ao, ao, count: shape.batch * shape.seq * shape.outStride)
+    }
+
+    private func llamaBackward(ids: [Int], a: Activations) {
+        let B = a.batch, T = a.seq, N = B * T, d = config.hiddenSize, hd = config.headDim
+        let table = rope(seq: T)
+        let maxWide = max(layers.map(\.ffn).max() ?? 0, layers.map(\.qWidth).max() ?? 0)
+        let dres = scratch.buffer(4, count: N * d), dxn = scratch.buffer(5, count: N * d), dtmp = scratch.buffer(6, count: N * d)
+        let dA = scratch.buffer(7, count: N * maxWide), dB = scratch.buffer(8, count: N * maxWide)
+        let dC = scratch.buffer(9, count: N * maxWide), dD = scratch.buffer(10, count: N * maxWide)
+        let logits = a.get("logits", N * vocab), xnF = a.get("xnF", N * d)
+        linearBack(dx: dxn, accumulate: false, dy: logits, x: matmulInput(xnF, count: N * d, key: "xnF"), rows: N, headName, out: vocab, in: d)
+        TrainOps.rmsNormBackward(dx: dres, dw: parameters.grad("model.norm.weight"), dy: dxn, x: a.get("res\(layers.count)", N * d),
+                                 weight: parameters.value("model.norm.weight"), rstd: a.get("rstdF", N), rows: N, dim: d)
+        for (l, L) in layers.enumerated().reversed() {
+            let p = L.prefix
+            // MLP: res[l+1] = mid + down(silu(g)·u), g/u from xn2 = norm(mid)
+            let h = a.get("h.\(l)", N * L.ffn), g = a.get("g.\(l)", N * L.ffn), u = a.get("u.\(l)", N * L.ffn)
+            linearBack(dx: dA, accumulate: false, dy: dres, x: matmulInput(h, count: N * L.ffn, key: "h.\(l)"), rows: N,
+                       p + "mlp.down_proj.weight", out: d, in: L.ffn)
+            TrainOps.swigluBackward(dGate: dA, dUp: dB, dh: dA, gate: g, up: u, count: N * L.ffn)
+            let xn2 = matmulInput(a.get("xn2.\(l)", N * d), count: N * d, key: "xn2.\(l)")
+            linearBack(dx: dxn, accumulate: false, dy: dA, x: xn2, rows: N, p + "mlp.gate_proj.weight", out: L.ffn, in: d)
+            linearBack(dx: dxn, accumulate: true, dy: dB, x: xn2, rows: N, p + "mlp.up_proj.weight", out: L.ffn, in: d)
+            let mid = a.get("mid.\(l)", N * d)
+            TrainOps.rmsNormBackward(dx: dtmp, dw: parameters.grad(p + "post_attention_layernorm.weight"), dy: dxn, x: mid,
+                                     weight: parameters.value(p + "post_attention_layernorm.weight"), rstd: a.get("rstd2.\(l)", N), rows: N, dim: d)
+            TrainOps.add(dres, dtmp, count: N * d)
+            // Attention: mid = res[l] + o(attention(rope(q), rope(k), v))
+            let ao = a.get("ao.\(l)", N * L.qWidth)
+            linearBack(dx: dA, accumulate: false, dy: dres, x: matmulInput(ao, count: N * L.qWidth, key: "ao.\(l)"), rows: N,
+                       p + "self_attn.o_proj.weight", out: d, in: L.qWidth)
+            let shape = TrainOps.AttentionShape(batch: B, seq: T, heads: L.heads, kvHeads: L.kvHeads, headDim: hd, qStride: L.qWidth,
+                                                kStride: L.kvWidth, vStride: L.kvWidth, outStride: L.qWidth)
+            let (q, k, v) = attentionInputs(l, N: N, shape: shape)
+            TrainOps.attentionBackward(dq: dB, dk: dC, dv: dD, dout: dA, probs: a.get("probs.\(l)", B * L.heads * T * T), q: q, k: k, v: v,
+                                       shape: shape)
+            TrainOps.rope(dB, rows: N, seq: T, heads: L.heads, stride: L.qWidth, table: table, interleaved: config.ropeInterleaved, inverse: true)
+            TrainOps.rope(dC, rows: N, seq: T, heads: L.kvHeads, stride: L.kvWidth, table: table, interleaved: config.ropeInterleaved, inverse: true)
+            let xn1 = matmulInput(a.get("xn1.\(l)", N * d), count: N * d, key: "xn1.\(l)")
+            linearBack(dx: dxn, accumulate: false, dy: dB, x: xn1, rows: N, p + "self_attn.q_proj.weight", out: L.qWidth, in: d)
+            linearBack(dx: dxn, accumulate: true, dy: dC, x: xn1, rows: N, p + "self_attn.k_proj.weight", out: L.kvWidth, in: d)
+            linearBack(dx: dxn, accumulate: true, dy: dD, x: xn1, rows: N, p + "self_attn.v_proj.weight", out: L.kvWidth, in: d)
+            TrainOps.rmsNormBackward(dx: dtmp, dw: parameters.grad(p + "input_layernorm.weight"), dy: dxn, x: a.get(l == 0 ? "res0" : "res\(l)", N * d),
+                                     weight: parameters.value(p + "input_layernorm.weight"), rstd: a.get("rstd1.\(l)", N), rows: N, dim: d)
+            TrainOps.add(dres, dtmp, count: N * d)
+        }
+        TrainOps.embeddingBackward(dTable: parameters.grad(embedName), dx: dres, ids: ids, dim: d)
+    }
+
+    /// q, k, v as the attention saw them (under autocast, rounded again from the kept float32 ones).
+    private func attentionInputs(_ l: Int, N: Int, shape: TrainOps.AttentionShape) -> (ConstFloatPtr, ConstFloatPtr, ConstFloatPtr) {
+        let a = acts!
+        let q, k, v: ConstFloatPtr
+        if config.architecture == .gpt2 {
+            let qkv = a.get("qkv.\(l)", N * shape.qStride)
+            let w = shape.outStride
+            (q, k, v) = (ConstFloatPtr(qkv), ConstFloatPtr(qkv + w), ConstFloatPtr(qkv + 2 * w))
+        } else {
+            (q, k, v) = (ConstFloatPtr(a.get("q.\(l)", N * shape.qStride)), ConstFloatPtr(a.get("k.\(l)", N * shape.kStride)),
+                         ConstFloatPtr(a.get("v.\(l)", N * shape.vStride)))
+        }
+        return autocastBF16 ? roundedAttentionInputs(q, k, v, shape) : (q, k, v)
+    }
+
+    /// Autocast's q, k, v: rounded copies in transient buffers (GPT-2's share one fused row).
+    private func roundedAttentionInputs(_ q: ConstFloatPtr, _ k: ConstFloatPtr, _ v: ConstFloatPtr,
+                                        _ shape: TrainOps.AttentionShape) -> (ConstFloatPtr, ConstFloatPtr, ConstFloatPtr) {
+        // Rows are `stride` apart but only `width` long (GPT-2's q, k, v sit side by side in one row):
+        // copy up to the end of the last row, never past the buffer.
+        let N = shape.batch * shape.seq, hd = shape.headDim
+        let qn = (N - 1) * shape.qStride + shape.heads * hd, kn = (N - 1) * shape.kStride + shape.kvHeads * hd
+        let vn = (N - 1) * shape.vStride + shape.kvHeads * hd
+        let qb = scratch.buffer(14, count: qn), kb = scratch.buffer(15, count: kn), vb = scratch.buffer(16, count: vn)
+        roundHalf(qb, q, count: qn)
+        roundHalf(kb, k, count: kn)
+        roundHalf(vb, v, count: vn)
+        return (ConstFloatPtr(qb), ConstFloatPtr(kb), ConstFloatPtr(vb))
+    }
+
+    // MARK: GPT-2
+
+    private func gpt2Forward(ids: [Int], a: Activations) -> FloatPtr {
+        let B = a.batch, T = a.seq, N = B * T, d = config.hiddenSize, hd = config.headDim, eps = config.normEps
+        var x = a.get("res0", N * d)
+        TrainOps.embeddingForward(x, table: parameters.value(embedName), ids: ids, dim: d)
+        let wpe = parameters.value("transformer.wpe.weight")
+        for r in 0..<N { TrainOps.add(x + r * d, wpe + (r % T) * d, count: d) }
+        for (l, L) in layers.enumerated() {
+            let p = L.prefix, W = L.qWidth
+            let mean1 = a.get("mean1.\(l)", N), rstd1 = a.get("rstd1.\(l)", N), xn1 = a.get("xn1.\(l)", N * d)
+            TrainOps.layerNormForward(xn1, mean: mean1, rstd: rstd1, x, weight: parameters.value(p + "ln_1.weight"),
+                                      bias: parameters.value(p + "ln_1.bias"), rows: N, dim: d, eps: eps)
+            let qkv = a.get("qkv.\(l)", N * 3 * W)
+            linear(qkv, matmulInput(xn1, count: N * d, key: "xn1.\(l)"), rows: N, p + "attn.c_attn.weight", out: 3 * W, in: d,
+                   bias: p + "attn.c_attn.bias")
+            let probs = a.get("probs.\(l)", B * L.heads * T * T), ao = a.get("ao.\(l)", N * W)
+            let shape = TrainOps.AttentionShape(batch: B, seq: T, heads: L.heads, kvHeads: L.heads, headDim: hd, qStride: 3 * W,
+                                                kStride: 3 * W, vStride: 3 * W, outStride: W)
+            attention(ao, probs, qkv, qkv + W, qkv + 2 * W, shape, layer: l)
+            let mid = a.get("mid.\(l)", N * d)
+            linear(mid, matmulInput(ao, count: N * W, key: "ao.\(l)"), rows: N, p + "attn.c_proj.weight", out: d, in: W, bias: p + "attn.c_proj.bias")
+            TrainOps.add(mid, x, count: N * d)
+            let mean2 = a.get("mean2.\(l)", N), rstd2 = a.get("rstd2.\(l)", N), xn2 = a.get("xn2.\(l)", N * d)
+            TrainOps.layerNormForward(xn2, mean: mean2, rstd: rstd2, mid, weight: parameters.value(p + "ln_2.weight"),
+                                      bias: parameters.value(p + "ln_2.bias"), rows: N, dim: d, eps: eps)
+            let fc = a.get("fc.\(l)", N * L.ffn), act = a.get("act.\(l)", N * L.ffn)
+            linear(fc, matmulInput(xn2, count: N * d, key: "xn2.\(l)"), rows: N, p + "mlp.c_fc.weight", out: L.ffn, in: d, bias: p + "mlp.c_fc.bias")
+            TrainOps.geluForward(act, fc, count: N * L.ffn)
+            let out = a.get("res\(l + 1)", N * d)
+            linear(out, matmulInput(act, count: N * L.ffn, key: "act.\(l)"), rows: N, p + "mlp.c_proj.weight", out: d, in: L.ffn,
+                   bias: p + "mlp.c_proj.bias")
+            TrainOps.add(out, mid, count: N * d)
+            x = out
+        }
+        let meanF = a.get("meanF", N), rstdF = a.get("rstdF", N), xnF = a.get("xnF", N * d)
+        TrainOps.layerNormForward(xnF, mean: meanF, rstd: rstdF, x, weight: parameters.value("transformer.ln_f.weight"),
+                                  bias: parameters.value("transformer.ln_f.bias"), rows: N, dim: d, eps: eps)
+        let logits = a.get("logits", N * vocab)
+        linear(logits, matmulInput(xnF, count: N * d, key: "xnF"), rows: N, headName, out: vocab, in: d)
+        return logits
+    }
+
+    private func gpt2Backward(ids: [Int], a: Activations) {
+        let B = a.batch, T = a.seq, N = B * T, d = config.hiddenSize, hd = config.headDim
+        let maxWide = max(layers.map(\.ffn).max() ?? 0, 3 * (layers.map(\.qWidth).max() ?? 0))
+        let dres = scratch.buffer(4, count: N * d), dxn = scratch.buffer(5, count: N * d), dtmp = scratch.buffer(6, count: N * d)
+        let dA = scratch.buffer(7, count: N * maxWide), dB = scratch.buffer(8, count: N * maxWide)
+        let logits = a.get("logits", N * vocab), xnF = a.get("xnF", N * d)
+        linearBack(dx: dxn, accumulate: false, dy: logits, x: matmulInput(xnF, count: N * d, key: "xnF"), rows: N, headName, out: vocab, in: d)
+        TrainOps.layerNormBackward(dx: dres, dw: parameters.grad("transformer.ln_f.weight"), db: parameters.grad("transformer.ln_f.bias"),
+                                   dy: dxn, x: a.get("res\(layers.count)", N * d), weight: parameters.value("transformer.ln_f.weight"),
+                                   mean: a.get("meanF", N), rstd: a.get("rstdF", N), rows: N, dim: d)
+        for (l, L) in layers.enumerated().reversed() {
+            let p = L.prefix, W = L.qWidth
+            let act = a.get("act.\(l)", N * L.ffn), fc = a.get("fc.\(l)", N * L.ffn)
+            linearBack(dx: dA, accumulate: false, dy: dres, x: matmulInput(act, count: N * L.ffn, key: "act.\(l)"), rows: N,
+                       p + "mlp.c_proj.weight", out: d, in: L.ffn, bias: p + "mlp.c_proj.bias")
+            TrainOps.geluBackward(dx: dA, dy: dA, x: fc, count: N * L.ffn)
+            linearBack(dx: dxn, accumulate: false, dy: dA, x: matmulInput(a.get("xn2.\(l)", N * d), count: N * d, key: "xn2.\(l)"), rows: N,
+                       p + "mlp.c_fc.weight", out: L.ffn, in: d, bias: p + "mlp.c_fc.bias")
+            let mid = a.get("mid.\(l)", N * d)
+            TrainOps.layerNormBackward(dx: dtmp, dw: parameters.grad(p + "ln_2.weight"), db: parameters.grad(p + "ln_2.bias"), dy: dxn, x: mid,
+                                       weight: parameters.value(p + "ln_2.weight"), mean: a.get("mean2.\(l)", N), rstd: a.get("rstd2.\(l)", N),
+                                       rows: N, dim: d)
+            TrainOps.add(dres, dtmp, count: N * d)
+            let ao = a.get("ao.\(l)", N * W)
+            linearBack(dx: dA, accumulate: false, dy: dres, x: matmulInput(ao, count: N * W, key: "ao.\(l)"), rows: N,
+                       p + "attn.c_proj.weight", out: d, in: W, bias: p + "attn.c_proj.bias")
+            let shape = TrainOps.AttentionShape(batch: B, seq: T, heads: L.heads, kvHeads: L.heads, headDim: hd, qStride: 3 * W,
+                                                kStride: 3 * W, vStride: 3 * W, outStride: W)
+            let (q, k, v) = attentionInputs(l, N: N, shape: shape)
+            TrainOps.attentionBackward(dq: dB, dk: dB + W, dv: dB + 2 * W, dout: dA, probs: a.get("probs.\(l)", B * L.heads * T * T),
+                                       q: q, k: k, v: v, shape: shape)
+            linearBack(dx: dxn, accumulate: false, dy: dB, x: matmulInput(a.get("xn1.\(l)", N * d), count: N * d, key: "xn1.\(l)"), rows: N,
+                       p + "attn.c_attn.weight", out: 3 * W, in: d, bias: p + "attn.c_attn.bias")
+            TrainOps.layerNormBackward(dx: dtmp, dw: parameters.grad(p + "ln_1.weight"), db: parameters.grad(p + "ln_1.bias"), dy: dxn,
+                                       x: a.get("res\(l)", N * d), weight: parameters.value(p + "ln_1.weight"), mean: a.get("mean1.\(l)", N),
+                                       rstd: a.get("rstd1.\(l)", N), rows: N, dim: d)
+            TrainOps.add(dres, dtmp, count: N * d)
+        }
+        TrainOps.embeddingBackward(dTable: parameters.grad(embedName), dx: dres, ids: ids, dim: d)
+        let dwpe = parameters.grad("transformer.wpe.weight")
+        for r in 0..<N { TrainOps.add(dwpe + (r % T) * d, dres + r * d, count: d) }
+    }
+}

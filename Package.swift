@@ -4,6 +4,9 @@ import PackageDescription
 /// The engine is numeric code: it is always built with the optimizer on, so that debug builds
 /// of the tools stay usable and tests that run real models finish in seconds.
 let optimized: [SwiftSetting] = [.unsafeFlags(["-Ounchecked"])]
+/// The language (lexer, parser, interpreter) reads untrusted text: optimized, but with overflow
+/// and bounds checks kept, so that a missing check traps instead of corrupting memory.
+let checked: [SwiftSetting] = [.unsafeFlags(["-O"])]
 
 let package = Package(
     name: "llmopt",
@@ -27,7 +30,7 @@ let package = Package(
         .target(name: "CLineEditShim", dependencies: ["CLineEdit"]),
 
         .target(name: "LLMOptCore", dependencies: ["CLLMOptKernels"], swiftSettings: optimized),
-        .target(name: "LLMOptScript", dependencies: ["LLMOptCore"], swiftSettings: optimized),
+        .target(name: "LLMOptScript", dependencies: ["LLMOptCore"], swiftSettings: checked),
         .target(name: "LLMOptREPL", dependencies: ["LLMOptScript", "CLineEditShim"]),
         .target(
             name: "LLMOptCLI",

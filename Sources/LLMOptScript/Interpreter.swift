@@ -27,6 +27,9 @@ public final class Interpreter {
     private var importedFiles: Set<String> = []
     /// Bare expressions show their value only outside functions and imports.
     private var quietDepth = 0
+    /// Below this stack address evaluation stops with an error (see `StackGuard`); found
+    /// for the thread that runs the script.
+    private var stackLimit: UInt = 0
 
     public init(output: OutputSink) {
         self.output = output
@@ -74,6 +77,7 @@ public final class Interpreter {
 
     /// Runs top-level statements, announcing each to the output sink.
     public func execute(_ program: [Stmt]) throws {
+        stackLimit = StackGuard.currentLimit() ?? 0
         for statement in program {
             output.beginStatement(statement)
             try checkCancelled(statement.location)
@@ -88,6 +92,7 @@ public final class Interpreter {
     /// Evaluates one expression in the global scope without showing it (the REPL's `:time`).
     public func evaluate(_ file: SourceFile) throws -> Value {
         let program = try Interpreter.parse(file)
+        stackLimit = StackGuard.currentLimit() ?? 0
         guard program.count == 1, case .expression(let e) = program[0].kind else {
             throw Diagnostic(.syntax, "expected one expression", at: program.first?.location)
         }
@@ -99,6 +104,13 @@ public final class Interpreter {
     }
 
     func stackTrace() -> [StackFrame] { callStack.reversed() }
+
+    /// Stops a script whose recursion would overflow the thread's stack.
+    private func checkStack(_ location: SourceLocation) throws {
+        if StackGuard.here() < stackLimit {
+            throw runtimeError("evaluation nested too deeply: the stack is nearly exhausted", at: location)
+        }
+    }
 
     func runtimeError(_ message: String, at location: SourceLocation) -> Diagnostic {
         Diagnostic(.runtime, message, at: location, stack: stackTrace())
@@ -147,18 +159,27 @@ public final class Interpreter {
                 try execute(otherwise, scope: Environment(parent: env))
             }
         case .for(let name, let sequence, let body):
-            let items = try iterate(try evaluate(sequence, in: env), at: sequence.location)
-            loop: for item in items {
+            /// Runs the body for one element; false after 'break'.
+            func iteration(_ item: Value) throws -> Bool {
                 try checkCancelled(statement.location)
                 let scope = Environment(parent: env)
                 scope.define(name, item)
                 do {
                     try execute(body, scope: scope)
                 } catch ControlFlow.breakLoop {
-                    break loop
+                    return false
                 } catch ControlFlow.continueLoop {
-                    continue loop
+                    return true
                 }
+                return true
+            }
+            let value = try evaluate(sequence, in: env)
+            if case .range(let r) = value {
+                // Ranges count lazily: `for i in 0..<100000000` holds one number at a time.
+                var i = r.start
+                while i < r.end, try iteration(.number(Double(i))) { i += 1 }
+            } else {
+                for item in try iterate(value, at: sequence.location) where try !iteration(item) { break }
             }
         case .while(let condition, let body):
             loop: while try evaluate(condition, in: env).isTruthy {
@@ -242,6 +263,7 @@ public final class Interpreter {
     // MARK: - Expressions
 
     func evaluate(_ expr: Expr, in env: Environment) throws -> Value {
+        if expr.depth > 1 { try checkStack(expr.location) }
         switch expr.kind {
         case .number(let n): return .number(n)
         case .bool(let b): return .bool(b)
@@ -339,6 +361,9 @@ public final class Interpreter {
         if callStack.count >= 200 {
             throw runtimeError("too many nested calls (is '\(name)' recursing without end?)", at: location)
         }
+        try checkStack(location)
+        // Built-ins such as map and sort call user functions in loops of their own.
+        try checkCancelled(location)
         let scope = Environment(parent: f.closure)
         var bound = Set<String>()
         for (p, v) in zip(params, positional) {
@@ -383,7 +408,8 @@ public final class Interpreter {
     private func iterate(_ v: Value, at location: SourceLocation) throws -> [Value] {
         switch v {
         case .list(let items): return items
-        case .range(let r): return (r.start..<max(r.start, r.end)).map { .number(Double($0)) }
+        case .range(let r):
+            do { return try Limits.list(of: r, for: "for") } catch let e as ScriptError { throw runtimeError(e.message, at: location) }
         case .record(let r): return r.keys.map { .string($0) }
         case .string(let s): return s.map { .string(String($0)) }
         default: throw runtimeError("cannot loop over a \(v.typeName)", at: location)
@@ -466,7 +492,11 @@ public final class Interpreter {
             }
         case (.string(let a), .string(let b)):
             switch op {
-            case .add: return .string(a + b)
+            case .add:
+                guard a.utf8.count + b.utf8.count <= Limits.stringBytes else {
+                    throw runtimeError("the string would have \(Limits.spelled(a.utf8.count + b.utf8.count)) bytes, more than a string may hold (\(Limits.spelled(Limits.stringBytes)))", at: location)
+                }
+                return .string(a + b)
             case .less: return .bool(a < b)
             case .lessEqual: return .bool(a <= b)
             case .greater: return .bool(a > b)
@@ -474,8 +504,15 @@ public final class Interpreter {
             default: break
             }
         case (.list(let a), .list(let b)) where op == .add:
+            guard a.count + b.count <= Limits.listElements else {
+                throw runtimeError("the list would have \(Limits.spelled(a.count + b.count)) elements, more than a list may hold (\(Limits.spelled(Limits.listElements)))", at: location)
+            }
             return .list(a + b)
         case (.string(let s), .number(let n)) where op == .multiply && n >= 0 && n == n.rounded():
+            let bytes = Double(s.utf8.count) * n
+            guard bytes <= Double(Limits.stringBytes) else {
+                throw runtimeError("the string would have \(bytes < 1e18 ? Limits.spelled(Int(bytes)) : "\(bytes)") bytes, more than a string may hold (\(Limits.spelled(Limits.stringBytes)))", at: location)
+            }
             return .string(String(repeating: s, count: Int(n)))
         default: break
         }

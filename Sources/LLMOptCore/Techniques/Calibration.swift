@@ -45,6 +45,11 @@ public struct Calibration: Sendable {
         guard ids.count >= 2 else {
             throw LLMOptError.invalidArgument(name: "calibration", reason: "the text gives \(ids.count) tokens; at least 2 are needed")
         }
+        // More windows than the text has tokens cannot show anything new, and the windows are
+        // held in memory: bound them by the text.
+        guard samples <= ids.count else {
+            throw LLMOptError.invalidArgument(name: "samples", reason: "\(samples) windows from a text of \(ids.count) tokens; at most one window per token (\(ids.count))")
+        }
         if ids.count <= length { return Array(repeating: ids, count: samples) }
         var rng = SplitMix64(seed: seed)
         let starts = ids.count - length + 1

@@ -57,8 +57,12 @@ extension Builtins {
             if args.has("end") { end = try args.number("end") } else { (start, end) = (0, start) }
             let step = try args.number("step")
             guard step != 0 else { throw ScriptError("range: step must not be 0") }
-            let n = Int(((end - start) / step).rounded(.up))
-            guard n <= 10_000_000 else { throw ScriptError("range: \(n) values is too many") }
+            let count = ((end - start) / step).rounded(.up)
+            guard count.isFinite, start.isFinite else { throw ScriptError("range: start, end and step must be finite numbers") }
+            guard count <= Double(Limits.listElements) else {
+                throw ScriptError("range: \(count < 1e18 ? Limits.spelled(Int(count)) : "\(count)") values, more than a list may hold (\(Limits.spelled(Limits.listElements)))")
+            }
+            let n = Int(count)
             return .list((0..<max(0, n)).map { .number(start + Double($0) * step) })
         },
         Builtin("keys", family: "core", parameters: [.init("record", "a record or report")],

@@ -1,0 +1,135 @@
+import Foundation
+@testable import LLMOptScript
+import XCTest
+
+/// Inputs a hostile or careless user writes: each ends in a diagnostic, never in a crash, a
+/// hang or an allocation without bound (issue 15).
+final class HostileScriptTests: XCTestCase {
+    /// The syntax errors of `code`, rendered "line:column: message".
+    private func syntaxErrors(_ code: String) -> [String] {
+        let file = SourceFile(name: "hostile.llmopt", text: code)
+        do {
+            _ = try Interpreter.parse(file)
+            return []
+        } catch let e as SyntaxErrors {
+            return e.diagnostics.map { d in
+                let (line, column) = d.location.map { $0.file.lineColumn(of: $0.offset) } ?? (0, 0)
+                return "\(line):\(column): \(d.message)"
+            }
+        } catch {
+            return ["unexpected \(error)"]
+        }
+    }
+
+    /// Runs `code` in a fresh interpreter; returns its printed lines and its error message.
+    private func run(_ code: String, cancelAfter checks: Int? = nil) -> (output: [String], error: String?) {
+        var output: [String] = []
+        let interpreter = Interpreter(output: StreamOutput { output.append($0) })
+        if let checks {
+            var seen = 0
+            interpreter.isCancelled = { seen += 1; return seen > checks }
+        }
+        do {
+            try interpreter.run(SourceFile(name: "hostile.llmopt", text: code))
+            return (output, nil)
+        } catch let d as Diagnostic {
+            return (output, d.message)
+        } catch let e as SyntaxErrors {
+            return (output, e.diagnostics.map(\.message).joined(separator: "; "))
+        } catch {
+            return (output, "\(error)")
+        }
+    }
+
+    private let deep = 10_000
+    private let tooDeep = "nested too deeply: more than 256 levels of brackets, blocks, operators or interpolations"
+
+    func testNestedParenthesesStopAtTheLimitWithTheColumnOfTheLevelTooMany() {
+        let code = String(repeating: "(", count: deep) + "1" + String(repeating: ")", count: deep)
+        XCTAssertEqual(syntaxErrors(code), ["1:257: \(tooDeep)"])
+        // Within the limit the expression runs.
+        let fine = String(repeating: "(", count: 200) + "7" + String(repeating: ")", count: 200)
+        XCTAssertEqual(run("print(\(fine))").output, ["7"])
+    }
+
+    func testNestedListsFunctionsIfsAndInterpolationsStopAtTheLimit() {
+        let cases: [(String, String)] = [
+            ("lists", String(repeating: "[", count: deep) + String(repeating: "]", count: deep)),
+            ("functions", String(repeating: "fn(){", count: deep) + String(repeating: "}", count: deep)),
+            ("ifs", String(repeating: "if true {\n", count: deep) + String(repeating: "}\n", count: deep)),
+            ("unary minus", String(repeating: "-", count: deep) + "1"),
+            ("not", String(repeating: "not ", count: deep) + "true"),
+            ("power", Array(repeating: "2", count: deep).joined(separator: "**")),
+            ("else if", "if false {}" + String(repeating: " else if false {}", count: deep)),
+        ]
+        for (name, code) in cases {
+            let errors = syntaxErrors(code)
+            XCTAssertFalse(errors.isEmpty, name)
+            XCTAssertTrue(errors.allSatisfy { $0.hasSuffix(tooDeep) }, "\(name): \(errors.prefix(3))")
+        }
+        var interpolation = "1"
+        for _ in 0..<1000 { interpolation = "\"\\(" + interpolation + ")\"" }
+        let errors = syntaxErrors("print(\(interpolation))")
+        XCTAssertEqual(errors.count, 1)
+        XCTAssertTrue(errors.first?.hasSuffix(tooDeep) ?? false, "\(errors)")
+    }
+
+    func testLongOperatorChainsAreRefusedAtParseTimeAndShortOnesRun() {
+        // 100,000 terms: a left-deep tree that would overflow the stack when evaluated or freed.
+        let long = Array(repeating: "1", count: 100_000).joined(separator: "+")
+        let errors = syntaxErrors("let x = " + long)
+        XCTAssertEqual(errors.count, 1)
+        XCTAssertTrue(errors.first?.contains("expression too deep: more than 1000 nested operations") ?? false, "\(errors)")
+        for op in ["*", "and", "or", "=="] {
+            let chain = Array(repeating: "1", count: 5000).joined(separator: " \(op) ")
+            XCTAssertTrue(syntaxErrors(chain).first?.contains("expression too deep") ?? false, op)
+        }
+        XCTAssertTrue(syntaxErrors("1" + String(repeating: " |> f", count: 5000)).first?.contains("expression too deep") ?? false)
+        let calls = "f" + String(repeating: "()", count: 5000)
+        XCTAssertTrue(syntaxErrors(calls).first?.contains("expression too deep") ?? false)
+        let fine = Array(repeating: "1", count: 900).joined(separator: "+")
+        XCTAssertEqual(run("print(\(fine))").output, ["900"])
+    }
+
+    func testRecursionThatWouldOverflowTheStackEndsInAnError() {
+        // Each call evaluates an expression 900 nodes deep before recursing.
+        let deepSum = Array(repeating: "1", count: 899).joined(separator: "+")
+        let code = "fn f(n) {\n  if n == 0 { return 0 }\n  return f(n - 1) + \(deepSum)\n}\nprint(f(150))"
+        let result = run(code)
+        XCTAssertEqual(result.output, [])
+        XCTAssertEqual(result.error, "evaluation nested too deeply: the stack is nearly exhausted")
+        // The same function with a shallow recursion runs.
+        XCTAssertEqual(run(code.replacingOccurrences(of: "f(150)", with: "f(2)")).output, ["1798"])
+    }
+
+    func testRangesIterateLazily() {
+        // A list of 10^15 numbers could never be built: the loop must count.
+        let r = run("for i in 0..<999999999999999 {\n  if i == 3 { break }\n  print(i)\n}")
+        XCTAssertNil(r.error)
+        XCTAssertEqual(r.output, ["0", "1", "2"])
+        XCTAssertEqual(run("for i in 5...7 { print(i) }").output, ["5", "6", "7"])
+        XCTAssertEqual(run("for i in 3..<1 { print(i) }").output, [])
+    }
+
+    func testInterruptReachesEveryLoop() {
+        for code in ["for i in 0..<999999999999999 {}", "while true {}", "let l = map(0..<1000000, fn(x) { x })",
+                     "let l = sort(range(1000000), by: fn(x) { 0 - x })"] {
+            let r = run(code, cancelAfter: 1000)
+            XCTAssertEqual(r.error, "interrupted", code)
+        }
+    }
+
+    func testSizesAreBoundedBeforeAllocating() {
+        XCTAssertEqual(run("let s = \"a\" * 1e12").error,
+                       "the string would have 1,000,000,000,000 bytes, more than a string may hold (100,000,000)")
+        XCTAssertEqual(run("let s = \"ab\" * 1e300").error?.hasSuffix("more than a string may hold (100,000,000)"), true)
+        XCTAssertEqual(run("let l = map(0..<100000000000, fn(x) { x })").error,
+                       "map: argument 'list': the range 0..<100000000000 has 100,000,000,000 values, more than a list may hold (10,000,000); loop over it with 'for' instead")
+        XCTAssertEqual(run("let l = range(0, 1e300, step: 1e-300)").error, "range: start, end and step must be finite numbers")
+        XCTAssertEqual(run("let l = range(0, 1e30)").error, "range: 1e+30 values, more than a list may hold (10,000,000)")
+        XCTAssertEqual(run("let s = \"x\" * 1000\nlet t = s\nfor i in 0..<20 { t = t + t }").error,
+                       "the string would have 131,072,000 bytes, more than a string may hold (100,000,000)")
+        // Within the limits the values are made.
+        XCTAssertEqual(run("print(len(\"ab\" * 3))\nprint(len(range(5)))").output, ["6", "5"])
+    }
+}

@@ -29,7 +29,7 @@ let package = Package(
         .systemLibrary(name: "CLineEdit", pkgConfig: "libedit", providers: [.apt(["libedit-dev"])]),
         .target(name: "CLineEditShim", dependencies: ["CLineEdit"]),
 
-        .target(name: "LLMOptCore", dependencies: ["CLLMOptKernels"], swiftSettings: optimized),
+        .target(name: "LLMOptCore", dependencies: ["CLLMOptKernels"], swiftSettings: checked),
         .target(name: "LLMOptScript", dependencies: ["LLMOptCore"], swiftSettings: checked),
         .target(name: "LLMOptREPL", dependencies: ["LLMOptScript", "CLineEditShim"]),
         .target(
@@ -42,6 +42,8 @@ let package = Package(
         .executableTarget(name: "llmopt", dependencies: ["LLMOptCLI"]),
         // Kernel benchmark (GFLOP/s, GB/s); Scripts/bench-gemm runs it beside numpy.
         .executableTarget(name: "llmopt-bench", dependencies: ["LLMOptCore"], swiftSettings: optimized),
+        // Fuzzing of the loaders, the tokenizers and the interpreter; Scripts/fuzz runs it.
+        .executableTarget(name: "llmopt-fuzz", dependencies: ["LLMOptCore", "LLMOptScript"], swiftSettings: checked),
 
         // Where tests find the third-party files that stay outside the repository (../shared).
         .target(name: "LLMOptTestSupport", path: "Tests/Support"),

@@ -8,11 +8,11 @@ extension Builtins {
         let fixedBits = scheme.hasPrefix("int") ? Int(scheme.dropFirst(3)) : nil
         if args.given.contains("bits") {
             let bits = try args.int("bits")
+            if integer && !(2...8).contains(bits) {
+                throw ScriptError("quantize: argument 'bits' is \(bits); rtn, int2..int8, gptq and awq use 2 to 8 bits")
+            }
             if let fixedBits, bits != fixedBits {
                 throw ScriptError("quantize: argument 'bits' is \(bits) but scheme '\(scheme)' means \(fixedBits) bits; use scheme \"rtn\" with bits: \(bits), or leave bits out")
-            }
-            if integer && !(2...8).contains(bits) {
-                throw ScriptError("quantize: argument 'bits' is \(bits); rtn, gptq and awq use 2 to 8 bits")
             }
         }
         // With overrides, grid arguments may apply to the schemes they name.

@@ -96,7 +96,7 @@ struct Mutator {
         case 0: return NSNull()
         case 1: return Int64(bitPattern: pick(Self.interesting))
         case 2: return -Int64(below(1 << 20))
-        case 3: return pick([0.5, -1.5, 1e308, -1e308, 5e-324, 3.0e9])
+        case 3: return pick([0.5, -1.5, 1e308, -1e308, Double.leastNonzeroMagnitude, 3.0e9])
         case 4: return pick(["", "\u{1b}[31m", "\u{0}", "\u{202e}rev", String(repeating: "A", count: 10_000), "<s>", "Ġ", "▁", "<0xFF>", "a b"])
         case 5: return [Any]()
         case 6: return [String: Any]()

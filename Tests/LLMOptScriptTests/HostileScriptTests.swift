@@ -132,4 +132,52 @@ final class HostileScriptTests: XCTestCase {
         // Within the limits the values are made.
         XCTAssertEqual(run("print(len(\"ab\" * 3))\nprint(len(range(5)))").output, ["6", "5"])
     }
+    /// Arguments that cannot mean anything are errors naming the argument and the reason.
+    func testMeaninglessModelArgumentsAreErrors() throws {
+        var output: [String] = []
+        let interpreter = Interpreter(output: StreamOutput { output.append($0) })
+        try interpreter.run(SourceFile(name: "setup", text: "let m = load(\"\(GoldenScriptTests.packageRoot)/Tests/Fixtures/models/tiny-llama\")"))
+        let cases: [(String, String)] = [
+            ("bench(m, prompt: 1e9)",
+             "bench: prompt + decode = 1000000032 tokens exceed the model's context of 256 positions"),
+            ("bench(m, prompt: 0)",
+             "bench: argument 'prompt' must be positive, got 0"),
+            ("bench(m, decode: 8, runs: 1e6)",
+             "bench: argument 'runs' is 1000000; at most 1000 (the fastest of a few runs is what counts)"),
+            ("quantize(m, \"int4\", bits: 9)",
+             "quantize: argument 'bits' is 9; rtn, int2..int8, gptq and awq use 2 to 8 bits"),
+            ("quantize(m, \"int4\", bits: 3)",
+             "quantize: argument 'bits' is 3 but scheme 'int4' means 4 bits; use scheme \"rtn\" with bits: 3, or leave bits out"),
+            ("quantize(m, \"rtn\", bits: 0)",
+             "quantize: argument 'bits' is 0; rtn, int2..int8, gptq and awq use 2 to 8 bits"),
+            ("quantize(m, \"rtn\", bits: 99)",
+             "quantize: argument 'bits' is 99; rtn, int2..int8, gptq and awq use 2 to 8 bits"),
+            ("quantize(m, \"bf16\", bits: 3)",
+             "quantize: argument 'bits' does not apply to scheme 'bf16' (only to rtn, int2..int8, gptq and awq)"),
+            ("quantize(m, \"q8_0\", group: 64)",
+             "quantize: argument 'group' does not apply to scheme 'q8_0' (only to rtn, int2..int8, gptq and awq)"),
+            ("quantize(m, \"rtn\", clip: false)",
+             "quantize: argument 'clip' does not apply to scheme 'rtn' (only to awq)"),
+            ("quantize(m, \"gptq\", calibration: \"Hello world\", samples: 1e9, length: 1e9)",
+             "quantize: argument 'samples': 1000000000 windows of 10 tokens are more than the 16777216 tokens calibration holds; use fewer samples or a shorter length"),
+            ("quantize(m, \"gptq\", calibration: \"Hello world\", dampening: -1)",
+             "quantize: argument 'dampening': must be a finite number >= 0, got -1.0"),
+            ("perplexity(m, \"a\", ctx: 8)",
+             "perplexity: argument 'text': gives 2 tokens; at least 3 are needed (2 scored, for a mean and its error bar)"),
+            ("save(m, \"\")",
+             "save: argument 'path': is empty: give a file ending in .gguf or a folder name"),
+            ("save(m, \"/dev/null\")",
+             "save: /dev/null: exists and is not a folder; a model folder is saved only over a folder llmopt wrote")
+        ]
+        for (code, expected) in cases {
+            do {
+                try interpreter.run(SourceFile(name: "case", text: code))
+                XCTFail("\(code): no error")
+            } catch let d as Diagnostic {
+                XCTAssertEqual(d.message, expected, code)
+            }
+        }
+        try interpreter.run(SourceFile(name: "fine", text: "print(quantize(m, \"int4\", bits: 4).bytes < m.bytes, quantize(m, \"rtn\", bits: 3, group: 16).bytes < m.bytes)"))
+        XCTAssertEqual(output, ["true true"])
+    }
 }

@@ -41,7 +41,8 @@ struct Child {
             counts[0] += 1
             counts[1 + targetNames.firstIndex(of: target)!] += 1
             _ = counts.withUnsafeBytes { pwrite(statusFD, $0.baseAddress, $0.count, 0) }
-            let deadline = Date().addingTimeInterval(min(options.timeout / 4, 5))
+            // Scripts are stopped (as by Ctrl-C) after a moment: loops are cases too.
+            let deadline = Date().addingTimeInterval(target == "script" ? 0.05 : min(options.timeout / 4, 5))
             Case.exercise(target: target, folder: current, isCancelled: { Date() > deadline })
         }
         close(statusFD)
@@ -158,7 +159,8 @@ struct Parent {
                     verdict = "hang: no progress for \(Int(options.timeout)) s"
                     kill(process.processIdentifier, SIGKILL)
                 }
-                if stopRequested != 0 { kill(process.processIdentifier, SIGKILL); stop = true }
+                let overtime = options.seconds.map { Date().timeIntervalSince(start) >= $0 } ?? false
+                if stopRequested != 0 || overtime { kill(process.processIdentifier, SIGKILL); stop = true }
             }
             process.waitUntilExit()
             if let d = FileManager.default.contents(atPath: Status.path(work)), d.count == counts.count * 8 {

@@ -71,8 +71,22 @@ enum Replay {
             FileHandle.standardError.write(Data("llmopt-fuzz: \(folder)/target is missing\n".utf8))
             return 2
         }
+        // A kept Hugging Face case may hold only the file that matters (config.json): the
+        // others come from the fixture it was mutated from, in a copy outside Tests/.
+        var run = folder
+        if target == "config" || target == "safetensors" {
+            run = NSTemporaryDirectory() + "llmopt-fuzz-replay-\(getpid())"
+            try? FileManager.default.removeItem(atPath: run)
+            try? FileManager.default.copyItem(atPath: folder, toPath: run)
+            let seed = FileManager.default.currentDirectoryPath + "/Tests/Fixtures/models/tiny-llama/"
+            for name in ["config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"]
+            where !FileManager.default.fileExists(atPath: run + "/hf/" + name) {
+                try? FileManager.default.copyItem(atPath: seed + name, toPath: run + "/hf/" + name)
+            }
+        }
+        defer { if run != folder { try? FileManager.default.removeItem(atPath: run) } }
         let deadline = Date().addingTimeInterval(10)
-        Case.exercise(target: target, folder: folder, isCancelled: { Date() > deadline })
+        Case.exercise(target: target, folder: run, isCancelled: { Date() > deadline })
         print("replayed \(target) case \(folder): no crash")
         return 0
     }

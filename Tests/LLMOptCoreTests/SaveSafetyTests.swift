@@ -112,7 +112,9 @@ final class SaveSafetyTests: XCTestCase {
         XCTAssertThrowsError(try SaveTarget.writeFolder(at: out) { temporary in
             try Data("{\"partial\": true}".utf8).write(to: URL(fileURLWithPath: temporary + "/config.json"))
             throw LLMOptError.badFile(path: temporary + "/model.safetensors", reason: "write failed: No space left on device")
-        })
+        }) { error in
+            XCTAssertEqual("\(error)", "\(out)/model.safetensors: write failed: No space left on device (the old \(out) is left as it was)")
+        }
         XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: out + "/model.safetensors")), before)
         XCTAssertFalse(try String(contentsOfFile: out + "/config.json", encoding: .utf8).contains("partial"))
         XCTAssertEqual(entries(folder), ["m"])

@@ -117,6 +117,10 @@ public enum SaveTarget {
             try syncFolder(temporary)
         } catch {
             try? FileManager.default.removeItem(atPath: temporary)
+            // Name the destination the user gave, not the temporary folder.
+            if case .badFile(let file, let reason) = error as? LLMOptError, file.hasPrefix(temporary) {
+                throw LLMOptError.badFile(path: path + file.dropFirst(temporary.count), reason: reason + " (the old \(path) is left as it was)")
+            }
             throw error
         }
         var info = stat()

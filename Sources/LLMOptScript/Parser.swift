@@ -18,6 +18,10 @@ struct Parser {
     /// Nodes on the longest path of one expression's tree (`1+1+...` builds one level per
     /// operator): evaluating and freeing a tree recurse once per level.
     static let maxTreeDepth = 1000
+    /// Errors reported before parsing stops (a compiler's error limit): recovery from a
+    /// badly broken file would otherwise report thousands.
+    static let maxErrors = 50
+    private var gaveUp = false
 
     /// Raised after a diagnostic has been recorded, to unwind to the statement level.
     private struct Failure: Error {}
@@ -26,7 +30,7 @@ struct Parser {
         self.file = file
         var lexer = Lexer(file: file, range: range)
         self.tokens = lexer.tokenize()
-        self.diagnostics = lexer.diagnostics
+        self.diagnostics = Array(lexer.diagnostics.prefix(Parser.maxErrors))
     }
 
     /// Parses a whole file. Syntax errors are in `diagnostics`, sorted by position.
@@ -84,7 +88,14 @@ struct Parser {
     private mutating func error(_ message: String, at t: Token? = nil) {
         let t = t ?? token
         // An invalid token was already reported by the lexer.
-        if t.kind == .invalid { return }
+        if t.kind == .invalid || gaveUp { return }
+        if diagnostics.count >= Parser.maxErrors {
+            // Stop: every loop of the parser ends at the end token.
+            diagnostics.append(Diagnostic(.syntax, "too many errors (\(Parser.maxErrors)); stopping here", at: SourceLocation(file: file, offset: t.start)))
+            gaveUp = true
+            position = tokens.count - 1
+            return
+        }
         let offset = t.kind == .newline || t.kind == .end ? previous.end : t.start
         diagnostics.append(Diagnostic(.syntax, message, at: SourceLocation(file: file, offset: t.kind == .end && tokens.count == 1 ? t.start : offset)))
     }
@@ -536,6 +547,10 @@ struct Parser {
                 let e = try? inner.expression()
                 if e != nil && !inner.check(.end) { inner.error("unexpected \(inner.spelled(inner.token)) in interpolation") }
                 diagnostics += inner.diagnostics
+                if diagnostics.count > Parser.maxErrors {
+                    diagnostics = Array(diagnostics.prefix(Parser.maxErrors))
+                    error("")
+                }
                 guard let e, inner.diagnostics.isEmpty else { throw Failure() }
                 out.append(.expr(e))
             }

@@ -74,6 +74,29 @@ final class HostileScriptTests: XCTestCase {
         XCTAssertTrue(errors.first?.hasSuffix(tooDeep) ?? false, "\(errors)")
     }
 
+    func testABadlyBrokenFileStopsAfterFiftyErrorsAndLongLinesAreShownAroundTheColumn() throws {
+        let many = (0..<200).map { "let = \($0)" }.joined(separator: "\n")
+        XCTAssertThrowsError(try Interpreter.parse(SourceFile(name: "many.llmopt", text: many))) { error in
+            let diagnostics = (error as? SyntaxErrors)?.diagnostics ?? []
+            XCTAssertEqual(diagnostics.count, 51)
+            XCTAssertEqual(diagnostics.last?.message, "too many errors (50); stopping here")
+        }
+        let code = "print(1)\n" + String(repeating: "fn() { x y ", count: 3000) + "\n"
+        let file = SourceFile(name: "broken.llmopt", text: code)
+        do {
+            _ = try Interpreter.parse(file)
+            XCTFail("no error")
+        } catch let e as SyntaxErrors {
+            let rendered = DiagnosticRenderer.render(e.diagnostics[0])
+            let lines = rendered.split(separator: "\n")
+            XCTAssertEqual(lines.count, 3, rendered)
+            XCTAssertLessThanOrEqual(lines[1].count, 2 + 162)
+            // The caret stands under the token the error names.
+            let caret = lines[2].count - 1
+            XCTAssertEqual(Array(lines[1])[caret], "y", rendered)
+        }
+    }
+
     func testLongOperatorChainsAreRefusedAtParseTimeAndShortOnesRun() {
         // 100,000 terms: a left-deep tree that would overflow the stack when evaluated or freed.
         let long = Array(repeating: "1", count: 100_000).joined(separator: "+")

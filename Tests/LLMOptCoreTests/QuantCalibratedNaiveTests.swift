@@ -2,10 +2,10 @@ import Foundation
 import LLMOptCore
 import XCTest
 
-/// GPTQ against a naive float64 transcription of the paper's Algorithm 1 written here (no lazy
+/// GPTQ and AWQ against naive float64 transcriptions of the papers written here (GPTQ: Algorithm 1, no lazy
 /// blocks, no parallel rows, its own Cholesky and its own symmetric grid), so that the grade is
 /// not an error the implementation computes about itself.
-final class QuantGPTQNaiveTests: XCTestCase {
+final class QuantCalibratedNaiveTests: XCTestCase {
     /// A seeded layer with a few loud input features (where GPTQ's error feedback matters).
     func layer(rows: Int, cols: Int, samples: Int) -> (w: [Double], x: [Double]) {
         var rng = SplitMix64(seed: 42)
@@ -112,5 +112,50 @@ final class QuantGPTQNaiveTests: XCTestCase {
         XCTAssertEqual(eGot, eNaive, accuracy: 1e-4 * eNaive, "output error: implementation \(eGot), naive \(eNaive), RTN \(eRTN)")
         // And the algorithm does what it is for: well below round-to-nearest.
         XCTAssertLessThan(eNaive, 0.8 * eRTN, "naive GPTQ \(eNaive) vs RTN \(eRTN)")
+    }
+
+    /// AWQ's scale search (Lin et al. 2023, section 3.3) in float64: s = mean|x|^α normalized so
+    /// that max·min = 1, α on the grid 0, 1/20, ..., 19/20, error ‖W X − Q(W·s)/s X‖² over the
+    /// calibration samples themselves (not through H), own symmetric grid.
+    func testAWQScaleSearchMatchesTheNaiveSearch() throws {
+        let (rows, cols, samples, bits, group) = (24, 96, 512, 4, 32)
+        let (w, x) = layer(rows: rows, cols: cols, samples: samples)
+        var h = [Double](repeating: 0, count: cols * cols)
+        for s in 0..<samples { for i in 0..<cols { for j in 0..<cols { h[i * cols + j] += x[s * cols + i] * x[s * cols + j] } } }
+        let meanAbs = (0..<cols).map { c in (0..<samples).reduce(0.0) { $0 + abs(x[$1 * cols + c]) } / Double(samples) }
+        let qmax = Double((1 << (bits - 1)) - 1)
+        func fakeQuantize(_ v: [Double]) -> [Double] {
+            var out = v
+            for r in 0..<rows {
+                for g in stride(from: 0, to: cols, by: group) {
+                    let m = (g..<(g + group)).map { abs(v[r * cols + $0]) }.max()!
+                    let scale = m > 0 ? m / qmax : 1
+                    for c in g..<(g + group) { out[r * cols + c] = min(qmax, max(-qmax, (v[r * cols + c] / scale).rounded(.toNearestOrEven))) * scale }
+                }
+            }
+            return out
+        }
+        var naive: (alpha: Double, scales: [Double], error: Double)? = nil
+        var naiveRTN = 0.0
+        for step in 0..<20 {
+            let alpha = Double(step) / 20
+            var sc = meanAbs.map { max(pow($0, alpha), 1e-4) }
+            let norm = (sc.max()! * sc.min()!).squareRoot()
+            sc = sc.map { $0 / norm }
+            let q = fakeQuantize((0..<(rows * cols)).map { w[$0] * sc[$0 % cols] })
+            let effective = (0..<(rows * cols)).map { q[$0] / sc[$0 % cols] }
+            let e = outputError(w, effective, x: x, rows: rows, cols: cols, samples: samples)
+            if step == 0 { naiveRTN = e }
+            if naive == nil || e < naive!.error { naive = (alpha, sc, e) }
+        }
+        let grid = try QuantGrid(bits: bits, grouping: QuantGrouping(group: group), symmetric: true)
+        let got = try AWQ.searchScales(weights: [Tensor(shape: [rows, cols], floats: w.map(Float.init))], hessian: h.map(Float.init),
+                                       meanAbs: meanAbs.map(Float.init), grid: grid, name: "w")
+        print("AWQ vs naive float64: alpha \(got.alpha) vs \(naive!.alpha), error \(got.error) vs \(naive!.error), RTN \(got.errorRTN) vs \(naiveRTN)")
+        XCTAssertEqual(Double(got.alpha), naive!.alpha, accuracy: 1e-6)
+        for (a, b) in zip(got.scales, naive!.scales) { XCTAssertEqual(Double(a), b, accuracy: 1e-5 * b) }
+        XCTAssertEqual(got.errorRTN, naiveRTN, accuracy: 1e-3 * naiveRTN)
+        XCTAssertEqual(got.error, naive!.error, accuracy: 1e-3 * naive!.error)
+        XCTAssertLessThan(naive!.error, 0.9 * naiveRTN, "the loud features make scaling pay")
     }
 }

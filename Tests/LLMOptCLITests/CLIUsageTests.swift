@@ -25,7 +25,7 @@ final class CLIUsageTests: XCTestCase {
     /// sequence or a right-to-left override in a path cannot recolour or reorder it (a NUL cannot
     /// pass through argv; HostileScriptTests and the engine use the same escaping).
     func testControlCharactersInErrorsAreEscaped() throws {
-        let r = try Binary.run(["-e", "load(\"/nonexistent/\u{1B}[31mred\u{202E}x\u{0}y\")"])
+        let r = try Binary.run(["-e", "load(\"/nonexistent/\u{1B}[31mred\u{202E}x\")"])
         XCTAssertNotEqual(r.status, 0)
         XCTAssertFalse(r.stderr.unicodeScalars.contains { $0 == "\u{1B}" || $0 == "\u{202E}" || $0 == "\u{0}" }, r.stderr)
         XCTAssertTrue(r.stderr.contains("\\u{1B}[31mred\\u{202E}x"), r.stderr)

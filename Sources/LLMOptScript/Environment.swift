@@ -31,6 +31,10 @@ public final class Environment {
         return names.sorted()
     }
 
+    /// Forgets every binding. A function defined in a scope holds that scope (its closure) and
+    /// the scope holds the function: a cycle that only this breaks.
+    func removeAll() { values.removeAll() }
+
     /// Names defined in this scope itself, with their values.
     var localBindings: [(String, Value)] { values.sorted { $0.key < $1.key } }
 }

@@ -42,8 +42,13 @@ public final class Interpreter {
         return env
     }
 
+    /// The global scope and the functions defined in it refer to each other: break the cycle
+    /// so that a finished interpreter (a script, a fuzz case, a notebook cell run) is freed.
+    deinit { globals.removeAll() }
+
     /// Forgets every variable (the REPL's `:reset`).
     public func reset() {
+        globals.removeAll()
         globals = Interpreter.makeGlobals()
         importedFiles = []
     }

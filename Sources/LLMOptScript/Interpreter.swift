@@ -529,15 +529,30 @@ public final class Interpreter {
 
 extension Value {
     /// Structural equality for plain values; engine objects are equal only to themselves.
+    /// Nested lists and records are compared with a work list, not recursion.
     public static func equal(_ a: Value, _ b: Value) -> Bool {
+        var work = [(a, b)]
+        while let (x, y) = work.popLast() {
+            switch (x, y) {
+            case (.list(let p), .list(let q)):
+                guard p.count == q.count else { return false }
+                work.append(contentsOf: zip(p, q))
+            case (.record(let p), .record(let q)):
+                guard p.keys.sorted() == q.keys.sorted() else { return false }
+                for k in p.keys { work.append((p[k]!, q[k]!)) }
+            default:
+                guard shallowEqual(x, y) else { return false }
+            }
+        }
+        return true
+    }
+
+    private static func shallowEqual(_ a: Value, _ b: Value) -> Bool {
         switch (a, b) {
         case (.null, .null): return true
         case (.bool(let x), .bool(let y)): return x == y
         case (.number(let x), .number(let y)): return x == y
         case (.string(let x), .string(let y)): return x == y
-        case (.list(let x), .list(let y)): return x.count == y.count && zip(x, y).allSatisfy { equal($0, $1) }
-        case (.record(let x), .record(let y)):
-            return x.keys.sorted() == y.keys.sorted() && x.keys.allSatisfy { equal(x[$0]!, y[$0]!) }
         case (.range(let x), .range(let y)): return x.start == y.start && x.end == y.end
         case (.text(let x), .text(let y)): return x.content == y.content
         case (.function(let x), .function(let y)):

@@ -125,6 +125,13 @@ final class HostileScriptTests: XCTestCase {
         XCTAssertEqual(run(code.replacingOccurrences(of: "f(150)", with: "f(2)")).output, ["1798"])
     }
 
+    func testDeeplyNestedValuesAreComparedShownAndFreedWithoutRecursion() {
+        let r = run("let a = []\nfor i in 0..<200000 { a = [a] }\nprint(len(a), a == a)\nprint(len(\"\\(a)\"))\nprint([1, [2, [3]]] == [1, [2, [3]]], [1, [2, [3]]] == [1, [2, [4]]])")
+        XCTAssertNil(r.error)
+        // 64 levels are shown, deeper ones as "[…]".
+        XCTAssertEqual(r.output, ["1 true", "131", "true false"])
+    }
+
     func testRangesIterateLazily() {
         // A list of 10^15 numbers could never be built: the loop must count.
         let r = run("for i in 0..<999999999999999 {\n  if i == 3 { break }\n  print(i)\n}")

@@ -345,7 +345,8 @@ public final class Interpreter {
         case .builtin(let b):
             do {
                 let args = try Arguments(builtin: b, positional: positional, named: named, interpreter: self, location: location)
-                return try b.body(args)
+                // Engine loops without an isCancelled of their own ask this one (Ctrl-C).
+                return try Cancellation.whileRunning(check: isCancelled) { try b.body(args) }
             } catch let e as ScriptError {
                 throw runtimeError(e.message, at: location)
             } catch let e as LLMOptError {

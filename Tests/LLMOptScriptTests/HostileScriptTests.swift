@@ -149,6 +149,18 @@ final class HostileScriptTests: XCTestCase {
         }
     }
 
+    /// Ctrl-C reaches the engine's long loops that take no isCancelled of their own: between
+    /// tensors and calibration windows of quantize and prune.
+    func testInterruptReachesQuantizeAndPrune() {
+        let load = "let m = load(\"\(GoldenScriptTests.packageRoot)/Tests/Fixtures/models/tiny-llama\")\nlet t = \"The license is a free, copyleft license for software and other kinds of works.\"\n"
+        for call in ["quantize(m, \"gptq\", calibration: t)", "quantize(m, \"awq\", calibration: t)", "quantize(m, \"int4\")",
+                     "prune(m, \"wanda\", calibration: t)", "prune(m, \"sparsegpt\", calibration: t)"] {
+            // Three checks: before each of the three statements; the fourth is inside the call.
+            XCTAssertEqual(run(load + call, cancelAfter: 3).error, "interrupted", call)
+            XCTAssertNil(run(load + call, cancelAfter: 100_000).error, call)
+        }
+    }
+
     func testSizesAreBoundedBeforeAllocating() {
         XCTAssertEqual(run("let s = \"a\" * 1e12").error,
                        "the string would have 1,000,000,000,000 bytes, more than a string may hold (100,000,000)")

@@ -144,3 +144,27 @@ final class TokenizerIdBoundTests: XCTestCase {
         XCTAssertEqual(build(vocab: ["a": 0, "b": 1], added: [["id": 2, "content": "<s>", "special": true]]), "loaded")
     }
 }
+
+/// GGUF version 2 has the layout of version 3 for little-endian files (v3 added big-endian
+/// files): a v2 file loads to the same tensors, and version 1 (32-bit counts) is refused.
+final class GGUFVersionTests: XCTestCase {
+    func testVersion2LoadsLikeVersion3AndVersion1IsRefused() throws {
+        let dir = NSTemporaryDirectory() + "llmopt-gguf-v2-\(getpid())-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let m = try ModelLoader.load(path: Fixtures.path("models/tiny-llama"))
+        try ModelSaver.save(m, to: dir + "/v3.gguf")
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: dir + "/v3.gguf")))
+        XCTAssertEqual(bytes[4..<8], [3, 0, 0, 0])
+        bytes[4] = 2
+        try Data(bytes).write(to: URL(fileURLWithPath: dir + "/v2.gguf"))
+        let v3 = try ModelLoader.load(path: dir + "/v3.gguf"), v2 = try ModelLoader.load(path: dir + "/v2.gguf")
+        XCTAssertEqual(try GGUFFile(path: dir + "/v2.gguf").version, 2)
+        XCTAssertEqual(v2.weightOrder, v3.weightOrder)
+        for name in v3.weightOrder { XCTAssertEqual(try v2.weight(name).floats(), try v3.weight(name).floats(), name) }
+        XCTAssertEqual(v2.tokenizer?.encode("Hello world"), v3.tokenizer?.encode("Hello world"))
+        bytes[4] = 1
+        try Data(bytes).write(to: URL(fileURLWithPath: dir + "/v1.gguf"))
+        XCTAssertThrowsError(try ModelLoader.load(path: dir + "/v1.gguf")) { XCTAssertTrue("\($0)".contains("version 1"), "\($0)") }
+    }
+}

@@ -29,4 +29,13 @@ final class REPLCommandTests: XCTestCase {
         XCTAssertTrue(r.stderr.contains("unknown name 'x'"), r.stderr)
         XCTAssertNotEqual(r.status, 0, "piped input ends with the status of its worst error")
     }
+
+    /// A pasted line nested 10,000 deep (which killed the session) is a syntax error; the
+    /// session goes on.
+    func testDeeplyNestedInputKeepsTheSession() throws {
+        let deep = String(repeating: "(", count: 10_000) + "1" + String(repeating: ")", count: 10_000)
+        let r = try Binary.run([], stdin: "let a = 1\n\(deep)\nprint(a + 1)\n")
+        XCTAssertTrue(r.stderr.contains("nested too deeply"), r.stderr)
+        XCTAssertEqual(r.stdout.split(separator: "\n").last, "2", r.stdout)
+    }
 }

@@ -171,6 +171,8 @@ final class HostileScriptTests: XCTestCase {
         XCTAssertEqual(run("let l = range(0, 1e30)").error, "range: 1e+30 values, more than a list may hold (10,000,000)")
         XCTAssertEqual(run("let s = \"x\" * 1000\nlet t = s\nfor i in 0..<20 { t = t + t }").error,
                        "the string would have 131,072,000 bytes, more than a string may hold (100,000,000)")
+        XCTAssertEqual(run("print(round(1.5, digits: 1e9))").error, "round: argument 'digits' is 1000000000; use -15 to 15")
+        XCTAssertEqual(run("print(round(1234.5678, digits: -2), round(1.25, digits: 1))").output, ["1200 1.3"])
         // Within the limits the values are made.
         XCTAssertEqual(run("print(len(\"ab\" * 3))\nprint(len(range(5)))").output, ["6", "5"])
     }

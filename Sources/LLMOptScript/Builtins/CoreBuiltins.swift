@@ -117,6 +117,9 @@ extension Builtins {
                 summary: "A number rounded half away from zero to some decimal digits.",
                 example: "round(3.14159, digits: 2)   # 3.14") { args in
             let x = try args.number("x"), digits = try args.int("digits")
+            // A double holds 15 to 17 significant digits: more cannot change the value, and
+            // 10^digits past ±308 is infinite or zero (the result was nan).
+            guard (-15...15).contains(digits) else { throw ScriptError("round: argument 'digits' is \(digits); use -15 to 15") }
             let scale = Foundation.pow(10.0, Double(digits))
             return .number((x * scale).rounded() / scale)
         },

@@ -251,6 +251,10 @@ public enum HuggingFaceFolder {
             guard let i = v as? Int else {
                 throw LLMOptError.badFile(path: path, reason: "'\(key)' should be an integer, is \(v)")
             }
+            // Sizes and ids: beyond 2^31 none is meaningful, and arithmetic on them would overflow.
+            guard i.magnitude <= UInt(Int32.max) else {
+                throw LLMOptError.badFile(path: path, reason: "'\(key)' is \(i), more than \(Int32.max)")
+            }
             return i
         }
         func float(_ key: String, in dict: [String: Any]? = nil) throws -> Float? {

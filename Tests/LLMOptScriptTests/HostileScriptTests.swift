@@ -150,11 +150,12 @@ final class HostileScriptTests: XCTestCase {
     }
 
     /// Ctrl-C reaches the engine's long loops that take no isCancelled of their own: between
-    /// tensors and calibration windows of quantize and prune.
+    /// tensors and calibration windows of quantize and prune, runs and decode steps of bench.
     func testInterruptReachesQuantizeAndPrune() {
         let load = "let m = load(\"\(GoldenScriptTests.packageRoot)/Tests/Fixtures/models/tiny-llama\")\nlet t = \"The license is a free, copyleft license for software and other kinds of works.\"\n"
         for call in ["quantize(m, \"gptq\", calibration: t)", "quantize(m, \"awq\", calibration: t)", "quantize(m, \"int4\")",
-                     "prune(m, \"wanda\", calibration: t)", "prune(m, \"sparsegpt\", calibration: t)"] {
+                     "prune(m, \"wanda\", calibration: t)", "prune(m, \"sparsegpt\", calibration: t)",
+                     "bench(m, prompt: 8, decode: 8, runs: 2)"] {
             // Three checks: before each of the three statements; the fourth is inside the call.
             XCTAssertEqual(run(load + call, cancelAfter: 3).error, "interrupted", call)
             XCTAssertNil(run(load + call, cancelAfter: 100_000).error, call)

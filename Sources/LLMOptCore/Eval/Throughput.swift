@@ -46,11 +46,13 @@ public enum Throughput {
         let clock = ContinuousClock()
         var bestPrefill = (wall: Double.infinity, cpu: 0.0), bestDecode = (wall: Double.infinity, cpu: 0.0)
         for _ in 0..<runs {
+            try Cancellation.checkpoint()
             session.reset()
             let (t0, c0) = (clock.now, processCPUSeconds())
             var logits = try session.forward(prompt)
             let (t1, c1) = (clock.now, processCPUSeconds())
             for _ in 0..<decodeTokens {
+                try Cancellation.checkpoint()
                 let next = logits.withUnsafeBufferPointer { Sampler.argmax($0) }
                 logits = try session.forward([next])
             }

@@ -9,7 +9,7 @@ enum Terminal {
     static let stderrIsTTY = isatty(STDERR_FILENO) != 0
 
     static func error(_ message: String) {
-        FileHandle.standardError.write(Data("llmopt: error: \(message)\n".utf8))
+        FileHandle.standardError.write(Data("llmopt: error: \(message.terminalSafe)\n".utf8))
     }
 
     static func note(_ message: String) {

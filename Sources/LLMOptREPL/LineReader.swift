@@ -31,6 +31,32 @@ public final class PlainLineReader: LineReader {
     public func addHistory(_ entry: String) {}
 }
 
+/// What history keeps. libedit's Ctrl-R search runs a regular expression over every entry
+/// and cannot be interrupted: a pasted 300,000-character line made it spin for minutes. Longer
+/// entries are not stored, and a history file holding any is cleaned when the REPL starts.
+public enum HistoryLimits {
+    public static let entryCharacters = 4096
+    public static let entries: Int32 = 1000
+
+    /// Whether an entry goes into history.
+    public static func keeps(_ entry: String) -> Bool { entry.utf8.count <= entryCharacters }
+
+    /// Drops the too-long lines of a history file (libedit writes one entry per line, with
+    /// line breaks inside an entry encoded). Leaves the file alone when nothing is too long.
+    public static func clean(file path: String) {
+        guard let data = FileManager.default.contents(atPath: path) else { return }
+        let lines = data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
+        guard lines.contains(where: { $0.count > entryCharacters }) else { return }
+        let kept = lines.filter { $0.count <= entryCharacters }
+        var out = Data()
+        for (i, line) in kept.enumerated() {
+            out.append(contentsOf: line)
+            if i < kept.count - 1 { out.append(UInt8(ascii: "\n")) }
+        }
+        try? out.write(to: URL(fileURLWithPath: path), options: .atomic)
+    }
+}
+
 /// Line editing, history and Tab completion through libedit.
 public final class LibeditLineReader: LineReader {
     private let editor: OpaquePointer
@@ -42,7 +68,8 @@ public final class LibeditLineReader: LineReader {
     /// Opens an editor on the terminal; nil when libedit cannot start.
     public init?(historyPath: String?, completion: @escaping (String) -> (replace: Int, candidates: [String])) {
         LibeditLineReader.completion = completion
-        guard let e = llmopt_lineedit_open("llmopt", historyPath, 1000, { editor, before in
+        if let historyPath { HistoryLimits.clean(file: historyPath) }
+        guard let e = llmopt_lineedit_open("llmopt", historyPath, HistoryLimits.entries, { editor, before in
             guard let editor, let before, let complete = LibeditLineReader.completion else { return 0 }
             let (replace, candidates) = complete(String(cString: before))
             for c in candidates { llmopt_lineedit_add_candidate(editor, c) }
@@ -62,6 +89,7 @@ public final class LibeditLineReader: LineReader {
     }
 
     public func addHistory(_ entry: String) {
+        guard HistoryLimits.keeps(entry) else { return }
         llmopt_lineedit_add_history(editor, entry)
     }
 }

@@ -44,10 +44,14 @@ public final class REPL {
         }
     }
 
-    /// Where history is kept: `$LLMOPT_HISTORY`, else `~/.llmopt_history`.
-    public static var historyPath: String {
-        if let path = ProcessInfo.processInfo.environment["LLMOPT_HISTORY"], !path.isEmpty { return path }
-        return (NSHomeDirectory() as NSString).appendingPathComponent(".llmopt_history")
+    /// Where history is kept: `$LLMOPT_HISTORY`, else `$HOME/.llmopt_history` (the account's
+    /// home from the password database only when HOME is unset).
+    public static var historyPath: String { historyPath(environment: ProcessInfo.processInfo.environment) }
+
+    static func historyPath(environment: [String: String]) -> String {
+        if let path = environment["LLMOPT_HISTORY"], !path.isEmpty { return path }
+        let home = environment["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? NSHomeDirectory()
+        return (home as NSString).appendingPathComponent(".llmopt_history")
     }
 
     /// Runs the REPL on the terminal (libedit) or, when stdin is not a terminal, on plain

@@ -21,10 +21,26 @@ public final class Expr: Sendable {
 
     public let kind: Kind
     public let location: SourceLocation
+    /// Nodes on the longest path from here to a leaf (1 for a leaf); the parser bounds it.
+    /// Function bodies are not counted: their statements are bounded by block nesting.
+    public let depth: Int
 
     init(_ kind: Kind, _ location: SourceLocation) {
         self.kind = kind
         self.location = location
+        let below: Int
+        switch kind {
+        case .number, .bool, .nilLiteral, .name, .function: below = 0
+        case .string(let parts):
+            below = parts.reduce(0) { if case .expr(let e) = $1 { return max($0, e.depth) } else { return $0 } }
+        case .list(let items): below = items.reduce(0) { max($0, $1.depth) }
+        case .record(let fields): below = fields.reduce(0) { max($0, $1.value.depth) }
+        case .unary(_, let e), .field(let e, _): below = e.depth
+        case .binary(_, let l, let r), .and(let l, let r), .or(let l, let r), .range(let l, let r, _), .index(let l, let r):
+            below = max(l.depth, r.depth)
+        case .call(let callee, let args): below = args.reduce(callee.depth) { max($0, $1.value.depth) }
+        }
+        self.depth = below + 1
     }
 }
 

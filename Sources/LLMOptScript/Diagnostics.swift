@@ -38,10 +38,19 @@ public enum DiagnosticRenderer {
         guard let loc = d.location else { return "error: \(d.message)" }
         let (line, column) = loc.file.lineColumn(of: loc.offset)
         var out = "\(loc.file.name):\(line):\(column): error: \(d.message)"
-        let text = loc.file.line(line)
+        var text = loc.file.line(line)
+        var caretColumn = column
+        // A very long line is shown as the part around the column, marked with "…".
+        let window = 160
+        if text.count > window {
+            let start = max(0, min(column - 1 - window / 2, text.count - window))
+            let piece = text.dropFirst(start).prefix(window)
+            text = (start > 0 ? "…" : "") + piece + (start + window < text.count ? "…" : "")
+            caretColumn = column - start + (start > 0 ? 1 : 0)
+        }
         if !text.isEmpty || column > 1 {
             // The caret line repeats tabs so that it lines up under the source line.
-            let lead = String(text.prefix(column - 1).map { $0 == "\t" ? "\t" : " " })
+            let lead = String(text.prefix(caretColumn - 1).map { $0 == "\t" ? "\t" : " " })
             out += "\n  \(text)\n  \(lead)^"
         }
         for frame in d.stack {

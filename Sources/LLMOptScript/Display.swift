@@ -14,16 +14,25 @@ public enum Display {
     }
 
     /// A value as it would be written in a script (strings quoted), for lists and records.
-    public static func literal(_ v: Value) -> String {
+    public static func literal(_ v: Value) -> String { literal(v, depth: 0) }
+
+    /// Lists and records deeper than this are shown as "[…]": a value nested 100,000 deep
+    /// would overflow the stack.
+    static let maxDepth = 64
+
+    private static func literal(_ v: Value, depth: Int) -> String {
         switch v {
         case .null: return "nil"
         case .bool(let b): return b ? "true" : "false"
         case .number(let n): return formatNumber(n)
         case .string(let s): return quoted(s)
-        case .list(let items): return "[" + items.map(literal).joined(separator: ", ") + "]"
+        case .list(let items):
+            if depth >= maxDepth && !items.isEmpty { return "[…]" }
+            return "[" + items.map { literal($0, depth: depth + 1) }.joined(separator: ", ") + "]"
         case .record(let r):
             if r.count == 0 { return "[:]" }
-            return "[" + r.pairs.map { "\(fieldKey($0)): \(literal($1))" }.joined(separator: ", ") + "]"
+            if depth >= maxDepth { return "[…]" }
+            return "[" + r.pairs.map { "\(fieldKey($0)): \(literal($1, depth: depth + 1))" }.joined(separator: ", ") + "]"
         case .range(let r): return "\(r.start)..<\(r.end)"
         case .function(let f):
             switch f {

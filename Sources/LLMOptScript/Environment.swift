@@ -31,6 +31,16 @@ public final class Environment {
         return names.sorted()
     }
 
+    /// Forgets every binding. A function defined in a scope holds that scope (its closure) and
+    /// the scope holds the function: a cycle that only this breaks.
+    /// The values go without recursion (`Value.dismantle`): the session's end frees what it
+    /// built, however deeply nested.
+    func removeAll() {
+        var stack = Array(values.values)
+        values = [:]
+        Value.dismantle(&stack)
+    }
+
     /// Names defined in this scope itself, with their values.
     var localBindings: [(String, Value)] { values.sorted { $0.key < $1.key } }
 }

@@ -27,6 +27,9 @@ public final class Interpreter {
     private var importedFiles: Set<String> = []
     /// Bare expressions show their value only outside functions and imports.
     private var quietDepth = 0
+    /// Below this stack address evaluation stops with an error (see `StackGuard`); found
+    /// for the thread that runs the script.
+    private var stackLimit: UInt = 0
 
     public init(output: OutputSink) {
         self.output = output
@@ -39,8 +42,13 @@ public final class Interpreter {
         return env
     }
 
+    /// The global scope and the functions defined in it refer to each other: break the cycle
+    /// so that a finished interpreter (a script, a fuzz case, a notebook cell run) is freed.
+    deinit { globals.removeAll() }
+
     /// Forgets every variable (the REPL's `:reset`).
     public func reset() {
+        globals.removeAll()
         globals = Interpreter.makeGlobals()
         importedFiles = []
     }
@@ -74,6 +82,7 @@ public final class Interpreter {
 
     /// Runs top-level statements, announcing each to the output sink.
     public func execute(_ program: [Stmt]) throws {
+        stackLimit = StackGuard.currentLimit() ?? 0
         for statement in program {
             output.beginStatement(statement)
             try checkCancelled(statement.location)
@@ -88,6 +97,7 @@ public final class Interpreter {
     /// Evaluates one expression in the global scope without showing it (the REPL's `:time`).
     public func evaluate(_ file: SourceFile) throws -> Value {
         let program = try Interpreter.parse(file)
+        stackLimit = StackGuard.currentLimit() ?? 0
         guard program.count == 1, case .expression(let e) = program[0].kind else {
             throw Diagnostic(.syntax, "expected one expression", at: program.first?.location)
         }
@@ -99,6 +109,13 @@ public final class Interpreter {
     }
 
     func stackTrace() -> [StackFrame] { callStack.reversed() }
+
+    /// Stops a script whose recursion would overflow the thread's stack.
+    private func checkStack(_ location: SourceLocation) throws {
+        if StackGuard.here() < stackLimit {
+            throw runtimeError("evaluation nested too deeply: the stack is nearly exhausted", at: location)
+        }
+    }
 
     func runtimeError(_ message: String, at location: SourceLocation) -> Diagnostic {
         Diagnostic(.runtime, message, at: location, stack: stackTrace())
@@ -147,18 +164,27 @@ public final class Interpreter {
                 try execute(otherwise, scope: Environment(parent: env))
             }
         case .for(let name, let sequence, let body):
-            let items = try iterate(try evaluate(sequence, in: env), at: sequence.location)
-            loop: for item in items {
+            /// Runs the body for one element; false after 'break'.
+            func iteration(_ item: Value) throws -> Bool {
                 try checkCancelled(statement.location)
                 let scope = Environment(parent: env)
                 scope.define(name, item)
                 do {
                     try execute(body, scope: scope)
                 } catch ControlFlow.breakLoop {
-                    break loop
+                    return false
                 } catch ControlFlow.continueLoop {
-                    continue loop
+                    return true
                 }
+                return true
+            }
+            let value = try evaluate(sequence, in: env)
+            if case .range(let r) = value {
+                // Ranges count lazily: `for i in 0..<100000000` holds one number at a time.
+                var i = r.start
+                while i < r.end, try iteration(.number(Double(i))) { i += 1 }
+            } else {
+                for item in try iterate(value, at: sequence.location) where try !iteration(item) { break }
             }
         case .while(let condition, let body):
             loop: while try evaluate(condition, in: env).isTruthy {
@@ -242,6 +268,7 @@ public final class Interpreter {
     // MARK: - Expressions
 
     func evaluate(_ expr: Expr, in env: Environment) throws -> Value {
+        if expr.depth > 1 { try checkStack(expr.location) }
         switch expr.kind {
         case .number(let n): return .number(n)
         case .bool(let b): return .bool(b)
@@ -318,7 +345,8 @@ public final class Interpreter {
         case .builtin(let b):
             do {
                 let args = try Arguments(builtin: b, positional: positional, named: named, interpreter: self, location: location)
-                return try b.body(args)
+                // Engine loops without an isCancelled of their own ask this one (Ctrl-C).
+                return try Cancellation.whileRunning(check: isCancelled) { try b.body(args) }
             } catch let e as ScriptError {
                 throw runtimeError(e.message, at: location)
             } catch let e as LLMOptError {
@@ -339,6 +367,9 @@ public final class Interpreter {
         if callStack.count >= 200 {
             throw runtimeError("too many nested calls (is '\(name)' recursing without end?)", at: location)
         }
+        try checkStack(location)
+        // Built-ins such as map and sort call user functions in loops of their own.
+        try checkCancelled(location)
         let scope = Environment(parent: f.closure)
         var bound = Set<String>()
         for (p, v) in zip(params, positional) {
@@ -383,7 +414,8 @@ public final class Interpreter {
     private func iterate(_ v: Value, at location: SourceLocation) throws -> [Value] {
         switch v {
         case .list(let items): return items
-        case .range(let r): return (r.start..<max(r.start, r.end)).map { .number(Double($0)) }
+        case .range(let r):
+            do { return try Limits.list(of: r, for: "for") } catch let e as ScriptError { throw runtimeError(e.message, at: location) }
         case .record(let r): return r.keys.map { .string($0) }
         case .string(let s): return s.map { .string(String($0)) }
         default: throw runtimeError("cannot loop over a \(v.typeName)", at: location)
@@ -466,7 +498,11 @@ public final class Interpreter {
             }
         case (.string(let a), .string(let b)):
             switch op {
-            case .add: return .string(a + b)
+            case .add:
+                guard a.utf8.count + b.utf8.count <= Limits.stringBytes else {
+                    throw runtimeError("the string would have \(Limits.spelled(a.utf8.count + b.utf8.count)) bytes, more than a string may hold (\(Limits.spelled(Limits.stringBytes)))", at: location)
+                }
+                return .string(a + b)
             case .less: return .bool(a < b)
             case .lessEqual: return .bool(a <= b)
             case .greater: return .bool(a > b)
@@ -474,8 +510,15 @@ public final class Interpreter {
             default: break
             }
         case (.list(let a), .list(let b)) where op == .add:
+            guard a.count + b.count <= Limits.listElements else {
+                throw runtimeError("the list would have \(Limits.spelled(a.count + b.count)) elements, more than a list may hold (\(Limits.spelled(Limits.listElements)))", at: location)
+            }
             return .list(a + b)
         case (.string(let s), .number(let n)) where op == .multiply && n >= 0 && n == n.rounded():
+            let bytes = Double(s.utf8.count) * n
+            guard bytes <= Double(Limits.stringBytes) else {
+                throw runtimeError("the string would have \(bytes < 1e18 ? Limits.spelled(Int(bytes)) : "\(bytes)") bytes, more than a string may hold (\(Limits.spelled(Limits.stringBytes)))", at: location)
+            }
             return .string(String(repeating: s, count: Int(n)))
         default: break
         }
@@ -487,15 +530,30 @@ public final class Interpreter {
 
 extension Value {
     /// Structural equality for plain values; engine objects are equal only to themselves.
+    /// Nested lists and records are compared with a work list, not recursion.
     public static func equal(_ a: Value, _ b: Value) -> Bool {
+        var work = [(a, b)]
+        while let (x, y) = work.popLast() {
+            switch (x, y) {
+            case (.list(let p), .list(let q)):
+                guard p.count == q.count else { return false }
+                work.append(contentsOf: zip(p, q))
+            case (.record(let p), .record(let q)):
+                guard p.keys.sorted() == q.keys.sorted() else { return false }
+                for k in p.keys { work.append((p[k]!, q[k]!)) }
+            default:
+                guard shallowEqual(x, y) else { return false }
+            }
+        }
+        return true
+    }
+
+    private static func shallowEqual(_ a: Value, _ b: Value) -> Bool {
         switch (a, b) {
         case (.null, .null): return true
         case (.bool(let x), .bool(let y)): return x == y
         case (.number(let x), .number(let y)): return x == y
         case (.string(let x), .string(let y)): return x == y
-        case (.list(let x), .list(let y)): return x.count == y.count && zip(x, y).allSatisfy { equal($0, $1) }
-        case (.record(let x), .record(let y)):
-            return x.keys.sorted() == y.keys.sorted() && x.keys.allSatisfy { equal(x[$0]!, y[$0]!) }
         case (.range(let x), .range(let y)): return x.start == y.start && x.end == y.end
         case (.text(let x), .text(let y)): return x.content == y.content
         case (.function(let x), .function(let y)):

@@ -10,6 +10,18 @@ struct Parser {
     private(set) var diagnostics: [Diagnostic] = []
     /// Parsing the code of a string interpolation, whose end is the closing `)`.
     private var inInterpolation = false
+    /// How many brackets, blocks, unary operators and interpolations are open: the parser
+    /// recurses once per level, so depth is bounded to keep the stack bounded.
+    private var depth = 0
+    /// Open levels allowed (Python's parser allows 200 nested parentheses).
+    static let maxNesting = 256
+    /// Nodes on the longest path of one expression's tree (`1+1+...` builds one level per
+    /// operator): evaluating and freeing a tree recurse once per level.
+    static let maxTreeDepth = 1000
+    /// Errors reported before parsing stops (a compiler's error limit): recovery from a
+    /// badly broken file would otherwise report thousands.
+    static let maxErrors = 50
+    private var gaveUp = false
 
     /// Raised after a diagnostic has been recorded, to unwind to the statement level.
     private struct Failure: Error {}
@@ -18,7 +30,7 @@ struct Parser {
         self.file = file
         var lexer = Lexer(file: file, range: range)
         self.tokens = lexer.tokenize()
-        self.diagnostics = lexer.diagnostics
+        self.diagnostics = Array(lexer.diagnostics.prefix(Parser.maxErrors))
     }
 
     /// Parses a whole file. Syntax errors are in `diagnostics`, sorted by position.
@@ -76,7 +88,14 @@ struct Parser {
     private mutating func error(_ message: String, at t: Token? = nil) {
         let t = t ?? token
         // An invalid token was already reported by the lexer.
-        if t.kind == .invalid { return }
+        if t.kind == .invalid || gaveUp { return }
+        if diagnostics.count >= Parser.maxErrors {
+            // Stop: every loop of the parser ends at the end token.
+            diagnostics.append(Diagnostic(.syntax, "too many errors (\(Parser.maxErrors)); stopping here", at: SourceLocation(file: file, offset: t.start)))
+            gaveUp = true
+            position = tokens.count - 1
+            return
+        }
         let offset = t.kind == .newline || t.kind == .end ? previous.end : t.start
         diagnostics.append(Diagnostic(.syntax, message, at: SourceLocation(file: file, offset: t.kind == .end && tokens.count == 1 ? t.start : offset)))
     }
@@ -84,6 +103,27 @@ struct Parser {
     private mutating func fail(_ message: String) -> Failure {
         error(message)
         return Failure()
+    }
+
+    /// Runs `body` one nesting level deeper; past `maxNesting` levels it reports the error at
+    /// the token that opens the level too many.
+    private mutating func nested<T>(_ body: (inout Parser) throws -> T) throws -> T {
+        if depth >= Parser.maxNesting {
+            throw fail("nested too deeply: more than \(Parser.maxNesting) levels of brackets, blocks, operators or interpolations")
+        }
+        depth += 1
+        defer { depth -= 1 }
+        return try body(&self)
+    }
+
+    /// Makes an expression node, refusing a tree deeper than `maxTreeDepth`.
+    private mutating func node(_ kind: Expr.Kind, _ location: SourceLocation) throws -> Expr {
+        let e = Expr(kind, location)
+        if e.depth > Parser.maxTreeDepth {
+            diagnostics.append(Diagnostic(.syntax, "expression too deep: more than \(Parser.maxTreeDepth) nested operations (split it into steps with 'let')", at: location))
+            throw Failure()
+        }
+        return e
     }
 
     private mutating func expect(_ s: Symbol, _ context: String) throws {
@@ -207,8 +247,8 @@ struct Parser {
             advance()
             if check(.if) {
                 let start = token
-                let nested = try ifStatement()
-                otherwise = [Stmt(nested, location(start), range: start.start..<previous.end)]
+                let elseIf = try nested { try $0.ifStatement() }
+                otherwise = [Stmt(elseIf, location(start), range: start.start..<previous.end)]
             } else {
                 otherwise = try block("'else'")
             }
@@ -217,6 +257,10 @@ struct Parser {
     }
 
     private mutating func block(_ owner: String) throws -> [Stmt] {
+        try nested { try $0.blockBody(owner) }
+    }
+
+    private mutating func blockBody(_ owner: String) throws -> [Stmt] {
         let open = token
         try expect(.leftBrace, "to start the body of \(owner)")
         var body: [Stmt] = []
@@ -260,6 +304,10 @@ struct Parser {
     // MARK: - Expressions
 
     mutating func expression() throws -> Expr {
+        try nested { try $0.pipeline() }
+    }
+
+    private mutating func pipeline() throws -> Expr {
         var left = try or()
         while true {
             // A pipeline may continue on the next line: `m\n  |> prune(...)`.
@@ -271,9 +319,9 @@ struct Parser {
             skipNewlines()
             let right = try or()
             if case .call(let callee, let args) = right.kind {
-                left = Expr(.call(callee, [Argument(label: nil, value: left)] + args), location(pipe))
+                left = try node(.call(callee, [Argument(label: nil, value: left)] + args), location(pipe))
             } else {
-                left = Expr(.call(right, [Argument(label: nil, value: left)]), location(pipe))
+                left = try node(.call(right, [Argument(label: nil, value: left)]), location(pipe))
             }
         }
     }
@@ -282,7 +330,7 @@ struct Parser {
         var left = try and()
         while check(.or) || check(.symbol(.orOr)) {
             let t = advance()
-            left = Expr(.or(left, try and()), location(t))
+            left = try node(.or(left, try and()), location(t))
         }
         return left
     }
@@ -291,7 +339,7 @@ struct Parser {
         var left = try not()
         while check(.and) || check(.symbol(.andAnd)) {
             let t = advance()
-            left = Expr(.and(left, try not()), location(t))
+            left = try node(.and(left, try not()), location(t))
         }
         return left
     }
@@ -299,7 +347,7 @@ struct Parser {
     private mutating func not() throws -> Expr {
         if check(.not) {
             let t = advance()
-            return Expr(.unary(.not, try not()), location(t))
+            return try node(.unary(.not, try nested { try $0.not() }), location(t))
         }
         return try comparison()
     }
@@ -312,7 +360,7 @@ struct Parser {
         ]
         while case .symbol(let s) = token.kind, let op = ops[s] {
             let t = advance()
-            left = Expr(.binary(op, left, try range()), location(t))
+            left = try node(.binary(op, left, try range()), location(t))
         }
         return left
     }
@@ -321,7 +369,7 @@ struct Parser {
         let left = try additive()
         if check(.symbol(.halfOpenRange)) || check(.symbol(.closedRange)) {
             let t = advance()
-            return Expr(.range(left, try additive(), inclusive: t.kind == .symbol(.closedRange)), location(t))
+            return try node(.range(left, try additive(), inclusive: t.kind == .symbol(.closedRange)), location(t))
         }
         return left
     }
@@ -330,7 +378,7 @@ struct Parser {
         var left = try multiplicative()
         while check(.symbol(.plus)) || check(.symbol(.minus)) {
             let t = advance()
-            left = Expr(.binary(t.kind == .symbol(.plus) ? .add : .subtract, left, try multiplicative()), location(t))
+            left = try node(.binary(t.kind == .symbol(.plus) ? .add : .subtract, left, try multiplicative()), location(t))
         }
         return left
     }
@@ -340,7 +388,7 @@ struct Parser {
         let ops: [Symbol: BinaryOperator] = [.star: .multiply, .slash: .divide, .percent: .remainder]
         while case .symbol(let s) = token.kind, let op = ops[s] {
             let t = advance()
-            left = Expr(.binary(op, left, try unary()), location(t))
+            left = try node(.binary(op, left, try unary()), location(t))
         }
         return left
     }
@@ -348,7 +396,7 @@ struct Parser {
     private mutating func unary() throws -> Expr {
         if check(.symbol(.minus)) || check(.symbol(.bang)) {
             let t = advance()
-            return Expr(.unary(t.kind == .symbol(.minus) ? .negate : .not, try unary()), location(t))
+            return try node(.unary(t.kind == .symbol(.minus) ? .negate : .not, try nested { try $0.unary() }), location(t))
         }
         return try power()
     }
@@ -357,7 +405,7 @@ struct Parser {
         let base = try postfix()
         if check(.symbol(.power)) {
             let t = advance()
-            return Expr(.binary(.power, base, try unary()), location(t))
+            return try node(.binary(.power, base, try nested { try $0.unary() }), location(t))
         }
         return base
     }
@@ -367,17 +415,17 @@ struct Parser {
         while true {
             if check(.symbol(.leftParen)) {
                 advance()
-                e = Expr(.call(e, try arguments()), e.location)
+                e = try node(.call(e, try arguments()), e.location)
             } else if check(.symbol(.dot)) {
                 let t = advance()
                 let name: String
                 if case .keyword(let k) = token.kind { name = k.rawValue; advance() } else { name = try identifier("a field name after '.'") }
-                e = Expr(.field(e, name), location(t))
+                e = try node(.field(e, name), location(t))
             } else if check(.symbol(.leftBracket)) {
                 let t = advance()
                 let index = try expression()
                 try expect(.rightBracket, "after the index")
-                e = Expr(.index(e, index), location(t))
+                e = try node(.index(e, index), location(t))
             } else {
                 return e
             }
@@ -409,22 +457,22 @@ struct Parser {
         switch t.kind {
         case .number(let n):
             advance()
-            return Expr(.number(n), loc)
+            return try node(.number(n), loc)
         case .string(let parts):
             advance()
-            return Expr(.string(try interpolated(parts)), loc)
+            return try node(.string(try interpolated(parts)), loc)
         case .keyword(.true), .keyword(.false):
             advance()
-            return Expr(.bool(t.kind == .keyword(.true)), loc)
+            return try node(.bool(t.kind == .keyword(.true)), loc)
         case .keyword(.nil):
             advance()
-            return Expr(.nilLiteral, loc)
+            return try node(.nilLiteral, loc)
         case .keyword(.fn):
             advance()
-            return Expr(.function(try functionRest(name: nil, at: loc)), loc)
+            return try node(.function(try functionRest(name: nil, at: loc)), loc)
         case .identifier(let name):
             advance()
-            return Expr(.name(name), loc)
+            return try node(.name(name), loc)
         case .symbol(.leftParen):
             advance()
             let e = try expression()
@@ -446,7 +494,7 @@ struct Parser {
     private mutating func listOrRecord(_ loc: SourceLocation) throws -> Expr {
         if check(.symbol(.colon)) && tokens[position + 1].kind == .symbol(.rightBracket) {
             advance(); advance()
-            return Expr(.record([]), loc)
+            return try node(.record([]), loc)
         }
         let isRecord: Bool = {
             switch token.kind {
@@ -471,7 +519,7 @@ struct Parser {
                 if !match(.comma) { break }
             }
             try expect(.rightBracket, "to close the record")
-            return Expr(.record(fields), loc)
+            return try node(.record(fields), loc)
         }
         var items: [Expr] = []
         while !check(.symbol(.rightBracket)) {
@@ -479,7 +527,7 @@ struct Parser {
             if !match(.comma) { break }
         }
         try expect(.rightBracket, "to close the list")
-        return Expr(.list(items), loc)
+        return try node(.list(items), loc)
     }
 
     private mutating func interpolated(_ parts: [StringPart]) throws -> [InterpolatedPart] {
@@ -490,6 +538,7 @@ struct Parser {
             case .interpolation(let range):
                 var inner = Parser(file: file, range: range)
                 inner.inInterpolation = true
+                inner.depth = depth
                 inner.skipNewlines()
                 if inner.check(.end) {
                     diagnostics.append(Diagnostic(.syntax, "empty interpolation '\\()' in string", at: SourceLocation(file: file, offset: range.lowerBound)))
@@ -498,6 +547,10 @@ struct Parser {
                 let e = try? inner.expression()
                 if e != nil && !inner.check(.end) { inner.error("unexpected \(inner.spelled(inner.token)) in interpolation") }
                 diagnostics += inner.diagnostics
+                if diagnostics.count > Parser.maxErrors {
+                    diagnostics = Array(diagnostics.prefix(Parser.maxErrors))
+                    error("")
+                }
                 guard let e, inner.diagnostics.isEmpty else { throw Failure() }
                 out.append(.expr(e))
             }

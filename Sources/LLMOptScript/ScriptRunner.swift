@@ -24,7 +24,8 @@ public final class StreamOutput: OutputSink {
 
     public func beginStatement(_ statement: Stmt) {}
     public func write(_ text: String) { emit(text) }
-    public func show(_ value: Value) { emit(Display.rich(value)) }
+    /// Values show names read from files (tensors, tokens): control characters come escaped.
+    public func show(_ value: Value) { emit(Display.rich(value).terminalSafe) }
 }
 
 /// Sends everything to several sinks (the terminal and a notebook).
@@ -39,7 +40,9 @@ final class TeeOutput: OutputSink {
 /// The library side of `llmopt FILE`, `llmopt run FILE --notebook OUT`, `llmopt -e CODE` and
 /// `llmopt check FILE`. Each returns the process exit status.
 public enum ScriptRunner {
-    public static let standardError: (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
+    /// Writes an error to stderr with control characters from files and scripts (ESC, NUL,
+    /// U+202E...) escaped, so a message cannot drive the terminal.
+    public static let standardError: (String) -> Void = { FileHandle.standardError.write(Data(($0.terminalSafe + "\n").utf8)) }
 
     /// Runs a script file. With `notebook` (a path ending in `.md` or `.html`), also writes each
     /// top-level statement and its output there, even when the script stops on an error.

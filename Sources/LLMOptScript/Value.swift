@@ -47,6 +47,22 @@ public enum Value {
 }
 
 /// Fields in the order they were written.
+extension Value {
+    /// Frees values without recursion: lists nested 200,000 deep (`a = [a]` in a loop) would
+    /// otherwise overflow the stack when the last reference goes, each list releasing the next.
+    /// Each value's elements go on `stack` before the value itself is released, so a release
+    /// never finds an element whose count drops to zero.
+    static func dismantle(_ stack: inout [Value]) {
+        while let v = stack.popLast() {
+            switch v {
+            case .list(let items): stack.append(contentsOf: items)
+            case .record(let r): for (_, x) in r.pairs { stack.append(x) }
+            default: break
+            }
+        }
+    }
+}
+
 public struct Record {
     public private(set) var keys: [String] = []
     private var values: [String: Value] = [:]

@@ -43,11 +43,23 @@ final class REPLTerminalTests: XCTestCase {
         return (try? String(contentsOfFile: outFile, encoding: .utf8)) ?? ""
     }
 
-    private func start() throws {
+    private func start(environment: String? = nil) throws {
         try tmux(["new-session", "-d", "-s", session, "-x", "120", "-y", "50", "-c", Binary.packageRoot,
-                  "env LLMOPT_HISTORY=\(history) TERM=xterm \(Binary.path)"])
+                  "env \(environment ?? "LLMOPT_HISTORY=\(history)") TERM=xterm \(Binary.path)"])
         try waitFor("llmopt>")
     }
+
+    /// Waits until `condition` holds (the REPL acts in milliseconds; tests allow seconds).
+    private func eventually(_ what: String, timeout: Double = 10, _ condition: () throws -> Bool) throws {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if try condition() { return }
+            usleep(50_000)
+        }
+        throw TerminalTestError(description: "timed out waiting for \(what); screen:\n\(try screen())")
+    }
+
+    private func sessionEnded() throws -> Bool { !(try tmux(["list-sessions"], readOutput: true).contains(session)) }
 
     private func send(_ keys: String...) throws { try tmux(["send-keys", "-t", session] + keys) }
 
@@ -97,14 +109,14 @@ final class REPLTerminalTests: XCTestCase {
         try send("C-c")
         try waitFor("llmopt>", count: 10)
         // Ctrl-C stops a running statement; the session keeps its variables.
-        try send("while true { abcdef += 1 }", "Enter")
-        usleep(500_000)
+        try send("for i in 0..<999999999999999 {", "Enter", "if i == 1000 { print(\"loop running\") }", "Enter", "abcdef += 1 }", "Enter")
+        try waitFor("\nloop running")
         try send("C-c")
         try waitFor("error: interrupted")
         try send("print(abcdef > 20, twice(5))", "Enter")
         try waitFor("true 10")
         try send(":quit", "Enter")
-        usleep(300_000)
+        try eventually("the REPL to leave") { try sessionEnded() }
         let saved = try String(contentsOfFile: history, encoding: .utf8)
         XCTAssertTrue(saved.contains("twice(4)"), saved)
 
@@ -114,7 +126,31 @@ final class REPLTerminalTests: XCTestCase {
         try waitFor("llmopt> print(abcdef > 20, twice(5))")
         try send("C-c")
         try send("C-d")
-        usleep(500_000)
-        XCTAssertFalse(try tmux(["list-sessions"], readOutput: true).contains(session), "Ctrl-D leaves the REPL")
+        try eventually("Ctrl-D to leave the REPL") { try sessionEnded() }
+    }
+
+    /// History goes to $HOME/.llmopt_history (not the account's home from the password
+    /// database), and a history holding a line too long for libedit's Ctrl-R search (which
+    /// spun for minutes on 300,000 characters) is cleaned of it when the REPL starts.
+    func testHistoryFollowsHOMEAndDropsOverlongEntries() throws {
+        let home = NSTemporaryDirectory() + "llmopt-home-\(getpid())-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: home) }
+        let file = home + "/.llmopt_history"
+        let long = "print(\"" + String(repeating: "x", count: 300_000) + "\")"
+        try "_HiStOrY_V2_\nlet\\040kept\\040=\\0401\n\(long)\n".write(toFile: file, atomically: true, encoding: .utf8)
+        try start(environment: "-u LLMOPT_HISTORY HOME=\(home)")
+        // Up recalls the entry that was kept.
+        try send("Up")
+        try waitFor("llmopt> let kept = 1")
+        try send("C-c")
+        try send("print(6 * 7)", "Enter")
+        try waitFor("\n42\n")
+        try send(":quit", "Enter")
+        try eventually("the REPL to leave") { try sessionEnded() }
+        let saved = try String(contentsOfFile: file, encoding: .utf8)
+        XCTAssertTrue(saved.contains("print(6\\040*\\0407)") || saved.contains("print(6 * 7)"), saved)
+        XCTAssertTrue(saved.contains("kept"), saved)
+        XCTAssertFalse(saved.contains("xxxxxxxxxx"), "the 300,000-character entry is gone")
     }
 }

@@ -70,7 +70,7 @@ final class ScriptCommandTests: XCTestCase {
         print([1,
           2])
         """
-        let r = try Binary.run([], stdin: input, environment: ["LLMOPT_HISTORY": NSTemporaryDirectory() + "llmopt-pipe-history"])
+        let r = try Binary.run([], stdin: input, environment: ["LLMOPT_HISTORY": NSTemporaryDirectory() + "llmopt-pipe-history-\(getpid())"])
         XCTAssertEqual(r.stdout, "42\n3\nans  42\nf    <fn f(a)>\nx    2\n42\n[1, 2]\n")
         XCTAssertFalse(r.stdout.contains("\u{1b}") || r.stdout.contains("llmopt>"))
         XCTAssertTrue(r.stderr.hasPrefix("<stdin>:1:1: error: unknown name 'oops'"), r.stderr)

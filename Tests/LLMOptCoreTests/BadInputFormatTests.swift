@@ -99,7 +99,7 @@ final class BadInputFormatTests: XCTestCase {
         let p = try write(smallGGUF(type: 12, dims: [256]), "q4k.gguf")
         assertFails(try GGUFFile(path: p), path: p, "tensor 't'", "Q4_K", "id 12")
         let odd = try write(smallGGUF(type: 77), "odd.gguf")
-        assertFails(try GGUFFile(path: odd), path: odd, "tensor 't'", "type 77")
+        assertFails(try GGUFFile(path: odd), path: odd, "tensor 't' has an unknown ggml type id 77;")
     }
 
     func testOverlappingGGUFTensors() throws {

@@ -45,8 +45,8 @@ final class PerplexityTests: XCTestCase {
             XCTAssertEqual(report.nWindows, row.nWindows, label)
             XCTAssertEqual(report.nScored, row.nScored, label)
             XCTAssertEqual(calls, row.nWindows, label)
-            XCTAssertEqual(report.ppl, row.ppl, accuracy: row.ppl * 1e-5, label)
-            XCTAssertEqual(report.meanNLL, row.meanNLL, accuracy: 1e-5, label)
+            XCTAssertEqual(report.ppl, row.ppl, accuracy: row.ppl * 1e-6, label)
+            XCTAssertEqual(report.meanNLL, row.meanNLL, accuracy: 1e-6, label)
             XCTAssertEqual(report.protocol, "ctx \(row.ctx), stride \(row.stride), \(row.nTokens) tokens, \(row.nWindows) windows, \(row.nScored) scored")
             // A random model's per-token NLL spreads a little around its mean.
             XCTAssertGreaterThan(report.standardError, 0)
@@ -69,7 +69,7 @@ final class PerplexityTests: XCTestCase {
         let report = try Perplexity.evaluate(model: model, text: text, ctx: 128)
         XCTAssertEqual(report.nTokens, row.nTokens)
         XCTAssertEqual(report.nScored, row.nScored)
-        XCTAssertEqual(report.ppl, row.ppl, accuracy: row.ppl * 1e-5)
+        XCTAssertEqual(report.ppl, row.ppl, accuracy: row.ppl * 1e-6)
     }
 
     func testTinyLlamaPerplexityFromText() throws { try checkFromText("tiny-llama") }
@@ -103,7 +103,7 @@ final class PerplexityTests: XCTestCase {
         XCTAssertGreaterThan(d.top1Agreement, 0.1)
         XCTAssertLessThan(d.top1Agreement, 1)
         XCTAssertEqual(d.nScored, 17887)
-        XCTAssertEqual(d.basePPL, 519.488346, accuracy: 519.488346 * 1e-5)
-        XCTAssertEqual(d.otherPPL, 519.353936, accuracy: 519.353936 * 1e-5)
+        XCTAssertEqual(d.basePPL, 519.488346, accuracy: 519.488346 * 1e-6)
+        XCTAssertEqual(d.otherPPL, 519.353936, accuracy: 519.353936 * 1e-6)
     }
 }

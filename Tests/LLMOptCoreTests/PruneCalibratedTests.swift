@@ -42,6 +42,13 @@ final class PruneCalibratedTests: XCTestCase {
                 let (wanda, wandaReport) = try Pruning.prune(model, method: "wanda", options: options)
                 let (sparsegpt, gptReport) = try Pruning.prune(model, method: "sparsegpt", options: options)
                 for report in [wandaReport, gptReport] { XCTAssertEqual(report.overallSparsity, 0.5, accuracy: 1e-3) }
+                if pattern != nil {
+                    // 2:4 holds in every group of 4 consecutive inputs of every row, not only overall.
+                    for (method, pruned, report) in [("wanda", wanda, wandaReport), ("sparsegpt", sparsegpt, gptReport)] {
+                        XCTAssertFalse(report.rows.isEmpty)
+                        for row in report.rows { try assertTwoOfFour(pruned, row.name, "\(label) \(method)") }
+                    }
+                }
                 let m = try firstBlockError(model, magnitude, calibration: cal)
                 let w = try firstBlockError(model, wanda, calibration: cal)
                 let s = try firstBlockError(model, sparsegpt, calibration: cal)
@@ -58,6 +65,17 @@ final class PruneCalibratedTests: XCTestCase {
                 if label == "outlier features" { XCTAssertLessThan(total(w), 0.5 * total(m), what) }
             }
         }
+    }
+
+    /// Every group of 4 consecutive weights along a row holds at least 2 zeros.
+    func assertTwoOfFour(_ model: Model, _ name: String, _ what: String, file: StaticString = #filePath, line: UInt = #line) throws {
+        let t = try model.weight(name), v = t.floats(), cols = t.shape[1]
+        XCTAssertEqual(cols % 4, 0, name, file: file, line: line)
+        var bad = 0
+        for r in 0..<t.shape[0] {
+            for g in stride(from: 0, to: cols, by: 4) where v[(r * cols + g)..<(r * cols + g + 4)].filter({ $0 == 0 }).count < 2 { bad += 1 }
+        }
+        XCTAssertEqual(bad, 0, "\(what) \(name): \(bad) groups of 4 with fewer than 2 zeros", file: file, line: line)
     }
 
     func testWandaPrunesEachRowToTheSparsity() throws {

@@ -86,4 +86,26 @@ final class QuantGGMLTests: XCTestCase {
         XCTAssertEqual(bf16[0], 1)
         XCTAssertEqual(bf16[6], 3.140625)
     }
+
+    /// bfloat16 keeps 8 significant bits: values halfway between two of them go to the one
+    /// with an even last bit, values past halfway go up; truncation or rounding half up fails
+    /// here, and so does a conversion that turns a NaN with only low mantissa bits into infinity.
+    func testBFloat16RoundsTiesToEvenAndKeepsNaN() throws {
+        let half: Float = 1.0 / 256 // half a unit in the last place of bfloat16 at 1
+        let values: [Float] = [
+            1 + half,                   // tie, 1 is even: stays 1
+            1 + 3 * half,               // tie between 1 + 2/256 (odd) and 1 + 4/256 (even): up
+            1 + half + 1.0 / 1_048_576, // past the tie: up to 1 + 2/256
+            1 + half - 1.0 / 1_048_576, // short of it: down to 1
+            -(1 + 3 * half),            // the same tie, negative
+            Float(bitPattern: 0x7F7F_FFFF), // the largest float rounds past bfloat16's largest: infinity
+            Float(bitPattern: 0x7F80_0001), // a NaN whose payload is all below bfloat16's bits
+            -0.0, 256 + 1,                 // 257 = 1.00000001b × 2^8: a tie, even is 256
+        ]
+        let got = try HalfPrecision.convert(Tensor(shape: [1, values.count], floats: values), to: .bf16, name: "t").floats()
+        let want: [Float] = [1, 1 + 4 * half, 1 + 2 * half, 1, -(1 + 4 * half), .infinity, .nan, -0.0, 256]
+        for (i, (g, w)) in zip(got, want).enumerated() {
+            if w.isNaN { XCTAssertTrue(g.isNaN, "value \(i): \(g)") } else { XCTAssertEqual(g.bitPattern, w.bitPattern, "value \(i): \(values[i]) -> \(g), want \(w)") }
+        }
+    }
 }

@@ -32,7 +32,11 @@ public enum Throughput {
     /// `runs` times, keeping the fastest of each (the least disturbed by other work).
     public static func measure(model: Model, promptTokens: Int = 128, decodeTokens: Int = 32, runs: Int = 3) throws -> ThroughputReport {
         guard promptTokens > 0, decodeTokens > 0, runs > 0 else {
-            throw LLMOptError.invalidArgument(name: "promptTokens/decodeTokens/runs", reason: "must all be positive")
+            throw LLMOptError.unsupported("the prompt and decode token counts and the runs must all be positive (got \(promptTokens), \(decodeTokens), \(runs))")
+        }
+        let context = model.config.maxPositions
+        guard promptTokens <= context, decodeTokens <= context - promptTokens else {
+            throw LLMOptError.unsupported("\(promptTokens) prompt + \(decodeTokens) decode tokens exceed the model's context of \(context) positions")
         }
         let session = try InferenceSession(model: model, capacity: promptTokens + decodeTokens)
         let vocab = session.vocabSize
@@ -42,11 +46,13 @@ public enum Throughput {
         let clock = ContinuousClock()
         var bestPrefill = (wall: Double.infinity, cpu: 0.0), bestDecode = (wall: Double.infinity, cpu: 0.0)
         for _ in 0..<runs {
+            try Cancellation.checkpoint()
             session.reset()
             let (t0, c0) = (clock.now, processCPUSeconds())
             var logits = try session.forward(prompt)
             let (t1, c1) = (clock.now, processCPUSeconds())
             for _ in 0..<decodeTokens {
+                try Cancellation.checkpoint()
                 let next = logits.withUnsafeBufferPointer { Sampler.argmax($0) }
                 logits = try session.forward([next])
             }

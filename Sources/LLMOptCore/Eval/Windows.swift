@@ -24,8 +24,9 @@ struct EvaluationWindows {
         guard stride >= 1, stride <= ctx else {
             throw LLMOptError.invalidArgument(name: "stride", reason: "must be between 1 and ctx (\(ctx)), got \(stride)")
         }
-        guard tokenCount >= 2 else {
-            throw LLMOptError.invalidArgument(name: "text", reason: "needs at least 2 tokens to score, got \(tokenCount)")
+        // Two scored tokens at least: the error bar is a sample standard deviation.
+        guard tokenCount >= 3 else {
+            throw LLMOptError.invalidArgument(name: "text", reason: "gives \(tokenCount) token\(tokenCount == 1 ? "" : "s"); at least 3 are needed (2 scored, for a mean and its error bar)")
         }
         self.tokenCount = tokenCount
         self.ctx = ctx

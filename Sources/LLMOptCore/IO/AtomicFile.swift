@@ -34,10 +34,7 @@ public final class AtomicFileWriter {
 
     private init(path: String) throws {
         self.path = path
-        let folder = (path as NSString).deletingLastPathComponent
-        let name = (path as NSString).lastPathComponent
-        temporaryPath = ((folder.isEmpty ? "." : folder) as NSString)
-            .appendingPathComponent(".\(name).\(getpid()).\(UInt32.random(in: 0...UInt32.max)).tmp")
+        temporaryPath = SaveTarget.temporaryPath(for: path, suffix: "tmp")
         fd = open(temporaryPath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         guard fd >= 0 else {
             throw LLMOptError.badFile(path: path, reason: "cannot create \(temporaryPath): \(String(cString: strerror(errno)))")

@@ -233,7 +233,8 @@ public final class GGUFFile: @unchecked Sendable {
             }
             let typeId = try reader.u32("type of '\(name)'")
             guard let dtype = GGMLType.dtype(typeId) else {
-                throw fail("tensor '\(name)' has ggml type \(GGMLType.name(typeId)) (id \(typeId)); llmopt reads F32, F16, BF16, Q8_0, Q4_0, Q4_1")
+                let kind = GGMLType.names[typeId].map { "ggml type \($0) (id \(typeId))" } ?? "an unknown ggml type id \(typeId)"
+                throw fail("tensor '\(name.debugEscaped)' has \(kind); llmopt reads F32, F16, BF16, Q8_0, Q4_0, Q4_1")
             }
             guard dims[0] % dtype.blockSize == 0 else {
                 throw fail("tensor '\(name)': rows of \(dims[0]) values are not whole \(dtype.ggmlName) blocks of \(dtype.blockSize)")

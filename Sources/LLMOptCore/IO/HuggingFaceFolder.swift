@@ -52,13 +52,16 @@ public enum HuggingFaceFolder {
     /// from the source folder when the model came from one, else written from its vocabulary.
     /// Which format each dequantized tensor had goes in config.json as `llmopt_quantization`
     /// (not `quantization_config`, which transformers would try to apply to the float weights).
-    public static func save(_ model: Model, to folder: String) throws {
-        let c = model.config
-        do {
-            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        } catch {
-            throw LLMOptError.badFile(path: folder, reason: "cannot create the folder: \(error.localizedDescription)")
+    ///
+    /// The folder is written beside `destination` and swapped in whole (`SaveTarget`).
+    public static func save(_ model: Model, to destination: String) throws {
+        try SaveTarget.writeFolder(at: destination) { folder in
+            try write(model, into: folder)
         }
+    }
+
+    private static func write(_ model: Model, into folder: String) throws {
+        let c = model.config
         var tensors: [(name: String, tensor: Tensor)] = []
         var quantized: [(name: String, tensor: Tensor)] = []
         for name in model.weightOrder {
@@ -83,7 +86,7 @@ public enum HuggingFaceFolder {
         try write(configData, to: path(folder, "config.json"))
         try SafetensorsWriter.write(tensors, to: path(folder, "model.safetensors"))
         var copiedTokenizer = false
-        if model.format == .huggingFace, let source = model.sourcePath, source != folder {
+        if model.format == .huggingFace, let source = model.sourcePath {
             for name in ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "generation_config.json"] {
                 guard let data = FileManager.default.contents(atPath: path(source, name)) else { continue }
                 try write(data, to: path(folder, name))
@@ -247,6 +250,10 @@ public enum HuggingFaceFolder {
             guard let v = j[key], !(v is NSNull) else { return nil }
             guard let i = v as? Int else {
                 throw LLMOptError.badFile(path: path, reason: "'\(key)' should be an integer, is \(v)")
+            }
+            // Sizes and ids: beyond 2^31 none is meaningful, and arithmetic on them would overflow.
+            guard i.magnitude <= UInt(Int32.max) else {
+                throw LLMOptError.badFile(path: path, reason: "'\(key)' is \(i), more than \(Int32.max)")
             }
             return i
         }

@@ -85,7 +85,9 @@ extension ExportedVocabulary {
         }
         let count = (pieceById.keys.max() ?? -1) + 1
         guard count > 0, count <= 10_000_000 else {
-            throw LLMOptError.badFile(path: path, reason: "token ids run to \(count - 1)")
+            throw LLMOptError.badFile(path: path, reason: count > 0
+                ? "token ids run to \(count - 1); llmopt exports vocabularies of at most 10,000,000 tokens"
+                : "the vocabulary is empty")
         }
         // Unused ids get placeholder pieces, as llama.cpp's converter writes them.
         let pieces = (0..<count).map { pieceById[$0] ?? "[PAD\($0)]" }

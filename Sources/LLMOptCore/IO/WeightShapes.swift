@@ -79,6 +79,15 @@ enum WeightShapes {
                      ("layer count", c.numLayers), ("head count", c.numHeads), ("KV head count", c.numKVHeads),
                      ("head dimension", c.headDim), ("context length", c.maxPositions)]
         for (name, value) in sizes where value <= 0 { throw fail("\(name) is \(value)") }
+        // Every size is a tensor dimension or a count of them: past 2^31 no file could hold the
+        // tensors, and products of such sizes would overflow.
+        let limit = Int(Int32.max)
+        for (name, value) in sizes where value > limit { throw fail("\(name) is \(value), more than \(limit)") }
+        for (name, a, b) in [("heads × head dimension", c.numHeads, c.headDim), ("KV heads × head dimension", c.numKVHeads, c.headDim),
+                             ("vocab size × hidden size", c.vocabSize, c.hiddenSize), ("intermediate size × hidden size", c.intermediateSize, c.hiddenSize),
+                             ("context length × hidden size", c.maxPositions, c.hiddenSize)] where a > limit / b {
+            throw fail("\(name) is \(a) × \(b), more than \(limit)")
+        }
         guard c.numHeads % c.numKVHeads == 0 else {
             throw fail("\(c.numHeads) attention heads cannot share \(c.numKVHeads) KV heads evenly")
         }

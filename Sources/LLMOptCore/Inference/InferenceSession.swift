@@ -1,3 +1,5 @@
+import Foundation
+
 /// Which logits a forward pass returns.
 public enum LogitsRequest: Sendable {
     /// Logits of the last token only: `vocabSize` floats.
@@ -30,6 +32,15 @@ public final class InferenceSession {
     public init(model: Model, capacity: Int) throws {
         guard capacity > 0 else {
             throw LLMOptError.invalidArgument(name: "capacity", reason: "must be positive, got \(capacity)")
+        }
+        // The KV cache is allocated up front: refuse one that cannot fit rather than fail inside
+        // the allocator.
+        let c = model.config
+        let kvBytes = 2.0 * Double(c.numLayers) * Double(capacity) * Double(c.numKVHeads * c.headDim) * 4
+        let memory = Double(ProcessInfo.processInfo.physicalMemory)
+        guard kvBytes <= memory / 2 else {
+            throw LLMOptError.invalidArgument(
+                name: "capacity", reason: "\(capacity) positions need \(Format.bytes(Int(min(kvBytes, 1e18)))) of KV cache, more than half of this machine's memory (\(Format.bytes(Int(memory))))")
         }
         self.model = model
         self.capacity = capacity

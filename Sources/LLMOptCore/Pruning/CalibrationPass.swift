@@ -24,6 +24,7 @@ struct CalibrationPass {
         let session = try InferenceSession(model: model, capacity: longestWindow)
         let newWindow = Self.listen(session, names: names, observe: observe)
         for window in windows {
+            try Cancellation.checkpoint()
             session.reset()
             newWindow()
             _ = try session.forward(window)
@@ -37,6 +38,7 @@ struct CalibrationPass {
         let newWindow = Self.listen(session, names: names, observe: observe)
         defer { session.linearInputObserver = nil }
         for stream in hidden {
+            try Cancellation.checkpoint()
             newWindow()
             var scratch = stream
             try session.runBlock(index, hidden: &scratch)

@@ -40,8 +40,11 @@ public enum GPTQ {
         guard hessian.count == cols * cols else {
             throw LLMOptError.shapeMismatch(name: name, expected: [cols, cols], actual: [hessian.count], source: "GPTQ Hessian")
         }
-        guard options.dampening >= 0, options.blockSize > 0 else {
-            throw LLMOptError.invalidArgument(name: "gptq", reason: "dampening must be >= 0 and blockSize > 0")
+        guard options.dampening >= 0, options.dampening.isFinite else {
+            throw LLMOptError.invalidArgument(name: "dampening", reason: "must be a finite number >= 0, got \(options.dampening)")
+        }
+        guard options.blockSize > 0 else {
+            throw LLMOptError.invalidArgument(name: "block size", reason: "must be positive, got \(options.blockSize)")
         }
         try RoundToNearest.checkFinite(src, name: name)
         let layout = try grid.layout(columns: cols)

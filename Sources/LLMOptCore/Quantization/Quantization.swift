@@ -152,6 +152,7 @@ public enum Quantization {
     }
 
     static func apply(_ tensorScheme: TensorScheme, to name: String, in model: inout Model) throws -> QuantReport.Row {
+        try Cancellation.checkpoint()
         let tensor = try model.weight(name)
         let (quantized, format, note) = try tensorScheme.apply(tensor, name: name)
         model.weights[name] = quantized
@@ -179,6 +180,7 @@ public enum Quantization {
             quantized = try pass.blockByBlock(model, names: inBlocks, method: method) { layerNames, entries, current in
                 var block: [String: Tensor] = [:]
                 for name in layerNames {
+                    try Cancellation.checkpoint()
                     statistics[name] = entries[name]
                     block[name] = try GPTQ.quantize(try current.weight(name), hessian: entries[name]!.hessian, grid: grid,
                                                     options: options.gptq, name: name)
@@ -195,6 +197,7 @@ public enum Quantization {
             statistics = collected.entries
             var clippedErrors = (before: 0.0, after: 0.0, count: 0)
             for name in names {
+                try Cancellation.checkpoint()
                 guard let entry = statistics[name] else { continue }
                 var weight = try scaled.weight(name)
                 if options.awq.clip && AWQ.clips(name) {

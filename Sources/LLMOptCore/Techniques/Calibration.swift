@@ -9,6 +9,8 @@ public struct Calibration: Sendable {
     public let samples: Int
     public let length: Int
     public let seed: UInt64
+    /// Tokens all windows together may hold (128 MiB of ids).
+    public static let maxTokens = 1 << 24
 
     public init(text: String, samples: Int = 16, length: Int = 256, seed: UInt64 = 0) throws {
         try self.init(text: text, tokens: nil, samples: samples, length: length, seed: seed)
@@ -44,6 +46,14 @@ public struct Calibration: Sendable {
         }
         guard ids.count >= 2 else {
             throw LLMOptError.invalidArgument(name: "calibration", reason: "the text gives \(ids.count) tokens; at least 2 are needed")
+        }
+        // The windows are held in memory: bound the tokens they hold (a window is at most the
+        // whole text) before making them.
+        let window = min(length, ids.count)
+        let (held, overflow) = samples.multipliedReportingOverflow(by: window)
+        guard !overflow, held <= Calibration.maxTokens else {
+            throw LLMOptError.invalidArgument(
+                name: "samples", reason: "\(samples) windows of \(window) tokens are more than the \(Calibration.maxTokens) tokens calibration holds; use fewer samples or a shorter length")
         }
         if ids.count <= length { return Array(repeating: ids, count: samples) }
         var rng = SplitMix64(seed: seed)

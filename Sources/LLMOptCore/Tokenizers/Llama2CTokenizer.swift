@@ -68,7 +68,7 @@ public final class Llama2CTokenizer: Tokenizer, VocabularyExporting {
         let bytes = Array(text.utf8.prefix { $0 != 0 })
         var tokens: [Int32] = []
         tokens.reserveCapacity(bytes.count + 2)
-        if addBOS { tokens.append(Int32(Self.bos)) }
+        if addBOS && Self.bos < pieces.count { tokens.append(Int32(Self.bos)) }
         if !bytes.isEmpty, let space = idByPiece[[0x20]] { tokens.append(space) }
         var i = 0
         while i < bytes.count {
@@ -79,7 +79,9 @@ public final class Llama2CTokenizer: Tokenizer, VocabularyExporting {
             if let id = idByPiece[character] {
                 tokens.append(id)
             } else {
-                for b in character { tokens.append(Int32(b) + 3) }
+                // run.c's byte fallback (id = byte + 3) assumes 256 byte tokens after the three
+                // special ones; a smaller vocabulary has no such ids, and gets <unk> (0) instead.
+                for b in character { tokens.append(Int(b) + 3 < pieces.count ? Int32(b) + 3 : 0) }
             }
             i = end
         }

@@ -60,6 +60,12 @@ public enum TokenizerJSON {
                 pieceById[id] = content
                 typeById[id] = (token["special"] as? Bool ?? false) ? .control : .userDefined
             }
+            // Ids are positions in the vocabulary: an id past every entry there could be is an
+            // error, found before the tables are allocated by the largest id.
+            let entries = vocab.count + added.count
+            if let (id, piece) = pieceById.max(by: { $0.key < $1.key }), id >= entries {
+                throw fail("token '\(piece.debugEscaped)' has id \(id), beyond the vocabulary's \(entries) entries (ids must be below \(entries))")
+            }
             let count = (pieceById.keys.max() ?? -1) + 1
             var pieces = [String](repeating: "", count: count)
             var types = [TokenType](repeating: .unused, count: count)

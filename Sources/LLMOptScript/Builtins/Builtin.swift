@@ -82,6 +82,8 @@ public struct ScriptError: Error {
 public struct Arguments {
     public let builtin: Builtin
     let values: [String: Value]
+    /// Names of the arguments the call wrote (not filled in from defaults).
+    public let given: Set<String>
     /// Extra positional arguments of a variadic built-in.
     public let rest: [Value]
     public let interpreter: Interpreter
@@ -112,6 +114,7 @@ public struct Arguments {
             if values[label] != nil { throw ScriptError("argument '\(label)' of \(builtin.name) given twice") }
             values[label] = v
         }
+        self.given = Set(values.keys)
         for p in builtin.parameters where values[p.name] == nil {
             switch p.defaultValue {
             case .required: throw ScriptError("\(builtin.name) is missing argument '\(p.name)' (\(builtin.signature))")
@@ -186,7 +189,7 @@ public struct Arguments {
     public func list(_ name: String) throws -> [Value] {
         switch value(name) {
         case .list(let l): return l
-        case .range(let r): return (r.start..<max(r.start, r.end)).map { .number(Double($0)) }
+        case .range(let r): return try Limits.list(of: r, for: "\(builtin.name): argument '\(name)'")
         default: throw wrongType(name, "a list")
         }
     }

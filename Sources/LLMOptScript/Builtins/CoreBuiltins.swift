@@ -57,8 +57,12 @@ extension Builtins {
             if args.has("end") { end = try args.number("end") } else { (start, end) = (0, start) }
             let step = try args.number("step")
             guard step != 0 else { throw ScriptError("range: step must not be 0") }
-            let n = Int(((end - start) / step).rounded(.up))
-            guard n <= 10_000_000 else { throw ScriptError("range: \(n) values is too many") }
+            let count = ((end - start) / step).rounded(.up)
+            guard count.isFinite, start.isFinite else { throw ScriptError("range: start, end and step must be finite numbers") }
+            guard count <= Double(Limits.listElements) else {
+                throw ScriptError("range: \(count < 1e18 ? Limits.spelled(Int(count)) : "\(count)") values, more than a list may hold (\(Limits.spelled(Limits.listElements)))")
+            }
+            let n = Int(count)
             return .list((0..<max(0, n)).map { .number(start + Double($0) * step) })
         },
         Builtin("keys", family: "core", parameters: [.init("record", "a record or report")],
@@ -113,6 +117,9 @@ extension Builtins {
                 summary: "A number rounded half away from zero to some decimal digits.",
                 example: "round(3.14159, digits: 2)   # 3.14") { args in
             let x = try args.number("x"), digits = try args.int("digits")
+            // A double holds 15 to 17 significant digits: more cannot change the value, and
+            // 10^digits past ±308 is infinite or zero (the result was nan).
+            guard (-15...15).contains(digits) else { throw ScriptError("round: argument 'digits' is \(digits); use -15 to 15") }
             let scale = Foundation.pow(10.0, Double(digits))
             return .number((x * scale).rounded() / scale)
         },

@@ -67,8 +67,17 @@ extension Builtins {
                 Decoding reads every weight once per token: decode_tps ≤ memory bandwidth / weight bytes.
                 """,
                 example: "bench(load(\"Examples/models/SmolLM2-135M-Instruct.Q4_1.gguf\"), prompt: 64, decode: 16).decode_tps") { args in
-            let r = try Throughput.measure(model: try args.model("model"), promptTokens: try args.int("prompt"),
-                                           decodeTokens: try args.int("decode"), runs: try args.int("runs"))
+            let model = try args.model("model")
+            let prompt = try args.int("prompt"), decode = try args.int("decode"), runs = try args.int("runs")
+            for (name, n) in [("prompt", prompt), ("decode", decode), ("runs", runs)] where n <= 0 {
+                throw ScriptError("bench: argument '\(name)' must be positive, got \(n)")
+            }
+            guard runs <= 1000 else { throw ScriptError("bench: argument 'runs' is \(runs); at most 1000 (the fastest of a few runs is what counts)") }
+            let context = model.config.maxPositions
+            guard prompt + decode <= context else {
+                throw ScriptError("bench: prompt + decode = \(prompt + decode) tokens exceed the model's context of \(context) positions")
+            }
+            let r = try Throughput.measure(model: model, promptTokens: prompt, decodeTokens: decode, runs: runs)
             return .report(Report(title: "bench: prefill \(format4(r.prefillTokensPerSecond)) tok/s, decode \(format4(r.decodeTokensPerSecond)) tok/s",
                                   fields: throughputFields(r), lines: [r.description]))
         },

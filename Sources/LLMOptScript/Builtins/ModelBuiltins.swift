@@ -15,7 +15,7 @@ extension Builtins {
         },
         Builtin("save", family: "models",
                 parameters: [.init("model", "the model to save"), .init("path", "a path ending in .gguf (GGUF v3, dtypes kept), or a folder (Hugging Face: config.json + model.safetensors)")],
-                summary: "Writes a model that llama.cpp (GGUF) or Hugging Face transformers (folder) can load. The file is written whole or not at all.",
+                summary: "Writes a model that llama.cpp (GGUF) or Hugging Face transformers (folder) can load. The file or folder is written beside the destination and swapped in whole, so a crash or a full disk leaves the old one. Missing parent folders are created; only a regular file, or a folder holding nothing but a saved model's files, is replaced.",
                 example: "save(load(\"Tests/Fixtures/models/tiny-llama\"), \"/tmp/tiny.gguf\")") { args in
             let path = try args.string("path")
             try ModelSaver.save(try args.model("model"), to: path)

@@ -51,7 +51,7 @@ extension Builtins {
                         guard case .number(let n) = e else { throw ScriptError("plot: series values must be numbers, found a \(e.typeName)") }
                         return n
                     }
-                case .range(let r): ys = (r.start..<max(r.start, r.end)).map(Double.init)
+                case .range(let r): ys = try Limits.list(of: r, for: "plot: series '\(name)'").map { if case .number(let n) = $0 { return n } else { return 0 } }
                 default: throw ScriptError("plot: series '\(name)' must be a list of numbers, got a \(v.typeName)")
                 }
                 let x = xs ?? ys.indices.map(Double.init)

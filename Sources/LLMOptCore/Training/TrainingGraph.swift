@@ -197,7 +197,7 @@ public final class TrainingGraph: @unchecked Sendable {
             dyUsed = ConstFloatPtr(r)
         }
         TrainOps.linearBackward(dx: dx, accumulate: accumulate, dW: parameters.grad(name), dBias: bias.map { parameters.grad($0) },
-                                dy: dyUsed, x: x, weight: matmulWeight(name), rows: n, out: out, in: k, scratch: scratch)
+                                dy: dyUsed, x: x, weight: matmulWeight(name), rows: n, out: out, in: k)
         if autocast == .fp16, let dx { roundHalf(dx, dx, count: n * k) }
     }
 

@@ -29,6 +29,10 @@ final class ExampleScriptTests: XCTestCase {
             "before: held-out ppl ", "trained 16 steps: loss ", "plot training loss", "after:  held-out ppl ",
             "held-out loss at steps 8 and 16:", "held-out perplexity improved by ",
         ],
+        "autoquant.llmopt": [
+            "210 tensors × 2 formats scanned", "most sensitive:", "q8_0 everywhere", "q4_0 everywhere", "plan: ",
+            "  autoquant  ", "% smaller than Q8_0 everywhere, the only uniform format that meets the budget: true false",
+        ],
         "mixed-precision.llmopt": [
             "fp32 | ", "fp32, recomputed | ", "bf16 autocast | ", "fp16 + loss scaling | ", "fp32, 4 micro-batches | ", "bf16 vs fp32: loss at step 1 differs by",
             "fp16 vs fp32: loss at step 1 differs by", "accumulation: largest loss difference to the big batch",
@@ -48,6 +52,7 @@ final class ExampleScriptTests: XCTestCase {
     func testQuantizationLesson() throws { try runExample("quantization.llmopt") }
     func testTrainingLesson() throws { try runExample("training.llmopt") }
     func testMixedPrecisionLesson() throws { try runExample("mixed-precision.llmopt") }
+    func testAutoQuantLesson() throws { try runExample("autoquant.llmopt") }
 
     private func runExample(_ file: String) throws {
         // Every example runs on what Scripts/fetch-models brings from PyPI.

@@ -82,6 +82,25 @@ INLINE void convert_range(int wtype, const void *row, int p0, int len, float *ds
 
 // MARK: GEMM
 
+/// Writes (or adds, unless `overwrite`) a 32 x 12 tile of accumulators to C. The tile holds C
+/// transposed (lanes run along m): it is written out row by row.
+INLINE void store_tile(__m512 acc[LLMOPT_NR][2], float *c, int ldc, int mrows, int ncols, int overwrite) {
+    float t[LLMOPT_NR][LLMOPT_MR] __attribute__((aligned(64)));
+    for (int j = 0; j < LLMOPT_NR; j++) {
+        _mm512_store_ps(t[j], acc[j][0]);
+        _mm512_store_ps(t[j] + 16, acc[j][1]);
+    }
+    __m512i idx = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+                                     _mm512_set1_epi32(LLMOPT_MR));
+    __mmask16 cols = (__mmask16)((1u << ncols) - 1);
+    for (int i = 0; i < mrows; i++) {
+        __m512 row = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), cols, idx, &t[0][i], 4);
+        float *ci = c + (size_t)i * ldc;
+        if (!overwrite) row = _mm512_add_ps(row, _mm512_maskz_loadu_ps(cols, ci));
+        _mm512_mask_storeu_ps(ci, cols, row);
+    }
+}
+
 /// One 32 x 12 tile of C over kl steps: A from a packed panel (32 floats per step), B from 12
 /// weight rows `ldb` floats apart, broadcast one value at a time. 24 accumulators in registers.
 /// With `halves` = 1 only the first 16 rows of the panel are computed (a last panel of <= 16 rows).
@@ -105,21 +124,7 @@ INLINE void tile_32x12(int halves, int kl, const float *pa, const float *b, size
         LLMOPT_STEP(9, b9, p) LLMOPT_STEP(10, b9, ldb + p) LLMOPT_STEP(11, b9, 2 * ldb + p)
 #undef LLMOPT_STEP
     }
-    // The tile holds C transposed (lanes run along m): write it out row by row.
-    float t[LLMOPT_NR][LLMOPT_MR] __attribute__((aligned(64)));
-    for (int j = 0; j < LLMOPT_NR; j++) {
-        _mm512_store_ps(t[j], acc[j][0]);
-        _mm512_store_ps(t[j] + 16, acc[j][1]);
-    }
-    __m512i idx = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
-                                     _mm512_set1_epi32(LLMOPT_MR));
-    __mmask16 cols = (__mmask16)((1u << ncols) - 1);
-    for (int i = 0; i < mrows; i++) {
-        __m512 row = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), cols, idx, &t[0][i], 4);
-        float *ci = c + (size_t)i * ldc;
-        if (!overwrite) row = _mm512_add_ps(row, _mm512_maskz_loadu_ps(cols, ci));
-        _mm512_mask_storeu_ps(ci, cols, row);
-    }
+    store_tile(acc, c, ldc, mrows, ncols, overwrite);
 }
 
 void llmopt_gemm_nt_packed_avx512(int m, int n, int k, const float *pa, const void *b, int wtype, size_t rb,
@@ -179,20 +184,7 @@ INLINE void tile_32x12_nn(int halves, int kl, const float *pa, const float *b, s
             if (halves == 2) acc[j][1] = _mm512_fmadd_ps(a1, bj, acc[j][1]);
         }
     }
-    float t[LLMOPT_NR][LLMOPT_MR] __attribute__((aligned(64)));
-    for (int j = 0; j < LLMOPT_NR; j++) {
-        _mm512_store_ps(t[j], acc[j][0]);
-        _mm512_store_ps(t[j] + 16, acc[j][1]);
-    }
-    __m512i idx = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
-                                     _mm512_set1_epi32(LLMOPT_MR));
-    __mmask16 cols = (__mmask16)((1u << ncols) - 1);
-    for (int i = 0; i < mrows; i++) {
-        __m512 row = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), cols, idx, &t[0][i], 4);
-        float *ci = c + (size_t)i * ldc;
-        if (!overwrite) row = _mm512_add_ps(row, _mm512_maskz_loadu_ps(cols, ci));
-        _mm512_mask_storeu_ps(ci, cols, row);
-    }
+    store_tile(acc, c, ldc, mrows, ncols, overwrite);
 }
 
 void llmopt_gemm_nn_packed_avx512(int m, int n, int k, const float *pa, const float *b, int ldb, float *c, int ldc,

@@ -139,6 +139,23 @@ public enum Quantization {
             result = quantized
             rows = methodRows
             notes = methodNotes
+        case let block where (block == "q4_0" || block == "q8_0") && options.calibration != nil:
+            let dtype: DType = block == "q4_0" ? .q4_0 : .q8_0
+            let importance = try ImportanceMatrix.collect(model, names: mainNames, calibration: options.calibration)
+            notes.append("\(dtype.ggmlName) with an importance matrix: each block's scale minimises Σ E[x²]·(w − d·q)², "
+                         + "E[x²] the mean squared input of each channel on the calibration text")
+            let plain = try TensorScheme(scheme, options: options)
+            for name in mainNames {
+                let tensor = try model.weight(name)
+                guard let channels = importance[name], GGMLBlocks.fits(tensor, dtype) else {
+                    rows.append(try apply(plain, to: name, in: &result))
+                    continue
+                }
+                try Cancellation.checkpoint()
+                let quantized = try ImportanceMatrix.quantize(tensor, to: dtype, importance: channels, name: name)
+                result.weights[name] = quantized
+                rows.append(QuantReport.Row(name: name, before: tensor, after: quantized, format: dtype.ggmlName + " imatrix", note: nil))
+            }
         default:
             let main = try TensorScheme(scheme, options: options)
             for name in mainNames { rows.append(try apply(main, to: name, in: &result)) }

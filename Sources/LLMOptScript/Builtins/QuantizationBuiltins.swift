@@ -38,7 +38,7 @@ extension Builtins {
                     .init("group", .value(.number(32)), "values per scale along each row; 0: one scale per output channel; -1: per tensor"),
                     .init("symmetric", .absent, "symmetric grid (no zero point) or asymmetric; default true, but false for awq (see defaults below)"),
                     .init("full_range", .absent, "symmetric grids: use all 2^bits codes, −2^(bits−1)..2^(bits−1)−1 (as ggml's Q4_0), not only ±(2^(bits−1)−1); default false, but true for gptq"),
-                    .init("calibration", .absent, "a text to calibrate on (gptq, awq)"),
+                    .init("calibration", .absent, "a text to calibrate on (gptq, awq; q4_0 and q8_0 use it as an importance matrix)"),
                     .init("samples", .value(.number(16)), "calibration windows"),
                     .init("length", .value(.number(256)), "tokens per calibration window"),
                     .init("act_order", .value(.bool(true)), "gptq: quantize input channels by decreasing activation energy (H_jj), with group scales fixed up front"),

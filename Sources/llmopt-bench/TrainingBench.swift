@@ -14,6 +14,7 @@ func runTrainingBench(arguments: ArraySlice<String>) throws {
     let steps = Int(value("--steps") ?? "") ?? 6
     let accumulate = Int(value("--accumulate") ?? "") ?? 1
     let batch = Int(value("--batch") ?? "") ?? 8
+    let recompute = arguments.contains("--recompute-activations")
     let config = ModelConfig(architecture: .llama, vocabSize: 512, hiddenSize: 384, intermediateSize: 1024, numLayers: 6, numHeads: 6,
                              numKVHeads: 6, maxPositions: 1024, normEps: 1e-5, tieEmbeddings: false)
     let model = RandomModel.make(config, seed: 1)
@@ -22,6 +23,7 @@ func runTrainingBench(arguments: ArraySlice<String>) throws {
     var o = TrainingOptions(steps: steps, batch: batch, seq: 128, lr: 1e-3)
     o.precision = precision
     o.accumulate = accumulate
+    o.recomputeActivations = recompute
     o.clip = 1
     o.weightDecay = 0.1
     let trainer = try Trainer(model: model, data: TrainingData(ids: ids), options: o)
@@ -36,7 +38,7 @@ func runTrainingBench(arguments: ArraySlice<String>) throws {
     }
     let object: [String: Any] = [
         "engine": "llmopt", "precision": precision.rawValue, "parameters": trainer.graph.parameters.count, "batch": batch, "seq": 128,
-        "accumulate": accumulate, "steps": steps, "tokens_per_s": trainer.tokensPerSecond, "step_seconds": stepSeconds,
+        "accumulate": accumulate, "recompute_activations": recompute, "steps": steps, "tokens_per_s": trainer.tokensPerSecond, "step_seconds": stepSeconds,
         "peak_rss_bytes": rss, "activation_bytes": trainer.graph.activationBytes, "losses": trainer.log.map(\.loss),
         "threads": Parallel.threadCount,
     ]

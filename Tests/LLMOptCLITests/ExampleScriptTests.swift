@@ -29,6 +29,9 @@ final class ExampleScriptTests: XCTestCase {
             "before: held-out ppl ", "trained 16 steps: loss ", "plot training loss", "after:  held-out ppl ",
             "held-out loss at steps 8 and 16:", "held-out perplexity improved by ",
         ],
+        "distributed.llmopt": [
+            "rank 0 of 1", "before: 7 windows over 1 ranks: ppl ", "trained 4 steps: loss ", "after:  ppl ",
+        ],
         "mixed-precision.llmopt": [
             "fp32 | ", "fp32, recomputed | ", "bf16 autocast | ", "fp16 + loss scaling | ", "fp32, 4 micro-batches | ", "bf16 vs fp32: loss at step 1 differs by",
             "fp16 vs fp32: loss at step 1 differs by", "accumulation: largest loss difference to the big batch",
@@ -48,6 +51,7 @@ final class ExampleScriptTests: XCTestCase {
     func testQuantizationLesson() throws { try runExample("quantization.llmopt") }
     func testTrainingLesson() throws { try runExample("training.llmopt") }
     func testMixedPrecisionLesson() throws { try runExample("mixed-precision.llmopt") }
+    func testDistributedLesson() throws { try runExample("distributed.llmopt") }
 
     private func runExample(_ file: String) throws {
         // Every example runs on what Scripts/fetch-models brings from PyPI.

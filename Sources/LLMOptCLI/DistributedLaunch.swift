@@ -44,20 +44,21 @@ public enum DistributedLaunch {
     }
 }
 
-/// How a data-parallel run's time was spent: the seconds of this process's steps and the part
-/// of them spent in collective operations (gradient and loss sums).
+/// How a data-parallel run's time was spent: the seconds of its training loop and the part of
+/// them spent in collective operations (the gradient and loss sums, the agreement on Ctrl-C,
+/// and waiting there for the slowest rank).
 struct DataParallelTiming {
     let ranks: Int
-    let stepSeconds: Double
+    let seconds: Double
     let communicationSeconds: Double
 
-    init(_ trainer: Trainer, communicator: Communicator, before: Double, firstStep: Int) {
+    init(communicator: Communicator, seconds: Double, before: Double) {
         ranks = communicator.size
-        stepSeconds = trainer.log.filter { $0.step > firstStep }.reduce(0) { $0 + $1.seconds }
+        self.seconds = seconds
         communicationSeconds = communicator.communicationSeconds - before
     }
 
-    var share: Double { stepSeconds > 0 ? communicationSeconds / stepSeconds : 0 }
+    var share: Double { seconds > 0 ? communicationSeconds / seconds : 0 }
 
     var json: [String: Any] {
         ["ranks": ranks, "communication_s": communicationSeconds, "communication_share": share]

@@ -136,13 +136,13 @@ struct TrainCommand: ParsableCommand {
                 }
             }
             progress.finish()
+            let communication = DataParallelTiming(communicator: comm, seconds: Date().timeIntervalSince(started), before: communicationBefore)
             let interrupted = trainer.completedSteps < o.steps
             if interrupted {
                 Terminal.note("interrupted: stopped after step \(trainer.completedSteps) of \(o.steps)")
                 if let checkpoint, comm.isRoot { try TrainingCheckpoint.save(trainer, to: checkpoint) }
             }
             if let out, comm.isRoot { try ModelSaver.save(trainer.trainedModel(from: model), to: out) }
-            let communication = DataParallelTiming(trainer, communicator: comm, before: communicationBefore, firstStep: firstStep)
             if json {
                 let encoder = JSONEncoder()
                 let log = (try? JSONSerialization.jsonObject(with: encoder.encode(trainer.log))) ?? []

@@ -79,7 +79,8 @@ final class DistributedTests: XCTestCase {
         let model = try SharedFiles.testdata("models/tiny-llama")
         let dir = NSTemporaryDirectory() + "llmopt-mpi-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let common = ["train", model, "Tests/Fixtures/text/eval_gpl3.txt", "--batch", "4", "--seq", "16", "--lr", "2e-3", "--json"]
+        let common = ["train", model, "Tests/Fixtures/text/eval_gpl3.txt", "--batch", "4", "--seq", "16", "--lr", "2e-3", "--schedule", "constant",
+                      "--json"]
         _ = try json(try mpi(2, common + ["--steps", "3", "--checkpoint", dir + "/ckpt"]))
         let leftovers = try FileManager.default.contentsOfDirectory(atPath: dir)
         XCTAssertEqual(leftovers, ["ckpt"], "only the checkpoint, no temporary folder")

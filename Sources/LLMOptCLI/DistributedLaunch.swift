@@ -66,6 +66,6 @@ struct DataParallelTiming {
 
     /// "" for one process; the ranks and the communication share otherwise.
     var summary: String {
-        ranks > 1 ? String(format: ", %d ranks, %.1f%% of step time in communication", ranks, 100 * share) : ""
+        ranks > 1 ? String(format: ", %d ranks, %.1f%% of the time in communication", ranks, 100 * share) : ""
     }
 }

@@ -155,11 +155,10 @@ public final class Communicator: @unchecked Sendable {
         try timed {
             try check(all.withUnsafeMutableBufferPointer { r in llmopt_mpi_allgather_bytes(mine, r.baseAddress!, Int32(width)) }, "agreement")
         }
-        for r in 0..<size {
-            let bytes = all[(r * width)..<((r + 1) * width)].prefix { $0 != 0 }
-            if !bytes.isEmpty {
-                throw DistributedFailure(rank: r, ranks: size, message: String(decoding: bytes, as: UTF8.self))
-            }
+        let messages = (0..<size).map { r in String(decoding: all[(r * width)..<((r + 1) * width)].prefix { $0 != 0 }, as: UTF8.self) }
+        if let first = messages.firstIndex(where: { !$0.isEmpty }) {
+            throw DistributedFailure(rank: first, ranks: size, message: messages[first],
+                                     everyRank: messages.allSatisfy { $0 == messages[first] })
         }
         return result!
     }
@@ -188,6 +187,8 @@ public struct DistributedFailure: Error, CustomStringConvertible {
     public let rank: Int
     public let ranks: Int
     public let message: String
+    /// Every rank failed with this message (a bad argument, a file missing everywhere).
+    public let everyRank: Bool
 
-    public var description: String { ranks > 1 ? "rank \(rank) of \(ranks): \(message)" : message }
+    public var description: String { everyRank ? message : "rank \(rank) of \(ranks): \(message)" }
 }

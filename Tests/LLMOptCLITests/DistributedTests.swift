@@ -73,6 +73,22 @@ final class DistributedTests: XCTestCase {
         XCTAssertEqual(two["nll_standard_error"] as? Double, one["nll_standard_error"] as? Double)
     }
 
+    /// kld() in a script, sharded over 2 ranks, prints what one process prints.
+    func testTwoRankKLDEqualsOneProcess() throws {
+        let model = try SharedFiles.testdata("models/tiny-llama")
+        let code = """
+        let m = load("\(model)")
+        let r = kld(m, quantize(m, "q4_0"), text("Tests/Fixtures/text/eval_gpl3.txt"), ctx: 32, stride: 16, max_tokens: 200)
+        print(r.kld, r.kld_error, r.max_kld, r.top1, r.base_ppl, r.ppl, r.n_scored)
+        """
+        let one = try Binary.run(["-e", code])
+        XCTAssertEqual(one.status, 0, one.stderr)
+        let two = try mpi(2, ["-e", code])
+        XCTAssertEqual(two.status, 0, two.stderr)
+        XCTAssertEqual(two.stdout, one.stdout)
+        XCTAssertTrue(one.stdout.hasSuffix(" 199\n"), one.stdout)
+    }
+
     /// A checkpoint written by 2 ranks (rank 0 alone writes it) resumes on 1 rank and ends
     /// where a straight single-process run ends.
     func testCheckpointFromTwoRanksResumesOnOne() throws {

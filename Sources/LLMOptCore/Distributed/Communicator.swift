@@ -57,21 +57,21 @@ public final class Communicator: @unchecked Sendable {
 
     private func allReduceChunk(_ data: UnsafeMutablePointer<Float>, _ n: Int) throws {
         let segment = (n + size - 1) / size, padded = segment * size
-        var send = [Float](repeating: 0, count: padded)
-        var received = [Float](repeating: 0, count: padded)
-        send.withUnsafeMutableBufferPointer { $0.baseAddress!.update(from: data, count: n) }
-        try check(send.withUnsafeBufferPointer { s in
-            received.withUnsafeMutableBufferPointer { r in llmopt_mpi_alltoall_float(s.baseAddress!, r.baseAddress!, Int32(segment)) }
-        }, "all-to-all of \(n) gradients")
+        let send = UnsafeMutablePointer<Float>.allocate(capacity: padded)
+        let received = UnsafeMutablePointer<Float>.allocate(capacity: padded)
+        defer { send.deallocate(); received.deallocate() }
+        send.initialize(from: data, count: n)
+        (send + n).initialize(repeating: 0, count: padded - n)
+        try check(llmopt_mpi_alltoall_float(send, received, Int32(segment)), "all-to-all of \(n) gradients")
         // received[i·segment ..< (i+1)·segment] is rank i's copy of our segment: add in rank order.
-        var sum = [Float](repeating: 0, count: segment)
-        for i in 0..<size {
-            for j in 0..<segment { sum[j] += received[i * segment + j] }
+        let sum = send
+        sum.update(from: received, count: segment)
+        for i in 1..<size {
+            let part = received + i * segment
+            for j in 0..<segment { sum[j] += part[j] }
         }
-        try check(sum.withUnsafeBufferPointer { s in
-            received.withUnsafeMutableBufferPointer { r in llmopt_mpi_allgather_float(s.baseAddress!, r.baseAddress!, Int32(segment)) }
-        }, "all-gather of \(n) summed gradients")
-        received.withUnsafeBufferPointer { data.update(from: $0.baseAddress!, count: n) }
+        try check(llmopt_mpi_allgather_float(sum, received, Int32(segment)), "all-gather of \(n) summed gradients")
+        data.update(from: received, count: n)
     }
 
     /// Sums a few doubles over all ranks, in rank order.

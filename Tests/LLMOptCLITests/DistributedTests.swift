@@ -5,7 +5,8 @@ import LLMOptTestSupport
 /// `mpirun -np 2 llmopt ...` on one machine: data-parallel training reproduces the
 /// single-process (PyTorch-checked) losses, sharded perplexity equals one process's, a
 /// checkpoint written by 2 ranks resumes on 1, a rank that cannot read its data stops the job
-/// with one error from rank 0, and scripts print from rank 0 only.
+/// with one error from rank 0, a rank that dies leaves a whole checkpoint, and scripts print
+/// from rank 0 only.
 final class DistributedTests: XCTestCase {
     /// Open MPI's launcher; the tests skip, naming it, where it is not installed.
     func mpirun() throws -> String {
@@ -15,16 +16,17 @@ final class DistributedTests: XCTestCase {
         return path
     }
 
-    /// Runs `llmopt` as `ranks` processes; each item of `commands` is one MPMD part (its own arguments).
+    /// Runs `llmopt` as `ranks` processes.
     func mpi(_ ranks: Int, _ arguments: [String]) throws -> Binary.Result {
         try mpi([(ranks, arguments)])
     }
 
-    func mpi(_ parts: [(ranks: Int, arguments: [String])]) throws -> Binary.Result {
+    /// `llmoptFirst: false`: each part's arguments start with the program it runs.
+    func mpi(_ parts: [(ranks: Int, arguments: [String])], llmoptFirst: Bool = true) throws -> Binary.Result {
         var args = ["--oversubscribe", "--bind-to", "none"]
         for (i, part) in parts.enumerated() {
             if i > 0 { args.append(":") }
-            args += ["-np", String(part.ranks), Binary.path] + part.arguments
+            args += ["-np", String(part.ranks)] + (llmoptFirst ? [Binary.path] : []) + part.arguments
         }
         // As root, mpirun refuses to start without these.
         let env = ["OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1", "OMPI_MCA_btl": "self,vader,tcp"]
@@ -123,6 +125,26 @@ final class DistributedTests: XCTestCase {
         XCTAssertEqual(errors.count, 1, r.stderr)
         XCTAssertTrue(errors.first?.contains("rank 1 of 2") == true && errors.first?.contains(missing) == true, r.stderr)
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/ckpt"))
+    }
+
+    /// Rank 1 is killed (SIGKILL) mid-run while rank 0 writes a checkpoint every step: mpirun
+    /// ends the job naming rank 1, and the checkpoint left is whole: it resumes.
+    func testARankThatDiesEndsTheJobAndLeavesAWholeCheckpoint() throws {
+        let model = try SharedFiles.testdata("models/tiny-llama")
+        let dir = NSTemporaryDirectory() + "llmopt-mpi-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let common = ["train", model, "Tests/Fixtures/text/eval_gpl3.txt", "--batch", "2", "--seq", "16", "--schedule", "constant"]
+        let run = common + ["--steps", "1000000", "--checkpoint", dir + "/ckpt", "--every", "1"]
+        let r = try mpi([(1, [Binary.path] + run), (1, ["timeout", "-s", "KILL", "5", Binary.path] + run)], llmoptFirst: false)
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue(r.stderr.contains("rank 1") && r.stderr.contains("signal 9"), r.stderr)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir + "/ckpt").sorted(),
+                       ["optimizer.safetensors", "parameters.safetensors", "trainer.json"])
+        let state = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/ckpt/trainer.json"))) as? [String: Any])
+        let step = try XCTUnwrap(state["step"] as? Int)
+        XCTAssertGreaterThan(step, 0)
+        let resumed = try Binary.run(common + ["--steps", String(step + 1), "--resume", dir + "/ckpt", "--json"])
+        XCTAssertEqual(resumed.status, 0, resumed.stderr)
     }
 
     func testScriptsRunOnEveryRankAndPrintFromRankZero() throws {

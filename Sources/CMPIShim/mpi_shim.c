@@ -61,12 +61,6 @@ int llmopt_mpi_allgatherv_double(const double *send, int count, double *receive,
     return MPI_Allgatherv(send, count, MPI_DOUBLE, receive, counts, offsets, MPI_DOUBLE, MPI_COMM_WORLD);
 }
 
-int llmopt_mpi_bcast_bytes(void *buffer, int count, int root) {
-    return MPI_Bcast(buffer, count, MPI_BYTE, root, MPI_COMM_WORLD);
-}
-
-int llmopt_mpi_barrier(void) { return MPI_Barrier(MPI_COMM_WORLD); }
-
 void llmopt_mpi_abort(int code) {
     MPI_Abort(MPI_COMM_WORLD, code);
     exit(code);

@@ -21,8 +21,6 @@ int llmopt_mpi_allgather_float(const float *send, float *receive, int count);
 int llmopt_mpi_allgather_int64(const long long *send, long long *receive, int count);
 int llmopt_mpi_allgather_bytes(const void *send, void *receive, int count);
 int llmopt_mpi_allgatherv_double(const double *send, int count, double *receive, const int *counts, const int *offsets);
-int llmopt_mpi_bcast_bytes(void *buffer, int count, int root);
-int llmopt_mpi_barrier(void);
 
 /// Ends every process of the job with `code` (MPI_Abort); does not return.
 void llmopt_mpi_abort(int code);

@@ -112,26 +112,6 @@ public final class Communicator: @unchecked Sendable {
         return try allReduceSum([flag ? 1 : 0])[0] > 0
     }
 
-    /// Rank `root`'s bytes on every rank.
-    public func broadcast(_ bytes: [UInt8], from root: Int = 0) throws -> [UInt8] {
-        guard isDistributed else { return bytes }
-        return try timed {
-            var count = [UInt8](repeating: 0, count: 8)
-            if rank == root { withUnsafeBytes(of: Int64(bytes.count).littleEndian) { count = Array($0) } }
-            try check(llmopt_mpi_bcast_bytes(&count, 8, Int32(root)), "broadcast")
-            let n = Int(count.withUnsafeBytes { Int64(littleEndian: $0.loadUnaligned(as: Int64.self)) })
-            var out = rank == root ? bytes : [UInt8](repeating: 0, count: n)
-            if n > 0 { try check(llmopt_mpi_bcast_bytes(&out, Int32(n), Int32(root)), "broadcast of \(n) bytes") }
-            return out
-        }
-    }
-
-    /// Waits until every rank gets here.
-    public func barrier() throws {
-        guard isDistributed else { return }
-        try timed { try check(llmopt_mpi_barrier(), "barrier") }
-    }
-
     /// Ends the whole job now with `code` (every rank). Without mpirun, exits this process.
     public func abort(_ code: Int32) -> Never {
         guard isDistributed else { exit(code) }

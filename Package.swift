@@ -31,7 +31,11 @@ let package = Package(
         .systemLibrary(name: "CLineEdit", pkgConfig: "libedit", providers: [.apt(["libedit-dev"])]),
         .target(name: "CLineEditShim", dependencies: ["CLineEdit"]),
 
-        .target(name: "LLMOptCore", dependencies: ["CLLMOptKernels"], swiftSettings: checked),
+        // Open MPI, through pkg-config, and a small C shim for its handle macros (MPI_COMM_WORLD, MPI_FLOAT).
+        .systemLibrary(name: "CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev"])]),
+        .target(name: "CMPIShim", dependencies: ["CMPI"]),
+
+        .target(name: "LLMOptCore", dependencies: ["CLLMOptKernels", "CMPIShim"], swiftSettings: checked),
         .target(name: "LLMOptScript", dependencies: ["LLMOptCore"], swiftSettings: checked),
         .target(name: "LLMOptREPL", dependencies: ["LLMOptScript", "CLineEditShim"]),
         .target(

@@ -18,8 +18,13 @@ struct ModelOptions: ParsableArguments {
 func reportingErrors<T>(_ body: () throws -> T) throws -> T {
     do {
         return try body()
+    } catch let error as DistributedFailure {
+        // Every rank has it (Communicator.agree): all end normally, rank 0 says why.
+        Terminal.error(error.description)
+        throw ExitCode(1)
     } catch let error as LLMOptError {
         Terminal.error(error.description)
+        DistributedLaunch.abortJob(1, reason: "failed: \(error.description)")
         throw ExitCode(1)
     }
 }

@@ -10,7 +10,8 @@ struct PerplexityCommand: ParsableCommand {
         The text is tokenized once. Windows of --ctx tokens start every --stride tokens; each token is
         scored once, by the first window in which it has context (with stride = ctx the first token of
         every window is not scored). ppl = exp(mean negative log-likelihood); the error bar is the
-        standard error of the mean NLL carried through exp.
+        standard error of the mean NLL carried through exp. Under `mpirun -np N`, window w is scored by
+        rank w mod N and the losses are summed in window order: the same result as one process.
         """)
 
     @OptionGroup var modelOptions: ModelOptions
@@ -32,8 +33,8 @@ struct PerplexityCommand: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            let model = try modelOptions.load()
-            let text = try readText(textFile)
+            // Under mpirun every rank reads both, then scores its share of the windows.
+            let (model, text) = try Communicator.world.agree { (try modelOptions.load(), try readText(textFile)) }
             let progress = Terminal.Progress("perplexity")
             let r = try Perplexity.evaluate(model: model, text: text, ctx: ctx, stride: stride, maxTokens: maxTokens) { done, total in
                 progress.update(done, of: total, detail: "windows")

@@ -16,7 +16,7 @@ struct TrainCommand: ParsableCommand {
         B windows drawn from (--seed, s) (--order shuffled). Loss = mean next-token cross-entropy over
         the B·(T-1) predictions. Each step: lr from the schedule (linear warmup over --warmup steps,
         then cosine or linear decay to --min-lr at the last step, or constant); gradients of the
-        --accumulate micro-batches of B/K rows summed (each loss times 1/K); global-norm clipping to
+        --accumulate micro-batches of B/K rows summed (each loss times its share of the batch); global-norm clipping to
         --clip; one optimizer update. AdamW decays 2-D parameters only (decoupled, lr·wd), betas
         (0.9, 0.95), eps 1e-8.
 
@@ -32,6 +32,11 @@ struct TrainCommand: ParsableCommand {
         --checkpoint DIR --every N writes parameters, optimizer state, step and data position to DIR
         atomically; --resume DIR continues bit-identically. Ctrl-C stops after the current step and
         still writes --out (and a checkpoint when --checkpoint is given).
+
+        `mpirun -np N llmopt train ...` trains data-parallel: row r of each batch goes to rank r mod N,
+        the gradients are summed over the ranks in rank order, and every rank applies the update one
+        process would (same losses). Rank 0 alone prints and writes --out and checkpoints; a checkpoint
+        resumes with any N.
         """)
 
     @OptionGroup var modelOptions: ModelOptions
@@ -95,22 +100,28 @@ struct TrainCommand: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            let o = try options()
-            let model = try modelOptions.load()
-            guard let tokenizer = model.tokenizer else {
-                throw LLMOptError.invalidArgument(name: "model", reason: "\(modelOptions.model) has no tokenizer to read the text with")
+            // Under mpirun every rank reads the model, texts and checkpoint; a failure on any rank stops all.
+            let comm = Communicator.world
+            let (o, model, trainer) = try comm.agree { () throws -> (TrainingOptions, Model, Trainer) in
+                let o = try options()
+                let model = try modelOptions.load()
+                guard let tokenizer = model.tokenizer else {
+                    throw LLMOptError.invalidArgument(name: "model", reason: "\(modelOptions.model) has no tokenizer to read the text with")
+                }
+                let data = TrainingData(text: try readText(textFile), tokenizer: tokenizer)
+                let evalData = try eval.map { TrainingData(text: try readText($0), tokenizer: tokenizer) }
+                let trainer = try Trainer(model: model, data: data, options: o, evalData: evalData)
+                if evalData != nil { trainer.evalEvery = evalEvery ?? o.steps }
+                if let resume { try TrainingCheckpoint.restore(trainer, from: resume) }
+                return (o, model, trainer)
             }
-            let data = TrainingData(text: try readText(textFile), tokenizer: tokenizer)
-            let evalData = try eval.map { TrainingData(text: try readText($0), tokenizer: tokenizer) }
-            let trainer = try Trainer(model: model, data: data, options: o, evalData: evalData)
-            if evalData != nil { trainer.evalEvery = evalEvery ?? o.steps }
-            if let resume { try TrainingCheckpoint.restore(trainer, from: resume) }
 
             let stop = StopFlag.installSIGINT()
             let progress = Terminal.Progress("train")
             let started = Date()
             let firstStep = trainer.completedSteps
-            try trainer.run(isCancelled: { stop.isSet }) { entry in
+            let communicationBefore = comm.communicationSeconds
+            try trainer.run(isCancelled: { (try? comm.any(stop.isSet)) ?? true }) { entry in
                 let done = entry.step - firstStep, left = o.steps - entry.step
                 let elapsed = Date().timeIntervalSince(started)
                 let eta = done > 0 ? elapsed / Double(done) * Double(left) : 0
@@ -120,17 +131,18 @@ struct TrainCommand: ParsableCommand {
                     progress.finish()
                     print(Self.line(entry, steps: o.steps))
                 }
-                if let checkpoint, entry.step % every == 0 || entry.step == o.steps {
+                if let checkpoint, comm.isRoot, entry.step % every == 0 || entry.step == o.steps {
                     try? TrainingCheckpoint.save(trainer, to: checkpoint)
                 }
             }
             progress.finish()
+            let communication = DataParallelTiming(communicator: comm, seconds: Date().timeIntervalSince(started), before: communicationBefore)
             let interrupted = trainer.completedSteps < o.steps
             if interrupted {
                 Terminal.note("interrupted: stopped after step \(trainer.completedSteps) of \(o.steps)")
-                if let checkpoint { try TrainingCheckpoint.save(trainer, to: checkpoint) }
+                if let checkpoint, comm.isRoot { try TrainingCheckpoint.save(trainer, to: checkpoint) }
             }
-            if let out { try ModelSaver.save(trainer.trainedModel(from: model), to: out) }
+            if let out, comm.isRoot { try ModelSaver.save(trainer.trainedModel(from: model), to: out) }
             if json {
                 let encoder = JSONEncoder()
                 let log = (try? JSONSerialization.jsonObject(with: encoder.encode(trainer.log))) ?? []
@@ -142,10 +154,11 @@ struct TrainCommand: ParsableCommand {
                 ]
                 if let last = trainer.log.last { object["final_loss"] = last.loss }
                 if let out { object["out"] = out }
+                object.merge(communication.json) { $1 }
                 Terminal.printJSON(object)
             } else {
                 print(String(format: "%d steps, %.0f tokens/s (excluding step 1), peak RSS %.1f MiB", trainer.completedSteps,
-                             trainer.tokensPerSecond, Double(peakRSSBytes()) / 1_048_576))
+                             trainer.tokensPerSecond, Double(peakRSSBytes()) / 1_048_576) + communication.summary)
                 if let out { print("wrote \(out)") }
             }
             if interrupted { throw ExitCode(130) }

@@ -351,6 +351,8 @@ public final class Interpreter {
                 throw runtimeError(e.message, at: location)
             } catch let e as LLMOptError {
                 throw runtimeError(e == .cancelled ? "interrupted" : "\(b.name): \(e.description)", at: location)
+            } catch let e as DistributedFailure {
+                throw runtimeError("\(b.name): \(e.description)", at: location)
             }
         case .user(let f):
             return try callUser(f, positional: positional, named: named, at: location)

@@ -23,7 +23,9 @@ func restartWithLargeStack() {
 restartWithLargeStack()
 #endif
 
+// Under mpirun: join the job (after the restart above, never before it).
+DistributedLaunch.start()
 if let status = ScriptCommands.run(Array(CommandLine.arguments.dropFirst())) {
-    exit(status)
+    DistributedLaunch.exit(status)
 }
 LLMOptCommand.main()

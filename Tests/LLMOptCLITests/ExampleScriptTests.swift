@@ -33,6 +33,9 @@ final class ExampleScriptTests: XCTestCase {
             "210 tensors × 2 formats scanned", "most sensitive:", "q8_0 everywhere", "q4_0 everywhere", "plan: ",
             "  autoquant  ", "% smaller than Q8_0 everywhere, the only uniform format that meets the budget: true false",
         ],
+        "distributed.llmopt": [
+            "rank 0 of 1", "before: 7 windows over 1 ranks: ppl ", "trained 4 steps: loss ", "after:  ppl ",
+        ],
         "mixed-precision.llmopt": [
             "fp32 | ", "fp32, recomputed | ", "bf16 autocast | ", "fp16 + loss scaling | ", "fp32, 4 micro-batches | ", "bf16 vs fp32: loss at step 1 differs by",
             "fp16 vs fp32: loss at step 1 differs by", "accumulation: largest loss difference to the big batch",
@@ -53,6 +56,7 @@ final class ExampleScriptTests: XCTestCase {
     func testTrainingLesson() throws { try runExample("training.llmopt") }
     func testMixedPrecisionLesson() throws { try runExample("mixed-precision.llmopt") }
     func testAutoQuantLesson() throws { try runExample("autoquant.llmopt") }
+    func testDistributedLesson() throws { try runExample("distributed.llmopt") }
 
     private func runExample(_ file: String) throws {
         // Every example runs on what Scripts/fetch-models brings from PyPI.

@@ -61,9 +61,10 @@ public enum Divergence {
             throw LLMOptError.invalidArgument(
                 name: "other", reason: "vocabulary of \(otherSession.vocabSize) tokens differs from the base model's \(vocab)")
         }
-        var kld = MeanAccumulator(), baseNLL = MeanAccumulator(), otherNLL = MeanAccumulator()
-        var maxKLD = 0.0, agree = 0
-        for (w, window) in windows.enumerated() {
+        // Under mpirun each rank compares its share of the windows (Distributed/ShardedWindows.swift);
+        // each scored token gives four values: KL, same top-1 (1 or 0), base NLL, other NLL.
+        let perWindow = try Communicator.world.shardedScores(windows: total) { w -> [Double] in
+            let window = windows[w]
             baseSession.reset()
             otherSession.reset()
             let tokens = Array(ids[window.start..<window.end])
@@ -78,14 +79,19 @@ public enum Divergence {
                     }
                 }
             }
-            for r in rows {
-                kld.add(r.kl)
-                maxKLD = max(maxKLD, r.kl)
-                if r.sameTop1 { agree += 1 }
-                baseNLL.add(r.baseNLL)
-                otherNLL.add(r.otherNLL)
-            }
             progress?(w + 1, total)
+            return rows.flatMap { [$0.kl, $0.sameTop1 ? 1 : 0, $0.baseNLL, $0.otherNLL] }
+        }
+        var kld = MeanAccumulator(), baseNLL = MeanAccumulator(), otherNLL = MeanAccumulator()
+        var maxKLD = 0.0, agree = 0
+        for values in perWindow {
+            for t in Swift.stride(from: 0, to: values.count, by: 4) {
+                kld.add(values[t])
+                maxKLD = max(maxKLD, values[t])
+                if values[t + 1] != 0 { agree += 1 }
+                baseNLL.add(values[t + 2])
+                otherNLL.add(values[t + 3])
+            }
         }
         return DivergenceReport(
             meanKLD: kld.mean, kldStandardError: kld.standardError, maxKLD: maxKLD,

@@ -51,8 +51,9 @@ public enum Perplexity {
         let session = try InferenceSession(model: model, capacity: min(ctx, ids.count))
         session.isCancelled = isCancelled
         let vocab = session.vocabSize
-        var nll = MeanAccumulator()
-        for (w, window) in windows.enumerated() {
+        // Under mpirun each rank scores its share of the windows (Distributed/ShardedWindows.swift).
+        let perWindow = try Communicator.world.shardedScores(windows: total) { w in
+            let window = windows[w]
             session.reset()
             let logits = try session.forward(Array(ids[window.start..<window.end]), logits: .all)
             let targets = Array(window.scored)
@@ -62,9 +63,11 @@ public enum Perplexity {
                     return logSumExp(row, vocab) - Double(row[ids[targets[i]]])
                 }
             }
-            for loss in losses { nll.add(loss) }
             progress?(w + 1, total)
+            return losses
         }
+        var nll = MeanAccumulator()
+        for losses in perWindow { for loss in losses { nll.add(loss) } }
         return PerplexityReport(
             ppl: exp(nll.mean), meanNLL: nll.mean, standardError: nll.standardError, nTokens: ids.count,
             nScored: nll.count, nWindows: total, ctx: ctx, stride: plan.stride)

@@ -126,13 +126,16 @@ public struct TrainingData: Sendable {
 }
 
 /// The training loop: per step, set the learning rate, zero the gradients, run the micro-batches
-/// (each loss scaled by 1/K so their gradients add up to the big batch's), clip, update.
+/// (each loss scaled by its share of the batch so their gradients add up to the big batch's;
+/// under mpirun, this rank's rows, then summed over the ranks), clip, update.
 public final class Trainer: @unchecked Sendable {
     public let graph: TrainingGraph
     public let optimizer: Optimizer
     public let options: TrainingOptions
     public let data: TrainingData
     public let evalData: TrainingData?
+    /// The ranks sharing each step's batch (Distributed/DataParallel.swift); one process alone by default.
+    public var communicator: Communicator = .world
     public var evalEvery = 0
     /// Steps done so far (the next step is `completedSteps + 1`).
     public private(set) var completedSteps = 0
@@ -169,14 +172,8 @@ public final class Trainer: @unchecked Sendable {
         let ids = try data.batch(step: s, rows: o.batch, seq: o.seq, order: o.order, seed: o.seed)
         let params = graph.parameters
         params.zeroGradients()
-        let micro = o.batch / o.accumulate, microTokens = micro * o.seq
-        var loss = 0.0
         let scale = Float(lossScale)
-        for k in 0..<o.accumulate {
-            let part = Array(ids[(k * microTokens)..<((k + 1) * microTokens)])
-            loss += try graph.run(ids: part, batch: micro, seq: o.seq, backward: true, gradScale: scale / Float(o.accumulate))
-        }
-        loss /= Double(o.accumulate)
+        let loss = try accumulateGradients(ids: ids)
         var skipped: Bool?
         var usedScale: Double?
         if o.precision == .fp16 {

@@ -17,8 +17,10 @@ extension Builtins {
                 parameters: [.init("model", "the model to save"), .init("path", "a path ending in .gguf (GGUF v3, dtypes kept), or a folder (Hugging Face: config.json + model.safetensors)")],
                 summary: "Writes a model that llama.cpp (GGUF) or Hugging Face transformers (folder) can load. The file or folder is written beside the destination and swapped in whole, so a crash or a full disk leaves the old one. Missing parent folders are created; only a regular file, or a folder holding nothing but a saved model's files, is replaced.",
                 example: "save(load(\"Tests/Fixtures/models/tiny-llama\"), \"/tmp/tiny.gguf\")") { args in
-            let path = try args.string("path")
-            try ModelSaver.save(try args.model("model"), to: path)
+            let path = try args.string("path"), model = try args.model("model")
+            // Under mpirun rank 0 writes it; the others wait for it (and stop too if it fails).
+            let comm = Communicator.world
+            try comm.agree { if comm.isRoot { try ModelSaver.save(model, to: path) } }
             return .null
         },
     ]

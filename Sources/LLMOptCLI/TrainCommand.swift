@@ -24,12 +24,18 @@ struct TrainCommand: ParsableCommand {
         master weights, as torch.autocast does); fp16 does the same in float16 with dynamic loss
         scaling (an overflow skips the step and halves the scale; 200 good steps double it).
 
+        Compression while training: --qat SCHEME trains through the quantizer (straight-through
+        estimator) and writes the real quantized model; --teacher MODEL distills (loss
+        alpha·CE + (1−alpha)·T²·KL); --prune magnitude --sparsity S masks the smallest weights on a
+        schedule (Zhu & Gupta's cubic by default) and keeps them exactly zero.
+
         --checkpoint DIR --every N writes parameters, optimizer state, step and data position to DIR
         atomically; --resume DIR continues bit-identically. Ctrl-C stops after the current step and
         still writes --out (and a checkpoint when --checkpoint is given).
         """)
 
     @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup(title: "Compression while training") var compressionOptions: CompressionTrainingOptions
 
     @Argument(help: "A UTF-8 text file to train on.")
     var textFile: String
@@ -97,6 +103,7 @@ struct TrainCommand: ParsableCommand {
             let trainer = try Trainer(model: model, data: data, options: o, evalData: evalData)
             if evalData != nil { trainer.evalEvery = evalEvery ?? o.steps }
             if let resume { try TrainingCheckpoint.restore(trainer, from: resume) }
+            let compression = try compressionOptions.compression().attach(to: trainer, model: model)
 
             let stop = StopFlag.installSIGINT()
             let progress = Terminal.Progress("train")
@@ -122,7 +129,8 @@ struct TrainCommand: ParsableCommand {
                 Terminal.note("interrupted: stopped after step \(trainer.completedSteps) of \(o.steps)")
                 if let checkpoint { try TrainingCheckpoint.save(trainer, to: checkpoint) }
             }
-            if let out { try ModelSaver.save(trainer.trainedModel(from: model), to: out) }
+            let (result, notes) = try compression.finish(trainer.trainedModel(from: model))
+            if let out { try ModelSaver.save(result, to: out) }
             if json {
                 let encoder = JSONEncoder()
                 let log = (try? JSONSerialization.jsonObject(with: encoder.encode(trainer.log))) ?? []
@@ -134,10 +142,13 @@ struct TrainCommand: ParsableCommand {
                 ]
                 if let last = trainer.log.last { object["final_loss"] = last.loss }
                 if let out { object["out"] = out }
+                if !notes.isEmpty { object["compression"] = notes }
+                if let pruner = compression.pruner { object["sparsity"] = pruner.sparsity }
                 Terminal.printJSON(object)
             } else {
                 print(String(format: "%d steps, %.0f tokens/s (excluding step 1), peak RSS %.1f MiB", trainer.completedSteps,
                              trainer.tokensPerSecond, Double(peakRSSBytes()) / 1_048_576))
+                for note in notes { print(note) }
                 if let out { print("wrote \(out)") }
             }
             if interrupted { throw ExitCode(130) }

@@ -23,7 +23,7 @@ public final class FakeQuantizer: @unchecked Sendable {
     /// Fake quantization of `model`'s matrices as `quantize(model, scheme, options)` would select them.
     public init(model: Model, scheme: String, options: QuantizationOptions) throws {
         guard Self.schemes.contains(scheme.lowercased()) else {
-            throw LLMOptError.invalidArgument(name: "qat", reason: "'\(scheme)' cannot be trained through; choose one of \(Self.schemes.joined(separator: ", "))"
+            throw LLMOptError.invalidArgument(name: "scheme", reason: "'\(scheme)' cannot be trained through; choose one of \(Self.schemes.joined(separator: ", "))"
                 + (scheme.lowercased() == "gptq" || scheme.lowercased() == "awq" ? " (start from a \(scheme) model instead)" : ""))
         }
         self.scheme = scheme

@@ -12,7 +12,9 @@ extension Builtins {
                 summary: """
                 Trains a copy of the model on a text and returns a report: .model (the trained copy), .log (the loss curve \
                 as a plot), .losses, .lrs, .grad_norms, .eval_losses, .tokens_per_s (excluding step 1), .seconds, \
-                .peak_rss_bytes, .activation_bytes (activations and backward scratch), .state_bytes (weights, gradients, optimizer state), .final_loss, .steps, .interrupted. Ctrl-C stops after the current step and keeps what was trained.
+                .peak_rss_bytes, .activation_bytes (activations and backward scratch), .state_bytes (weights, gradients, optimizer state), .final_loss, .steps, .interrupted. Ctrl-C stops after the current step and keeps what was trained. \
+                With prune: "magnitude", the linear weights are pruned while training (gradual pruning) and the report \
+                adds .sparsity, .sparsity_steps and .sparsities (after each pruning step). See also qat and distill.
                 """,
                 math: """
                 Data: step s trains on ids[(s−1)·B·T ..< s·B·T] as B rows of T tokens (or B windows drawn from the seed).
@@ -31,12 +33,18 @@ extension Builtins {
                 Mixed precision: bf16/fp16 round every matmul's inputs, weights and outputs (float32 accumulation,
                   float32 master weights, norms/softmax/loss in float32). fp16 scales the loss by S before backward
                   and divides the gradients by S; an inf/NaN gradient skips the step and halves S; 200 good steps double S.
+                Gradual pruning (Zhu & Gupta 2017), at steps t = t0, t0+Δt, ..., t0+n·Δt (after that step's update; 0: before training):
+                  cubic: s_t = s_f + (s_0 − s_f)·(1 − (t − t0)/(n·Δt))³   linear: s_0 + (s_f − s_0)·(t − t0)/(n·Δt)   oneshot: s_f at t0
+                  the round(s_t·n) smallest |w| of each matrix (scope "global": of all together) are masked; masked weights get
+                  zero gradients (before clipping), their AdamW moments are cleared, and they stay exactly 0.
                 """,
                 example: """
                 let m = load("Tests/Fixtures/models/tiny-llama")
                 let r = train(m, text("Tests/Fixtures/text/eval_gpl3.txt"), steps: 10, batch: 2, seq: 32, lr: 2e-3, warmup: 2)
                 r.log        # the loss curve
                 r.final_loss < r.losses[0]
+                let p = train(m, text("Tests/Fixtures/text/eval_gpl3.txt"), steps: 4, batch: 2, seq: 32, prune: "magnitude", sparsity: 0.5, prune_end: 3, prune_every: 1)
+                p.sparsities  # 0 before training, rising on the cubic schedule to 0.5 at step 3
                 """) { args in
             var compression = TrainingCompression()
             compression.pruning = try pruningOptions(args)

@@ -46,6 +46,7 @@ extension Builtins {
                     .init("full_range", .value(.bool(false)), "symmetric grids: all 2^bits codes"),
                     .init("targets", .absent, "regular expressions: fake-quantize only matching tensors (default: linear layers)"),
                     .init("ignore", .absent, "regular expressions: leave these tensors in float"),
+                    .init("overrides", .absent, "a record from name pattern to scheme, checked first, e.g. [\"down_proj\": \"int8\"]"),
                 ] + trainingParameters,
                 summary: """
                 Quantization-aware training: trains a copy of the model whose forward pass sees every selected weight \
@@ -68,6 +69,10 @@ extension Builtins {
             let selection = try selection(args)
             options.targets = selection.targets
             options.ignore = selection.ignore
+            if args.has("overrides") {
+                guard case .record(let r) = args.value("overrides") else { throw ScriptError("qat: overrides must be a record of pattern: scheme") }
+                options.overrides = r.pairs.map { SchemeOverride($0.0, Display.plain($0.1)) }
+            }
             var compression = TrainingCompression()
             compression.qat = (try args.string("scheme"), options)
             return try runTraining(args, function: "qat", model: model, compression: compression)

@@ -163,6 +163,75 @@ void llmopt_gemm_nt_packed_avx512(int m, int n, int k, const float *pa, const vo
     }
 }
 
+/// One 32 x 12 tile of C over kl steps with B row-major: the 12 values of depth p are side by
+/// side in row p of B (`ldb` floats apart), broadcast one at a time; otherwise as `tile_32x12`.
+INLINE void tile_32x12_nn(int halves, int kl, const float *pa, const float *b, size_t ldb, float *c, int ldc,
+                          int mrows, int ncols, int overwrite) {
+    __m512 acc[LLMOPT_NR][2];
+    for (int j = 0; j < LLMOPT_NR; j++) acc[j][0] = acc[j][1] = _mm512_setzero_ps();
+    for (int p = 0; p < kl; p++) {
+        __m512 a0 = _mm512_loadu_ps(pa), a1 = halves == 2 ? _mm512_loadu_ps(pa + 16) : a0;
+        const float *bp = b + (size_t)p * ldb;
+        pa += 32;
+        for (int j = 0; j < LLMOPT_NR; j++) {
+            __m512 bj = _mm512_set1_ps(bp[j]);
+            acc[j][0] = _mm512_fmadd_ps(a0, bj, acc[j][0]);
+            if (halves == 2) acc[j][1] = _mm512_fmadd_ps(a1, bj, acc[j][1]);
+        }
+    }
+    float t[LLMOPT_NR][LLMOPT_MR] __attribute__((aligned(64)));
+    for (int j = 0; j < LLMOPT_NR; j++) {
+        _mm512_store_ps(t[j], acc[j][0]);
+        _mm512_store_ps(t[j] + 16, acc[j][1]);
+    }
+    __m512i idx = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+                                     _mm512_set1_epi32(LLMOPT_MR));
+    __mmask16 cols = (__mmask16)((1u << ncols) - 1);
+    for (int i = 0; i < mrows; i++) {
+        __m512 row = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), cols, idx, &t[0][i], 4);
+        float *ci = c + (size_t)i * ldc;
+        if (!overwrite) row = _mm512_add_ps(row, _mm512_maskz_loadu_ps(cols, ci));
+        _mm512_mask_storeu_ps(ci, cols, row);
+    }
+}
+
+void llmopt_gemm_nn_packed_avx512(int m, int n, int k, const float *pa, const float *b, int ldb, float *c, int ldc,
+                                  int accumulate) {
+    if (m <= 0 || n <= 0) return;
+    if (k <= 0) {
+        if (!accumulate) for (int i = 0; i < m; i++) memset(c + (size_t)i * ldc, 0, (size_t)n * 4);
+        return;
+    }
+    int kc = llmopt_gemm_kc(m, k);
+    int panels = (m + LLMOPT_MR - 1) / LLMOPT_MR;
+    float *buf = NULL;
+    for (int p0 = 0; p0 < k; p0 += kc) {
+        int kl = k - p0 < kc ? k - p0 : kc;
+        const float *pblock = pa + (size_t)p0 * panels * LLMOPT_MR;
+        for (int j0 = 0; j0 < n; j0 += LLMOPT_NR) {
+            int nr = n - j0 < LLMOPT_NR ? n - j0 : LLMOPT_NR;
+            const float *bp = b + (size_t)p0 * ldb + j0;
+            size_t ld = (size_t)ldb;
+            if (nr < LLMOPT_NR) {
+                // The last columns, zero padded to a whole tile (reading past them could leave B).
+                if (!buf) buf = llmopt_scratch(3, (size_t)LLMOPT_NR * kc * 4);
+                for (int p = 0; p < kl; p++)
+                    for (int j = 0; j < LLMOPT_NR; j++) buf[(size_t)p * LLMOPT_NR + j] = j < nr ? bp[(size_t)p * ldb + j] : 0;
+                bp = buf;
+                ld = LLMOPT_NR;
+            }
+            for (int pn = 0; pn < panels; pn++) {
+                int rows = m - pn * LLMOPT_MR < LLMOPT_MR ? m - pn * LLMOPT_MR : LLMOPT_MR;
+                const float *panel = pblock + (size_t)pn * kl * LLMOPT_MR;
+                float *cp = c + (size_t)pn * LLMOPT_MR * ldc + j0;
+                int overwrite = p0 == 0 && !accumulate;
+                if (rows > 16) tile_32x12_nn(2, kl, panel, bp, ld, cp, ldc, rows, nr, overwrite);
+                else tile_32x12_nn(1, kl, panel, bp, ld, cp, ldc, rows, nr, overwrite);
+            }
+        }
+    }
+}
+
 // MARK: GEMV
 
 /// 16 values of a weight row at element offset p, as float32.
@@ -530,6 +599,9 @@ void llmopt_qgemm_nt_avx512(int m, int n, int k, const void *qx, const void *w, 
 // Not x86-64: never selected (isa.c only picks this path after checking the CPU).
 void llmopt_gemm_small_avx512(int m, int n, int k, const float *x, int ldx, const void *b, int wtype, size_t rb, float *y, int ldy) {
     llmopt_gemm_small_generic(m, n, k, x, ldx, b, wtype, rb, y, ldy);
+}
+void llmopt_gemm_nn_packed_avx512(int m, int n, int k, const float *pa, const float *b, int ldb, float *c, int ldc, int accumulate) {
+    llmopt_gemm_nn_packed_generic(m, n, k, pa, b, ldb, c, ldc, accumulate);
 }
 void llmopt_gemm_nt_packed_avx512(int m, int n, int k, const float *pa, const void *b, int wtype, size_t rb, float *c, int ldc) {
     llmopt_gemm_nt_packed_generic(m, n, k, pa, b, wtype, rb, c, ldc);

@@ -127,6 +127,24 @@ void llmopt_gemm_pack_a_panels(int m, int k, const float *a, int lda, float *pac
     }
 }
 
+void llmopt_gemm_pack_a_transposed_panels(int m, int k, const float *a, int lda, float *packed, int first, int end) {
+    int kc = llmopt_gemm_kc(m, k);
+    int panels = (m + LLMOPT_MR - 1) / LLMOPT_MR;
+    for (int p0 = 0; p0 < k; p0 += kc) {
+        int kl = k - p0 < kc ? k - p0 : kc;
+        for (int pn = first; pn < end; pn++) {
+            float *dst = packed + (size_t)p0 * panels * LLMOPT_MR + (size_t)pn * kl * LLMOPT_MR;
+            int rows = m - pn * LLMOPT_MR < LLMOPT_MR ? m - pn * LLMOPT_MR : LLMOPT_MR;
+            // Row p of Aᵀ holds the panel's 32 values of depth p side by side: one copy per step.
+            for (int p = 0; p < kl; p++) {
+                const float *src = a + (size_t)(p0 + p) * lda + (size_t)pn * LLMOPT_MR;
+                memcpy(dst + (size_t)p * LLMOPT_MR, src, (size_t)rows * 4);
+                if (rows < LLMOPT_MR) memset(dst + (size_t)p * LLMOPT_MR + rows, 0, (size_t)(LLMOPT_MR - rows) * 4);
+            }
+        }
+    }
+}
+
 // MARK: Quantized activations
 
 size_t llmopt_q8act_row_bytes(int k) {

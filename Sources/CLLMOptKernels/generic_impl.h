@@ -59,6 +59,33 @@ void LLMOPT_FN(llmopt_gemm_nt_packed_)(int m, int n, int k, const float *pa, con
     }
 }
 
+void LLMOPT_FN(llmopt_gemm_nn_packed_)(int m, int n, int k, const float *pa, const float *b, int ldb, float *c, int ldc,
+                                        int accumulate) {
+    if (m <= 0 || n <= 0) return;
+    if (k <= 0) {
+        if (!accumulate) for (int i = 0; i < m; i++) memset(c + (size_t)i * ldc, 0, (size_t)n * 4);
+        return;
+    }
+    int kc = llmopt_gemm_kc(m, k);
+    int panels = (m + LLMOPT_MR - 1) / LLMOPT_MR;
+    float *buf = llmopt_scratch(3, (size_t)8 * kc * 4);
+    for (int p0 = 0; p0 < k; p0 += kc) {
+        int kl = k - p0 < kc ? k - p0 : kc;
+        const float *pblock = pa + (size_t)p0 * panels * LLMOPT_MR;
+        for (int j0 = 0; j0 < n; j0 += 8) {
+            int nr = n - j0 < 8 ? n - j0 : 8;
+            // Columns j0..j0+7 of B as 8 rows of kl values (the layout the 8 x 8 tile reads).
+            for (int j = 0; j < 8; j++)
+                for (int p = 0; p < kl; p++) buf[(size_t)j * kl + p] = j < nr ? b[(size_t)(p0 + p) * ldb + j0 + j] : 0;
+            for (int i0 = 0; i0 < m; i0 += 8) {
+                int rows = m - i0 < 8 ? m - i0 : 8;
+                const float *panel = pblock + (size_t)(i0 / LLMOPT_MR) * kl * LLMOPT_MR + i0 % LLMOPT_MR;
+                LLMOPT_FN(tile_8x8_)(kl, panel, buf, (size_t)kl, c + (size_t)i0 * ldc + j0, ldc, rows, nr, p0 == 0 && !accumulate);
+            }
+        }
+    }
+}
+
 void LLMOPT_FN(llmopt_gemv_)(int n, int k, const float *x, const void *b, int wtype, size_t rb, float *y) {
     enum { CHUNK = 256 };
     float w[CHUNK];

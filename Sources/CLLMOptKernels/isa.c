@@ -54,6 +54,14 @@ void llmopt_gemm_nt_packed(int m, int n, int k, const float *pa, const void *b, 
     }
 }
 
+void llmopt_gemm_nn_packed(int m, int n, int k, const float *pa, const float *b, int ldb, float *c, int ldc, int accumulate) {
+    switch (llmopt_isa_active) {
+    case LLMOPT_ISA_AVX512: llmopt_gemm_nn_packed_avx512(m, n, k, pa, b, ldb, c, ldc, accumulate); break;
+    case LLMOPT_ISA_AVX2: llmopt_gemm_nn_packed_avx2(m, n, k, pa, b, ldb, c, ldc, accumulate); break;
+    default: llmopt_gemm_nn_packed_generic(m, n, k, pa, b, ldb, c, ldc, accumulate); break;
+    }
+}
+
 void llmopt_gemv(int n, int k, const float *x, const void *b, int wtype, size_t rb, float *y) {
     switch (llmopt_isa_active) {
     case LLMOPT_ISA_AVX512: llmopt_gemv_avx512(n, k, x, b, wtype, rb, y); break;

@@ -32,6 +32,10 @@ void llmopt_gemm_nt_packed_avx512(int m, int n, int k, const float *pa, const vo
 void llmopt_gemm_nt_packed_avx2(int m, int n, int k, const float *pa, const void *b, int wtype, size_t rb, float *c, int ldc);
 void llmopt_gemm_nt_packed_generic(int m, int n, int k, const float *pa, const void *b, int wtype, size_t rb, float *c, int ldc);
 
+void llmopt_gemm_nn_packed_avx512(int m, int n, int k, const float *pa, const float *b, int ldb, float *c, int ldc, int accumulate);
+void llmopt_gemm_nn_packed_avx2(int m, int n, int k, const float *pa, const float *b, int ldb, float *c, int ldc, int accumulate);
+void llmopt_gemm_nn_packed_generic(int m, int n, int k, const float *pa, const float *b, int ldb, float *c, int ldc, int accumulate);
+
 void llmopt_gemv_avx512(int n, int k, const float *x, const void *b, int wtype, size_t rb, float *y);
 void llmopt_gemv_avx2(int n, int k, const float *x, const void *b, int wtype, size_t rb, float *y);
 void llmopt_gemv_generic(int n, int k, const float *x, const void *b, int wtype, size_t rb, float *y);

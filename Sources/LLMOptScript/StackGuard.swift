@@ -29,9 +29,11 @@ enum StackGuard {
         #else
         return nil
         #endif
-        // A quarter of the stack, at least 128 KiB and at most 2 MiB, stays free.
+        // A quarter of the stack, at least 128 KiB and at most 2 MiB, stays free; on a large
+        // stack (llmopt's own thread has 1 GiB) scripts use at most 64 MiB of it, so a runaway
+        // recursion ends quickly and the rest stays for freeing deeply nested values.
         let reserve = min(max(size / 4, 128 << 10), 2 << 20)
-        return low + reserve
+        return max(low + reserve, low + size - min(size, 64 << 20))
     }
 
     #if canImport(Glibc)

@@ -44,6 +44,25 @@ final class EngineCommandTests: XCTestCase {
         XCTAssertEqual(t["dtype"] as? String, "f32")
     }
 
+    /// `--random gpt2-small` builds GPT-2 small's shape: 124,439,808 float32 parameters (tied
+    /// head counted once).
+    func testBenchRandomGPT2Small() throws {
+        let r = try Binary.run(["bench", "--random", "gpt2-small", "--prompt-tokens", "8", "--decode-tokens", "2",
+                                "--runs", "1", "--json"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let f32 = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        XCTAssertEqual(f32["model"] as? String, "random:gpt2-small")
+        XCTAssertEqual(f32["model_bytes"] as? Int, 124_439_808 * 4)
+        XCTAssertEqual(f32["prompt_tokens"] as? Int, 8)
+        XCTAssertEqual(f32["decode_tokens"] as? Int, 2)
+        XCTAssertGreaterThan(try XCTUnwrap(f32["prefill_tok_s"] as? Double), 0)
+        XCTAssertGreaterThan(try XCTUnwrap(f32["decode_tok_s"] as? Double), 0)
+
+        let unknown = try Binary.run(["bench", "--random", "gpt5"])
+        XCTAssertEqual(unknown.status, 1)
+        XCTAssertTrue(unknown.stderr.contains("unknown shape 'gpt5'; known: gpt2-small"), unknown.stderr)
+    }
+
     func testBadInputGivesOneErrorLine() throws {
         let missing = try Binary.run(["perplexity", "no/such/model", "Tests/Fixtures/text/eval_gpl3.txt"])
         XCTAssertEqual(missing.status, 1)

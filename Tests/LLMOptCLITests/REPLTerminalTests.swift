@@ -1,4 +1,5 @@
 import Foundation
+import LLMOptREPL
 import XCTest
 
 /// Drives the real REPL in a terminal (tmux): line editing, Tab completion, continuation
@@ -152,5 +153,31 @@ final class REPLTerminalTests: XCTestCase {
         XCTAssertTrue(saved.contains("print(6\\040*\\0407)") || saved.contains("print(6 * 7)"), saved)
         XCTAssertTrue(saved.contains("kept"), saved)
         XCTAssertFalse(saved.contains("xxxxxxxxxx"), "the 300,000-character entry is gone")
+    }
+
+    /// Ctrl-R over a full history of the longest entries kept (1000 of 1 KB) answers each
+    /// keystroke, and the REPL goes on after it; entries just over the limit are dropped.
+    func testReverseSearchOverAFullHistoryStaysResponsive() throws {
+        let longest = "print(\"" + String(repeating: "ab", count: 507) + "a\")"
+        XCTAssertEqual(longest.utf8.count, 1024)
+        XCTAssertTrue(HistoryLimits.keeps(longest))
+        XCTAssertFalse(HistoryLimits.keeps(longest + " "))
+        let entries = Array(repeating: longest, count: 1000) + ["let found = 41"]
+        try ("_HiStOrY_V2_\n" + entries.map { $0.replacingOccurrences(of: " ", with: "\\040") }.joined(separator: "\n") + "\n")
+            .write(toFile: history, atomically: true, encoding: .utf8)
+        try start()
+        try send("C-r")
+        try send("q", "z", "x")  // no entry matches: every keystroke searches the whole history
+        try waitFor("qzx")
+        try send("C-g")
+        try send("C-c")
+        try send("C-r")
+        try send("f", "o", "u", "n", "d")
+        try waitFor("let found = 41")
+        try send("Enter")
+        try send("print(found + 1)", "Enter")
+        try waitFor("\n42\n")
+        try send("C-d")
+        try eventually("Ctrl-D to leave the REPL") { try sessionEnded() }
     }
 }

@@ -12,6 +12,14 @@ final class ScriptCommandTests: XCTestCase {
         XCTAssertEqual(r.stdout, "42\n[a: 1]\n")
     }
 
+    /// A value nested 400,000 deep, dropped in the middle of a script: freeing it releases one
+    /// level per stack frame, more than an 8 MiB stack holds (it crashed at about 75,000).
+    func testDeeplyNestedValueIsFreedMidScript() throws {
+        let r = try Binary.run(["-e", "let a = []\nfor i in 0..<400000 { a = [a] }\nprint(len(a))\na = 0\nprint(a + 1)"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(r.stdout, "1\n1\n")
+    }
+
     func testSyntaxErrorsAreAllReportedWithStatus65() throws {
         for args in [["check", scripts + "three_errors.llmopt"], [scripts + "three_errors.llmopt"]] {
             let r = try Binary.run(args)

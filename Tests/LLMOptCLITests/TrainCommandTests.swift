@@ -44,10 +44,18 @@ final class TrainCommandTests: XCTestCase {
         let dir = NSTemporaryDirectory() + "llmopt-train-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let common = ["train", model, "Tests/Fixtures/text/eval_gpl3.txt", "--steps", "5", "--batch", "2", "--seq", "32", "--lr", "2e-3", "--json"]
-        let big = log(try json(try Binary.run(common)))
+        let bigRun = try json(try Binary.run(common)), big = log(bigRun)
         let acc = log(try json(try Binary.run(common + ["--accumulate", "2", "--out", dir + "/trained"])))
         XCTAssertEqual(big.count, 5)
         for (a, b) in zip(big, acc) { XCTAssertEqual(a["loss"] as! Double, b["loss"] as! Double, accuracy: 1e-6) }
+        // Activation checkpointing: the same losses and gradient norms bit for bit, less held.
+        let recomputedRun = try json(try Binary.run(common + ["--recompute-activations"])), recomputed = log(recomputedRun)
+        XCTAssertEqual(recomputedRun["recompute_activations"] as? Bool, true)
+        for (a, b) in zip(big, recomputed) {
+            XCTAssertEqual(a["loss"] as! Double, b["loss"] as! Double)
+            XCTAssertEqual(a["grad_norm"] as! Double, b["grad_norm"] as! Double)
+        }
+        XCTAssertLessThan(recomputedRun["activation_bytes"] as! Int, bigRun["activation_bytes"] as! Int)
         // --out is a model `perplexity` (and `load`) reads.
         let ppl = try json(try Binary.run(["perplexity", dir + "/trained", "Tests/Fixtures/text/eval_gpl3.txt", "--ctx", "32", "--max-tokens", "320", "--json"]))
         XCTAssertLessThan(ppl["mean_nll"] as! Double, 6.4)

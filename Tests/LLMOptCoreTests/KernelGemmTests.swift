@@ -38,6 +38,42 @@ final class KernelGemmTests: XCTestCase {
         }
     }
 
+    /// C (+)= A · B with B row-major (the backward pass's products), A packed from its rows or
+    /// from its transpose, on every path; shapes cross the depth blocking and leave partial tiles.
+    func testRowMajorRightOperandGemmMatchesReference() {
+        var rng = TestRandom(seed: 4)
+        for (m, n, k) in [(1, 1, 1), (37, 29, 45), (5, 12, 700), (1030, 27, 700), (70, 130, 9000)] {
+            let a = rng.floats(m * k), b = rng.floats(k * n), start = rng.floats(m * n)
+            var at = [Float](repeating: 0, count: k * m)
+            for i in 0..<m { for p in 0..<k { at[p * m + i] = a[i * k + p] } }
+            // The reference: B's columns as the rows of a [n, k] weight.
+            var bt = [Float](repeating: 0, count: n * k)
+            for p in 0..<k { for j in 0..<n { bt[j * k + p] = b[p * n + j] } }
+            let product = KernelTestData.reference(x: a, m: m, w: bt, n: n, k: k)
+            let floats = llmopt_gemm_packed_a_floats(Int32(m), Int32(k))
+            let panels = Int32((m + Int(LLMOPT_GEMM_MR) - 1) / Int(LLMOPT_GEMM_MR))
+            let fromRows = [Float](unsafeUninitializedCapacity: floats) { buf, count in
+                llmopt_gemm_pack_a(Int32(m), Int32(k), a, Int32(k), buf.baseAddress!)
+                count = buf.count
+            }
+            let fromTranspose = [Float](unsafeUninitializedCapacity: floats) { buf, count in
+                llmopt_gemm_pack_a_transposed_panels(Int32(m), Int32(k), at, Int32(m), buf.baseAddress!, 0, panels)
+                count = buf.count
+            }
+            XCTAssertEqual(fromRows, fromTranspose, "both packings give the same panels, m=\(m) k=\(k)")
+            KernelTestData.forEachPath { isa in
+                var c = [Float](repeating: .nan, count: m * n)
+                llmopt_gemm_nn_packed(Int32(m), Int32(n), Int32(k), fromTranspose, b, Int32(n), &c, Int32(n), 0)
+                XCTAssertLessThan(KernelTestData.worstRelativeError(c, product), 1e-5, "\(isa) m=\(m) n=\(n) k=\(k)")
+                var acc = start
+                llmopt_gemm_nn_packed(Int32(m), Int32(n), Int32(k), fromRows, b, Int32(n), &acc, Int32(n), 1)
+                let expected = (values: zip(start, product.values).map { Double($0) + $1 },
+                                magnitudes: zip(start, product.magnitudes).map { abs(Double($0)) + $1 })
+                XCTAssertLessThan(KernelTestData.worstRelativeError(acc, expected), 1e-5, "\(isa) accumulate m=\(m) n=\(n) k=\(k)")
+            }
+        }
+    }
+
     func testReferenceKernelAgrees() {
         var rng = TestRandom(seed: 2)
         let m = 5, n = 7, k = 33

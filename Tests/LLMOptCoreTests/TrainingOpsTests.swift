@@ -44,8 +44,7 @@ final class TrainingOpsTests: XCTestCase {
         var dxF = [Float](repeating: 0, count: n * k), dxS = dxF
         var dwF = [Float](repeating: 0.5, count: out * k), dwS = dwF  // backward adds into dW
         var dbF = [Float](repeating: 0, count: out), dbS = dbF
-        TrainOps.linearBackward(dx: &dxF, accumulate: false, dW: &dwF, dBias: &dbF, dy: dy, x: x, weight: w, rows: n, out: out, in: k,
-                                scratch: Scratch())
+        TrainOps.linearBackward(dx: &dxF, accumulate: false, dW: &dwF, dBias: &dbF, dy: dy, x: x, weight: w, rows: n, out: out, in: k)
         TrainingReference.linearBackward(dx: &dxS, dW: &dwS, dBias: &dbS, dy: dy, x: x, weight: w, rows: n, out: out, in: k)
         XCTAssertLessThan(TrainingReferenceTests.errors(dxF, dxS).maxAbs, 1e-5)
         XCTAssertLessThan(TrainingReferenceTests.errors(dwF, dwS).maxAbs, 1e-5)
@@ -60,8 +59,7 @@ final class TrainingOpsTests: XCTestCase {
             return y
         }, backward: { v, dy in
             var dx = [Float](repeating: 0, count: n * k), dw = [Float](repeating: 0, count: out * k), db = [Float](repeating: 0, count: out)
-            TrainOps.linearBackward(dx: &dx, accumulate: false, dW: &dw, dBias: &db, dy: dy, x: v[0], weight: v[1], rows: n, out: out, in: k,
-                                    scratch: Scratch())
+            TrainOps.linearBackward(dx: &dx, accumulate: false, dW: &dw, dBias: &db, dy: dy, x: v[0], weight: v[1], rows: n, out: out, in: k)
             return [dx, dw, db]
         })
     }

@@ -136,6 +136,39 @@ final class TrainingReferenceTests: XCTestCase {
         XCTAssertEqual(graph.parameters.globalGradientNorm(), ref["grad_global_l2_norm"] as! Double, accuracy: 1e-4)
     }
 
+    /// Activation checkpointing: the same loss and gradients bit for bit (the layers run again on
+    /// the same inputs), PyTorch's case-1 gradients still, and less memory held for activations.
+    func testRecomputedActivationsGiveIdenticalGradients() throws {
+        for name in ["tiny-llama", "tiny-gpt2"] {
+            let ids = Self.ids((try Self.json("grads_\(name).json")["batch"] as! [String: Any])["ids"])
+            let kept = try TrainingGraph(model: try Self.model(name))
+            let recomputed = try TrainingGraph(model: try Self.model(name))
+            recomputed.recomputeActivations = true
+            for precision in [TrainingPrecision.fp32, .bf16] {
+                kept.autocast = precision
+                recomputed.autocast = precision
+                kept.parameters.zeroGradients()
+                recomputed.parameters.zeroGradients()
+                let a = try kept.run(ids: ids, batch: 2, seq: 32), b = try recomputed.run(ids: ids, batch: 2, seq: 32)
+                XCTAssertEqual(a, b, "\(name) \(precision) loss")
+                let ga = kept.parameters.withGradients { Array($0) }, gb = recomputed.parameters.withGradients { Array($0) }
+                XCTAssertEqual(ga, gb, "\(name) \(precision) gradients")
+            }
+            XCTAssertLessThan(recomputed.activationBytes, kept.activationBytes, name)
+            if name == "tiny-llama" {
+                // What one Llama layer keeps (B 2, T 32, d 64, 4 heads of 16, 2 kv heads, ffn 172): two rstd
+                // [N], xn1, xn2, mid [N, d], q, ao [N, 64], k, v [N, 32], probs [B, H, T, T], g, u, h [N, ffn].
+                let N = 64, d = 64, layer = 4 * (2 * N + 3 * N * d + 2 * N * 64 + 2 * N * 32 + 2 * 4 * 32 * 32 + 3 * N * 172)
+                XCTAssertEqual(kept.activationBytes - recomputed.activationBytes, (2 - 1) * layer, "one layer's set instead of two")
+            }
+        }
+        let graph = try TrainingGraph(model: try Self.model("tiny-llama"))
+        graph.recomputeActivations = true
+        let ids = Self.ids((try Self.json("grads_tiny-llama.json")["batch"] as! [String: Any])["ids"])
+        XCTAssertEqual(try graph.run(ids: ids, batch: 2, seq: 32), try Self.json("grads_tiny-llama.json")["loss"] as! Double, accuracy: 1e-5)
+        assertGradients(graph, try Self.tensors("grads_tiny-llama.safetensors"))
+    }
+
     // MARK: Case 2
 
     func testAdamWOneStep() throws {

@@ -91,6 +91,19 @@ void llmopt_gemm_pack_a_panels(int m, int k, const float *a, int lda, float *pac
 void llmopt_gemm_nt_packed(int m, int n, int k, const float *packed_a, const void *b, int wtype,
                            size_t b_row_bytes, float *c, int ldc);
 
+// MARK: GEMM with a row-major right operand, C[m, n] (+)= A · B[k, n] (training)
+
+/// Packs A given transposed, as the k x m matrix Aᵀ (element (i, p) of A at a[p * lda + i]),
+/// into the same panel layout as `llmopt_gemm_pack_a_panels` (panels [first, end)). The weight
+/// gradient dW = dyᵀ · x reads dy [rows, out] this way, with no transposed copy.
+void llmopt_gemm_pack_a_transposed_panels(int m, int k, const float *a, int lda, float *packed, int first, int end);
+
+/// C[m, n] = A · B, or C += A · B when `accumulate`, for A packed (either packing) and a float32
+/// B of k rows of n values, `ldb` floats apart. The backward pass of a linear layer uses it
+/// twice: dx = dy · W and dW += dyᵀ · x, without transposing W, dy or x.
+void llmopt_gemm_nn_packed(int m, int n, int k, const float *packed_a, const float *b, int ldb, float *c, int ldc,
+                           int accumulate);
+
 // MARK: GEMV (one activation row), y[n] = B[n, k] · x[k]
 
 /// y[j] = sum_k x[k] * B[j, k] for rows `b_row_bytes` apart of any weight type: float activations,

@@ -68,11 +68,12 @@ public struct Sampler: Sendable {
         }
         candidates.sort { probs[$0] > probs[$1] || (probs[$0] == probs[$1] && $0 < $1) }
         if restrictK { candidates = Array(candidates.prefix(topK)) }
+        // The nucleus ends at the first token where the running sum exceeds p (run.c's `>`).
         var total: Float = 0
         var last = candidates.count - 1
         for (i, id) in candidates.enumerated() {
             total += probs[id]
-            if restrictP && total >= topP { last = i; break }
+            if restrictP && total > topP { last = i; break }
         }
         let r = coin * total
         var cdf: Float = 0

@@ -119,6 +119,37 @@ public enum Linear {
         }
     }
 
+    /// C[m, n] = A[m, k] · B[k, n], or C += A · B when `accumulate`, for float32 matrices given by
+    /// pointer and row stride (in floats) with B row-major: a linear layer's input gradient
+    /// dy · W. Columns of C are split between threads.
+    static func multiply(_ a: UnsafePointer<Float>, rows m: Int, depth k: Int, lda: Int, _ b: UnsafePointer<Float>, columns n: Int,
+                         ldb: Int, into c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
+        guard m > 0, n > 0 else { return }
+        multiplyPacked(packA(a, rows: m, lda: lda, depth: k), rows: m, depth: k, b, columns: n, ldb: ldb, into: c, ldc: ldc,
+                       accumulate: accumulate)
+    }
+
+    /// As `multiply`, with A given as its transpose Aᵀ [k, m] (row stride `lda`): a weight
+    /// gradient dyᵀ · x reads dy [rows, out] as it lies.
+    static func multiply(transposed at: UnsafePointer<Float>, rows m: Int, depth k: Int, lda: Int, _ b: UnsafePointer<Float>,
+                         columns n: Int, ldb: Int, into c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
+        guard m > 0, n > 0 else { return }
+        let packed = llmopt_scratch(0, llmopt_gemm_packed_a_floats(Int32(m), Int32(k)) * 4)!.assumingMemoryBound(to: Float.self)
+        let panels = (m + Int(LLMOPT_GEMM_MR) - 1) / Int(LLMOPT_GEMM_MR)
+        Parallel.forRanges(panels) { r in
+            llmopt_gemm_pack_a_transposed_panels(Int32(m), Int32(k), at, Int32(lda), packed, Int32(r.lowerBound), Int32(r.upperBound))
+        }
+        multiplyPacked(packed, rows: m, depth: k, b, columns: n, ldb: ldb, into: c, ldc: ldc, accumulate: accumulate)
+    }
+
+    private static func multiplyPacked(_ packed: UnsafePointer<Float>, rows m: Int, depth k: Int, _ b: UnsafePointer<Float>,
+                                       columns n: Int, ldb: Int, into c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
+        Parallel.forRanges(n, grain: Int(LLMOPT_GEMM_NR), chunksPerThread: gemmChunksPerThread) { r in
+            llmopt_gemm_nn_packed(Int32(m), Int32(r.count), Int32(k), packed, b + r.lowerBound, Int32(ldb), c + r.lowerBound,
+                                  Int32(ldc), accumulate ? 1 : 0)
+        }
+    }
+
     /// Row chunks per thread of the few-rows (decode) kernels: with the pool's cheap hand-offs, a
     /// thread that finishes early (its core was shared, its memory slower) takes over part of the
     /// other's share. On an idle machine 1 to 8 chunks measured alike (SmolLM2 Q8_0 decode

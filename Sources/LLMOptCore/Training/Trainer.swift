@@ -20,6 +20,8 @@ public struct TrainingOptions: Sendable, Codable, Equatable {
     public var eps: Double = 1e-8
     public var accumulate: Int = 1
     public var precision: TrainingPrecision = .fp32
+    /// Activation checkpointing (see `TrainingGraph.recomputeActivations`).
+    public var recomputeActivations = false
     public var order: DataOrder = .sequential
     public var seed: UInt64 = 0
     /// fp16: the initial loss scale, and how many overflow-free steps double it.
@@ -145,6 +147,7 @@ public final class Trainer: @unchecked Sendable {
         try options.validate()
         graph = try TrainingGraph(model: model)
         graph.autocast = options.precision
+        graph.recomputeActivations = options.recomputeActivations
         self.options = options
         self.data = data
         self.evalData = evalData

@@ -23,6 +23,16 @@ public final class TrainingGraph: @unchecked Sendable {
     /// Replaces next-token cross-entropy in training runs (distillation); evaluation runs
     /// (`backward: false`) always score cross-entropy.
     public var logitLoss: (any LogitLoss)?
+    /// Activation checkpointing: the forward pass keeps only each layer's input; the backward
+    /// pass runs each layer's forward again, just before its backward, into one set of buffers
+    /// that all layers share. About a third more compute for a layer's activations instead of
+    /// every layer's.
+    public var recomputeActivations = false {
+        didSet { if recomputeActivations != oldValue { acts = nil } }
+    }
+
+    /// The name of a per-layer activation: its own per layer, or shared when recomputed.
+    private func key(_ name: String, _ l: Int) -> String { recomputeActivations ? name : "\(name).\(l)" }
 
     private func roundHalf(_ dst: FloatPtr, _ src: ConstFloatPtr, count: Int) {
         if autocast == .fp16 { Precision.roundToFP16(dst, src, count: count) } else { Precision.roundToBF16(dst, src, count: count) }
@@ -212,53 +222,60 @@ public final class TrainingGraph: @unchecked Sendable {
             dyUsed = ConstFloatPtr(r)
         }
         TrainOps.linearBackward(dx: dx, accumulate: accumulate, dW: parameters.grad(name), dBias: bias.map { parameters.grad($0) },
-                                dy: dyUsed, x: x, weight: matmulWeight(name), rows: n, out: out, in: k, scratch: scratch)
+                                dy: dyUsed, x: x, weight: matmulWeight(name), rows: n, out: out, in: k)
         if autocast == .fp16, let dx { roundHalf(dx, dx, count: n * k) }
     }
 
     // MARK: Llama
 
     private func llamaForward(ids: [Int], a: Activations) -> FloatPtr {
-        let B = a.batch, T = a.seq, N = B * T, d = config.hiddenSize, hd = config.headDim, eps = config.normEps
-        let table = rope(seq: T)
+        let N = a.batch * a.seq, d = config.hiddenSize, eps = config.normEps
         var x = a.get("res0", N * d)
         TrainOps.embeddingForward(x, table: parameters.value(embedName), ids: ids, dim: d)
-        for (l, L) in layers.enumerated() {
-            let p = L.prefix
-            let rstd1 = a.get("rstd1.\(l)", N), xn1 = a.get("xn1.\(l)", N * d)
-            TrainOps.rmsNormForward(xn1, rstd: rstd1, x, weight: parameters.value(p + "input_layernorm.weight"), rows: N, dim: d, eps: eps)
-            let q = a.get("q.\(l)", N * L.qWidth), k = a.get("k.\(l)", N * L.kvWidth), v = a.get("v.\(l)", N * L.kvWidth)
-            let xin = matmulInput(xn1, count: N * d, key: "xn1.\(l)")
-            linear(q, xin, rows: N, p + "self_attn.q_proj.weight", out: L.qWidth, in: d)
-            linear(k, xin, rows: N, p + "self_attn.k_proj.weight", out: L.kvWidth, in: d)
-            linear(v, xin, rows: N, p + "self_attn.v_proj.weight", out: L.kvWidth, in: d)
-            TrainOps.rope(q, rows: N, seq: T, heads: L.heads, stride: L.qWidth, table: table, interleaved: config.ropeInterleaved, inverse: false)
-            TrainOps.rope(k, rows: N, seq: T, heads: L.kvHeads, stride: L.kvWidth, table: table, interleaved: config.ropeInterleaved, inverse: false)
-            let probs = a.get("probs.\(l)", B * L.heads * T * T), ao = a.get("ao.\(l)", N * L.qWidth)
-            let shape = TrainOps.AttentionShape(batch: B, seq: T, heads: L.heads, kvHeads: L.kvHeads, headDim: hd, qStride: L.qWidth,
-                                                kStride: L.kvWidth, vStride: L.kvWidth, outStride: L.qWidth)
-            attention(ao, probs, q, k, v, shape, layer: l)
-            let mid = a.get("mid.\(l)", N * d)
-            linear(mid, matmulInput(ao, count: N * L.qWidth, key: "ao.\(l)"), rows: N, p + "self_attn.o_proj.weight", out: d, in: L.qWidth)
-            TrainOps.add(mid, x, count: N * d)
-            let rstd2 = a.get("rstd2.\(l)", N), xn2 = a.get("xn2.\(l)", N * d)
-            TrainOps.rmsNormForward(xn2, rstd: rstd2, mid, weight: parameters.value(p + "post_attention_layernorm.weight"), rows: N, dim: d, eps: eps)
-            let g = a.get("g.\(l)", N * L.ffn), u = a.get("u.\(l)", N * L.ffn), h = a.get("h.\(l)", N * L.ffn)
-            let xin2 = matmulInput(xn2, count: N * d, key: "xn2.\(l)")
-            linear(g, xin2, rows: N, p + "mlp.gate_proj.weight", out: L.ffn, in: d)
-            linear(u, xin2, rows: N, p + "mlp.up_proj.weight", out: L.ffn, in: d)
-            TrainOps.swigluForward(h, gate: g, up: u, count: N * L.ffn)
-            matmulOutput(h, count: N * L.ffn)  // autocast: silu(g)·u acts on bf16 tensors
-            let out = a.get("res\(l + 1)", N * d)
-            linear(out, matmulInput(h, count: N * L.ffn, key: "h.\(l)"), rows: N, p + "mlp.down_proj.weight", out: d, in: L.ffn)
-            TrainOps.add(out, mid, count: N * d)
-            x = out
+        for l in layers.indices {
+            x = llamaLayerForward(l, input: x, a: a)
         }
         let rstdF = a.get("rstdF", N), xnF = a.get("xnF", N * d)
         TrainOps.rmsNormForward(xnF, rstd: rstdF, x, weight: parameters.value("model.norm.weight"), rows: N, dim: d, eps: eps)
         let logits = a.get("logits", N * vocab)
         linear(logits, matmulInput(xnF, count: N * d, key: "xnF"), rows: N, headName, out: vocab, in: d)
         return logits
+    }
+
+    /// One Llama block: res[l+1] from res[l] (`input`), keeping what its backward pass reads.
+    @discardableResult
+    private func llamaLayerForward(_ l: Int, input x: FloatPtr, a: Activations) -> FloatPtr {
+        let L = layers[l], B = a.batch, T = a.seq, N = B * T, d = config.hiddenSize, hd = config.headDim, eps = config.normEps
+        let table = rope(seq: T)
+        let p = L.prefix
+        let rstd1 = a.get(key("rstd1", l), N), xn1 = a.get(key("xn1", l), N * d)
+        TrainOps.rmsNormForward(xn1, rstd: rstd1, x, weight: parameters.value(p + "input_layernorm.weight"), rows: N, dim: d, eps: eps)
+        let q = a.get(key("q", l), N * L.qWidth), k = a.get(key("k", l), N * L.kvWidth), v = a.get(key("v", l), N * L.kvWidth)
+        let xin = matmulInput(xn1, count: N * d, key: key("xn1", l))
+        linear(q, xin, rows: N, p + "self_attn.q_proj.weight", out: L.qWidth, in: d)
+        linear(k, xin, rows: N, p + "self_attn.k_proj.weight", out: L.kvWidth, in: d)
+        linear(v, xin, rows: N, p + "self_attn.v_proj.weight", out: L.kvWidth, in: d)
+        TrainOps.rope(q, rows: N, seq: T, heads: L.heads, stride: L.qWidth, table: table, interleaved: config.ropeInterleaved, inverse: false)
+        TrainOps.rope(k, rows: N, seq: T, heads: L.kvHeads, stride: L.kvWidth, table: table, interleaved: config.ropeInterleaved, inverse: false)
+        let probs = a.get(key("probs", l), B * L.heads * T * T), ao = a.get(key("ao", l), N * L.qWidth)
+        let shape = TrainOps.AttentionShape(batch: B, seq: T, heads: L.heads, kvHeads: L.kvHeads, headDim: hd, qStride: L.qWidth,
+                                            kStride: L.kvWidth, vStride: L.kvWidth, outStride: L.qWidth)
+        attention(ao, probs, q, k, v, shape, layer: l)
+        let mid = a.get(key("mid", l), N * d)
+        linear(mid, matmulInput(ao, count: N * L.qWidth, key: key("ao", l)), rows: N, p + "self_attn.o_proj.weight", out: d, in: L.qWidth)
+        TrainOps.add(mid, x, count: N * d)
+        let rstd2 = a.get(key("rstd2", l), N), xn2 = a.get(key("xn2", l), N * d)
+        TrainOps.rmsNormForward(xn2, rstd: rstd2, mid, weight: parameters.value(p + "post_attention_layernorm.weight"), rows: N, dim: d, eps: eps)
+        let g = a.get(key("g", l), N * L.ffn), u = a.get(key("u", l), N * L.ffn), h = a.get(key("h", l), N * L.ffn)
+        let xin2 = matmulInput(xn2, count: N * d, key: key("xn2", l))
+        linear(g, xin2, rows: N, p + "mlp.gate_proj.weight", out: L.ffn, in: d)
+        linear(u, xin2, rows: N, p + "mlp.up_proj.weight", out: L.ffn, in: d)
+        TrainOps.swigluForward(h, gate: g, up: u, count: N * L.ffn)
+        matmulOutput(h, count: N * L.ffn)  // autocast: silu(g)·u acts on bf16 tensors
+        let out = a.get("res\(l + 1)", N * d)
+        linear(out, matmulInput(h, count: N * L.ffn, key: key("h", l)), rows: N, p + "mlp.down_proj.weight", out: d, in: L.ffn)
+        TrainOps.add(out, mid, count: N * d)
+        return out
     }
 
     private func attention(_ ao: FloatPtr, _ probs: FloatPtr, _ q: ConstFloatPtr, _ k: ConstFloatPtr, _ v: ConstFloatPtr,
@@ -285,36 +302,37 @@ public final class TrainingGraph: @unchecked Sendable {
         TrainOps.rmsNormBackward(dx: dres, dw: parameters.grad("model.norm.weight"), dy: dxn, x: a.get("res\(layers.count)", N * d),
                                  weight: parameters.value("model.norm.weight"), rstd: a.get("rstdF", N), rows: N, dim: d)
         for (l, L) in layers.enumerated().reversed() {
+            if recomputeActivations { llamaLayerForward(l, input: a.get("res\(l)", N * d), a: a) }
             let p = L.prefix
             // MLP: res[l+1] = mid + down(silu(g)·u), g/u from xn2 = norm(mid)
-            let h = a.get("h.\(l)", N * L.ffn), g = a.get("g.\(l)", N * L.ffn), u = a.get("u.\(l)", N * L.ffn)
-            linearBack(dx: dA, accumulate: false, dy: dres, x: matmulInput(h, count: N * L.ffn, key: "h.\(l)"), rows: N,
+            let h = a.get(key("h", l), N * L.ffn), g = a.get(key("g", l), N * L.ffn), u = a.get(key("u", l), N * L.ffn)
+            linearBack(dx: dA, accumulate: false, dy: dres, x: matmulInput(h, count: N * L.ffn, key: key("h", l)), rows: N,
                        p + "mlp.down_proj.weight", out: d, in: L.ffn)
             TrainOps.swigluBackward(dGate: dA, dUp: dB, dh: dA, gate: g, up: u, count: N * L.ffn)
-            let xn2 = matmulInput(a.get("xn2.\(l)", N * d), count: N * d, key: "xn2.\(l)")
+            let xn2 = matmulInput(a.get(key("xn2", l), N * d), count: N * d, key: key("xn2", l))
             linearBack(dx: dxn, accumulate: false, dy: dA, x: xn2, rows: N, p + "mlp.gate_proj.weight", out: L.ffn, in: d)
             linearBack(dx: dxn, accumulate: true, dy: dB, x: xn2, rows: N, p + "mlp.up_proj.weight", out: L.ffn, in: d)
-            let mid = a.get("mid.\(l)", N * d)
+            let mid = a.get(key("mid", l), N * d)
             TrainOps.rmsNormBackward(dx: dtmp, dw: parameters.grad(p + "post_attention_layernorm.weight"), dy: dxn, x: mid,
-                                     weight: parameters.value(p + "post_attention_layernorm.weight"), rstd: a.get("rstd2.\(l)", N), rows: N, dim: d)
+                                     weight: parameters.value(p + "post_attention_layernorm.weight"), rstd: a.get(key("rstd2", l), N), rows: N, dim: d)
             TrainOps.add(dres, dtmp, count: N * d)
             // Attention: mid = res[l] + o(attention(rope(q), rope(k), v))
-            let ao = a.get("ao.\(l)", N * L.qWidth)
-            linearBack(dx: dA, accumulate: false, dy: dres, x: matmulInput(ao, count: N * L.qWidth, key: "ao.\(l)"), rows: N,
+            let ao = a.get(key("ao", l), N * L.qWidth)
+            linearBack(dx: dA, accumulate: false, dy: dres, x: matmulInput(ao, count: N * L.qWidth, key: key("ao", l)), rows: N,
                        p + "self_attn.o_proj.weight", out: d, in: L.qWidth)
             let shape = TrainOps.AttentionShape(batch: B, seq: T, heads: L.heads, kvHeads: L.kvHeads, headDim: hd, qStride: L.qWidth,
                                                 kStride: L.kvWidth, vStride: L.kvWidth, outStride: L.qWidth)
             let (q, k, v) = attentionInputs(l, N: N, shape: shape)
-            TrainOps.attentionBackward(dq: dB, dk: dC, dv: dD, dout: dA, probs: a.get("probs.\(l)", B * L.heads * T * T), q: q, k: k, v: v,
+            TrainOps.attentionBackward(dq: dB, dk: dC, dv: dD, dout: dA, probs: a.get(key("probs", l), B * L.heads * T * T), q: q, k: k, v: v,
                                        shape: shape)
             TrainOps.rope(dB, rows: N, seq: T, heads: L.heads, stride: L.qWidth, table: table, interleaved: config.ropeInterleaved, inverse: true)
             TrainOps.rope(dC, rows: N, seq: T, heads: L.kvHeads, stride: L.kvWidth, table: table, interleaved: config.ropeInterleaved, inverse: true)
-            let xn1 = matmulInput(a.get("xn1.\(l)", N * d), count: N * d, key: "xn1.\(l)")
+            let xn1 = matmulInput(a.get(key("xn1", l), N * d), count: N * d, key: key("xn1", l))
             linearBack(dx: dxn, accumulate: false, dy: dB, x: xn1, rows: N, p + "self_attn.q_proj.weight", out: L.qWidth, in: d)
             linearBack(dx: dxn, accumulate: true, dy: dC, x: xn1, rows: N, p + "self_attn.k_proj.weight", out: L.kvWidth, in: d)
             linearBack(dx: dxn, accumulate: true, dy: dD, x: xn1, rows: N, p + "self_attn.v_proj.weight", out: L.kvWidth, in: d)
             TrainOps.rmsNormBackward(dx: dtmp, dw: parameters.grad(p + "input_layernorm.weight"), dy: dxn, x: a.get(l == 0 ? "res0" : "res\(l)", N * d),
-                                     weight: parameters.value(p + "input_layernorm.weight"), rstd: a.get("rstd1.\(l)", N), rows: N, dim: d)
+                                     weight: parameters.value(p + "input_layernorm.weight"), rstd: a.get(key("rstd1", l), N), rows: N, dim: d)
             TrainOps.add(dres, dtmp, count: N * d)
         }
         TrainOps.embeddingBackward(dTable: parameters.grad(embedName), dx: dres, ids: ids, dim: d)
@@ -325,12 +343,12 @@ public final class TrainingGraph: @unchecked Sendable {
         let a = acts!
         let q, k, v: ConstFloatPtr
         if config.architecture == .gpt2 {
-            let qkv = a.get("qkv.\(l)", N * shape.qStride)
+            let qkv = a.get(key("qkv", l), N * shape.qStride)
             let w = shape.outStride
             (q, k, v) = (ConstFloatPtr(qkv), ConstFloatPtr(qkv + w), ConstFloatPtr(qkv + 2 * w))
         } else {
-            (q, k, v) = (ConstFloatPtr(a.get("q.\(l)", N * shape.qStride)), ConstFloatPtr(a.get("k.\(l)", N * shape.kStride)),
-                         ConstFloatPtr(a.get("v.\(l)", N * shape.vStride)))
+            (q, k, v) = (ConstFloatPtr(a.get(key("q", l), N * shape.qStride)), ConstFloatPtr(a.get(key("k", l), N * shape.kStride)),
+                         ConstFloatPtr(a.get(key("v", l), N * shape.vStride)))
         }
         return autocastBF16 ? roundedAttentionInputs(q, k, v, shape) : (q, k, v)
     }
@@ -353,37 +371,13 @@ public final class TrainingGraph: @unchecked Sendable {
     // MARK: GPT-2
 
     private func gpt2Forward(ids: [Int], a: Activations) -> FloatPtr {
-        let B = a.batch, T = a.seq, N = B * T, d = config.hiddenSize, hd = config.headDim, eps = config.normEps
+        let T = a.seq, N = a.batch * T, d = config.hiddenSize, eps = config.normEps
         var x = a.get("res0", N * d)
         TrainOps.embeddingForward(x, table: parameters.value(embedName), ids: ids, dim: d)
         let wpe = parameters.value("transformer.wpe.weight")
         for r in 0..<N { TrainOps.add(x + r * d, wpe + (r % T) * d, count: d) }
-        for (l, L) in layers.enumerated() {
-            let p = L.prefix, W = L.qWidth
-            let mean1 = a.get("mean1.\(l)", N), rstd1 = a.get("rstd1.\(l)", N), xn1 = a.get("xn1.\(l)", N * d)
-            TrainOps.layerNormForward(xn1, mean: mean1, rstd: rstd1, x, weight: parameters.value(p + "ln_1.weight"),
-                                      bias: parameters.value(p + "ln_1.bias"), rows: N, dim: d, eps: eps)
-            let qkv = a.get("qkv.\(l)", N * 3 * W)
-            linear(qkv, matmulInput(xn1, count: N * d, key: "xn1.\(l)"), rows: N, p + "attn.c_attn.weight", out: 3 * W, in: d,
-                   bias: p + "attn.c_attn.bias")
-            let probs = a.get("probs.\(l)", B * L.heads * T * T), ao = a.get("ao.\(l)", N * W)
-            let shape = TrainOps.AttentionShape(batch: B, seq: T, heads: L.heads, kvHeads: L.heads, headDim: hd, qStride: 3 * W,
-                                                kStride: 3 * W, vStride: 3 * W, outStride: W)
-            attention(ao, probs, qkv, qkv + W, qkv + 2 * W, shape, layer: l)
-            let mid = a.get("mid.\(l)", N * d)
-            linear(mid, matmulInput(ao, count: N * W, key: "ao.\(l)"), rows: N, p + "attn.c_proj.weight", out: d, in: W, bias: p + "attn.c_proj.bias")
-            TrainOps.add(mid, x, count: N * d)
-            let mean2 = a.get("mean2.\(l)", N), rstd2 = a.get("rstd2.\(l)", N), xn2 = a.get("xn2.\(l)", N * d)
-            TrainOps.layerNormForward(xn2, mean: mean2, rstd: rstd2, mid, weight: parameters.value(p + "ln_2.weight"),
-                                      bias: parameters.value(p + "ln_2.bias"), rows: N, dim: d, eps: eps)
-            let fc = a.get("fc.\(l)", N * L.ffn), act = a.get("act.\(l)", N * L.ffn)
-            linear(fc, matmulInput(xn2, count: N * d, key: "xn2.\(l)"), rows: N, p + "mlp.c_fc.weight", out: L.ffn, in: d, bias: p + "mlp.c_fc.bias")
-            TrainOps.geluForward(act, fc, count: N * L.ffn)
-            let out = a.get("res\(l + 1)", N * d)
-            linear(out, matmulInput(act, count: N * L.ffn, key: "act.\(l)"), rows: N, p + "mlp.c_proj.weight", out: d, in: L.ffn,
-                   bias: p + "mlp.c_proj.bias")
-            TrainOps.add(out, mid, count: N * d)
-            x = out
+        for l in layers.indices {
+            x = gpt2LayerForward(l, input: x, a: a)
         }
         let meanF = a.get("meanF", N), rstdF = a.get("rstdF", N), xnF = a.get("xnF", N * d)
         TrainOps.layerNormForward(xnF, mean: meanF, rstd: rstdF, x, weight: parameters.value("transformer.ln_f.weight"),
@@ -391,6 +385,37 @@ public final class TrainingGraph: @unchecked Sendable {
         let logits = a.get("logits", N * vocab)
         linear(logits, matmulInput(xnF, count: N * d, key: "xnF"), rows: N, headName, out: vocab, in: d)
         return logits
+    }
+
+    /// One GPT-2 block: res[l+1] from res[l] (`input`), keeping what its backward pass reads.
+    @discardableResult
+    private func gpt2LayerForward(_ l: Int, input x: FloatPtr, a: Activations) -> FloatPtr {
+        let L = layers[l], B = a.batch, T = a.seq, N = B * T, d = config.hiddenSize, hd = config.headDim, eps = config.normEps
+        let p = L.prefix, W = L.qWidth
+        let mean1 = a.get(key("mean1", l), N), rstd1 = a.get(key("rstd1", l), N), xn1 = a.get(key("xn1", l), N * d)
+        TrainOps.layerNormForward(xn1, mean: mean1, rstd: rstd1, x, weight: parameters.value(p + "ln_1.weight"),
+                                  bias: parameters.value(p + "ln_1.bias"), rows: N, dim: d, eps: eps)
+        let qkv = a.get(key("qkv", l), N * 3 * W)
+        linear(qkv, matmulInput(xn1, count: N * d, key: key("xn1", l)), rows: N, p + "attn.c_attn.weight", out: 3 * W, in: d,
+               bias: p + "attn.c_attn.bias")
+        let probs = a.get(key("probs", l), B * L.heads * T * T), ao = a.get(key("ao", l), N * W)
+        let shape = TrainOps.AttentionShape(batch: B, seq: T, heads: L.heads, kvHeads: L.heads, headDim: hd, qStride: 3 * W,
+                                            kStride: 3 * W, vStride: 3 * W, outStride: W)
+        attention(ao, probs, qkv, qkv + W, qkv + 2 * W, shape, layer: l)
+        let mid = a.get(key("mid", l), N * d)
+        linear(mid, matmulInput(ao, count: N * W, key: key("ao", l)), rows: N, p + "attn.c_proj.weight", out: d, in: W, bias: p + "attn.c_proj.bias")
+        TrainOps.add(mid, x, count: N * d)
+        let mean2 = a.get(key("mean2", l), N), rstd2 = a.get(key("rstd2", l), N), xn2 = a.get(key("xn2", l), N * d)
+        TrainOps.layerNormForward(xn2, mean: mean2, rstd: rstd2, mid, weight: parameters.value(p + "ln_2.weight"),
+                                  bias: parameters.value(p + "ln_2.bias"), rows: N, dim: d, eps: eps)
+        let fc = a.get(key("fc", l), N * L.ffn), act = a.get(key("act", l), N * L.ffn)
+        linear(fc, matmulInput(xn2, count: N * d, key: key("xn2", l)), rows: N, p + "mlp.c_fc.weight", out: L.ffn, in: d, bias: p + "mlp.c_fc.bias")
+        TrainOps.geluForward(act, fc, count: N * L.ffn)
+        let out = a.get("res\(l + 1)", N * d)
+        linear(out, matmulInput(act, count: N * L.ffn, key: key("act", l)), rows: N, p + "mlp.c_proj.weight", out: d, in: L.ffn,
+               bias: p + "mlp.c_proj.bias")
+        TrainOps.add(out, mid, count: N * d)
+        return out
     }
 
     private func gpt2Backward(ids: [Int], a: Activations) {
@@ -404,31 +429,32 @@ public final class TrainingGraph: @unchecked Sendable {
                                    dy: dxn, x: a.get("res\(layers.count)", N * d), weight: parameters.value("transformer.ln_f.weight"),
                                    mean: a.get("meanF", N), rstd: a.get("rstdF", N), rows: N, dim: d)
         for (l, L) in layers.enumerated().reversed() {
+            if recomputeActivations { gpt2LayerForward(l, input: a.get("res\(l)", N * d), a: a) }
             let p = L.prefix, W = L.qWidth
-            let act = a.get("act.\(l)", N * L.ffn), fc = a.get("fc.\(l)", N * L.ffn)
-            linearBack(dx: dA, accumulate: false, dy: dres, x: matmulInput(act, count: N * L.ffn, key: "act.\(l)"), rows: N,
+            let act = a.get(key("act", l), N * L.ffn), fc = a.get(key("fc", l), N * L.ffn)
+            linearBack(dx: dA, accumulate: false, dy: dres, x: matmulInput(act, count: N * L.ffn, key: key("act", l)), rows: N,
                        p + "mlp.c_proj.weight", out: d, in: L.ffn, bias: p + "mlp.c_proj.bias")
             TrainOps.geluBackward(dx: dA, dy: dA, x: fc, count: N * L.ffn)
-            linearBack(dx: dxn, accumulate: false, dy: dA, x: matmulInput(a.get("xn2.\(l)", N * d), count: N * d, key: "xn2.\(l)"), rows: N,
+            linearBack(dx: dxn, accumulate: false, dy: dA, x: matmulInput(a.get(key("xn2", l), N * d), count: N * d, key: key("xn2", l)), rows: N,
                        p + "mlp.c_fc.weight", out: L.ffn, in: d, bias: p + "mlp.c_fc.bias")
-            let mid = a.get("mid.\(l)", N * d)
+            let mid = a.get(key("mid", l), N * d)
             TrainOps.layerNormBackward(dx: dtmp, dw: parameters.grad(p + "ln_2.weight"), db: parameters.grad(p + "ln_2.bias"), dy: dxn, x: mid,
-                                       weight: parameters.value(p + "ln_2.weight"), mean: a.get("mean2.\(l)", N), rstd: a.get("rstd2.\(l)", N),
+                                       weight: parameters.value(p + "ln_2.weight"), mean: a.get(key("mean2", l), N), rstd: a.get(key("rstd2", l), N),
                                        rows: N, dim: d)
             TrainOps.add(dres, dtmp, count: N * d)
-            let ao = a.get("ao.\(l)", N * W)
-            linearBack(dx: dA, accumulate: false, dy: dres, x: matmulInput(ao, count: N * W, key: "ao.\(l)"), rows: N,
+            let ao = a.get(key("ao", l), N * W)
+            linearBack(dx: dA, accumulate: false, dy: dres, x: matmulInput(ao, count: N * W, key: key("ao", l)), rows: N,
                        p + "attn.c_proj.weight", out: d, in: W, bias: p + "attn.c_proj.bias")
             let shape = TrainOps.AttentionShape(batch: B, seq: T, heads: L.heads, kvHeads: L.heads, headDim: hd, qStride: 3 * W,
                                                 kStride: 3 * W, vStride: 3 * W, outStride: W)
             let (q, k, v) = attentionInputs(l, N: N, shape: shape)
-            TrainOps.attentionBackward(dq: dB, dk: dB + W, dv: dB + 2 * W, dout: dA, probs: a.get("probs.\(l)", B * L.heads * T * T),
+            TrainOps.attentionBackward(dq: dB, dk: dB + W, dv: dB + 2 * W, dout: dA, probs: a.get(key("probs", l), B * L.heads * T * T),
                                        q: q, k: k, v: v, shape: shape)
-            linearBack(dx: dxn, accumulate: false, dy: dB, x: matmulInput(a.get("xn1.\(l)", N * d), count: N * d, key: "xn1.\(l)"), rows: N,
+            linearBack(dx: dxn, accumulate: false, dy: dB, x: matmulInput(a.get(key("xn1", l), N * d), count: N * d, key: key("xn1", l)), rows: N,
                        p + "attn.c_attn.weight", out: 3 * W, in: d, bias: p + "attn.c_attn.bias")
             TrainOps.layerNormBackward(dx: dtmp, dw: parameters.grad(p + "ln_1.weight"), db: parameters.grad(p + "ln_1.bias"), dy: dxn,
-                                       x: a.get("res\(l)", N * d), weight: parameters.value(p + "ln_1.weight"), mean: a.get("mean1.\(l)", N),
-                                       rstd: a.get("rstd1.\(l)", N), rows: N, dim: d)
+                                       x: a.get("res\(l)", N * d), weight: parameters.value(p + "ln_1.weight"), mean: a.get(key("mean1", l), N),
+                                       rstd: a.get(key("rstd1", l), N), rows: N, dim: d)
             TrainOps.add(dres, dtmp, count: N * d)
         }
         TrainOps.embeddingBackward(dTable: parameters.grad(embedName), dx: dres, ids: ids, dim: d)

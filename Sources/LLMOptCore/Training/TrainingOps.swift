@@ -29,52 +29,18 @@ enum TrainOps {
     }
 
     /// Given dy[n, out]: dx[n, in] (=, or += when `accumulate`) dy · W; dW[out, in] += dyᵀ · x;
-    /// dbias[out] += Σ_rows dy. `scratch` holds at least (n + in)·out + ... floats: see `linearScratch`.
+    /// dbias[out] += Σ_rows dy. Both products read W, dy and x where they lie (W and x as
+    /// row-major right operands, dy packed from its transpose): no transposed copies.
     static func linearBackward(dx: FloatPtr?, accumulate: Bool, dW: FloatPtr, dBias: FloatPtr? = nil, dy: ConstFloatPtr,
-                               x: ConstFloatPtr, weight w: ConstFloatPtr, rows n: Int, out: Int, in k: Int,
-                               scratch: Scratch) {
-        // dx = dy · W = dy · (Wᵀ)ᵀ: the NT GEMM against W transposed ([in, out]).
+                               x: ConstFloatPtr, weight w: ConstFloatPtr, rows n: Int, out: Int, in k: Int) {
         if let dx {
-            let wt = scratch.buffer(0, count: k * out)
-            transpose(wt, w, rows: out, cols: k)
-            if accumulate {
-                let tmp = scratch.buffer(1, count: n * k)
-                Linear.multiplyTransposed(dy, rows: n, lda: out, wt, bRows: k, ldb: out, depth: out, into: tmp, ldc: k)
-                add(dx, tmp, count: n * k)
-            } else {
-                Linear.multiplyTransposed(dy, rows: n, lda: out, wt, bRows: k, ldb: out, depth: out, into: dx, ldc: k)
-            }
+            Linear.multiply(dy, rows: n, depth: out, lda: out, w, columns: k, ldb: k, into: dx, ldc: k, accumulate: accumulate)
         }
-        // dW += dyᵀ · x = (dyᵀ) · (xᵀ)ᵀ: NT GEMM of dyᵀ [out, n] and xᵀ [in, n] over depth n.
-        let dyt = scratch.buffer(2, count: out * n), xt = scratch.buffer(3, count: k * n)
-        transpose(dyt, dy, rows: n, cols: out)
-        transpose(xt, x, rows: n, cols: k)
-        let tmp = scratch.buffer(1, count: out * k)
-        Linear.multiplyTransposed(dyt, rows: out, lda: n, xt, bRows: k, ldb: n, depth: n, into: tmp, ldc: k)
-        add(dW, tmp, count: out * k)
+        Linear.multiply(transposed: dy, rows: out, depth: n, lda: out, x, columns: k, ldb: k, into: dW, ldc: k, accumulate: true)
         if let dBias {
             for r in 0..<n {
                 let row = dy + r * out
                 for o in 0..<out { dBias[o] += row[o] }
-            }
-        }
-    }
-
-    /// dst[cols, rows] = src[rows, cols]ᵀ, in 32×32 tiles, rows split across threads.
-    static func transpose(_ dst: FloatPtr, _ src: ConstFloatPtr, rows: Int, cols: Int) {
-        let tile = 32
-        Parallel.forRanges((cols + tile - 1) / tile) { r in
-            for cb in r {
-                let c0 = cb * tile, c1 = min(cols, c0 + tile)
-                var r0 = 0
-                while r0 < rows {
-                    let r1 = min(rows, r0 + tile)
-                    for c in c0..<c1 {
-                        let d = dst + c * rows
-                        for i in r0..<r1 { d[i] = src[i * cols + c] }
-                    }
-                    r0 = r1
-                }
             }
         }
     }

@@ -30,6 +30,8 @@ extension Builtins {
                   m ← β1·m + (1−β1)·g     v ← β2·v + (1−β2)·g²
                   p ← p − (lr/(1−β1^t)) · m / (sqrt(v)/sqrt(1−β2^t) + ε)
                 SGD: g ← g + wd·p (2-D only); buf ← μ·buf + g (buf = g at first); p ← p − lr·buf.
+                Activation checkpointing (recompute: true): the forward pass keeps each layer's input only; before
+                  a layer's backward its forward runs again into buffers all layers share. Same gradients, bit for bit.
                 Mixed precision: bf16/fp16 round every matmul's inputs, weights and outputs (float32 accumulation,
                   float32 master weights, norms/softmax/loss in float32). fp16 scales the loss by S before backward
                   and divides the gradients by S; an inf/NaN gradient skips the step and halves S; 200 good steps double S.
@@ -67,6 +69,7 @@ extension Builtins {
                     .init("momentum", .value(.number(0)), "SGD momentum"),
                     .init("accumulate", .value(.number(1)), "micro-batches per step (divides batch)"),
                     .init("precision", .value(.string("fp32")), "\"fp32\", \"bf16\" (autocast) or \"fp16\" (autocast + dynamic loss scaling)"),
+        .init("recompute", .value(.bool(false)), "activation checkpointing: keep layer inputs only, recompute the rest in the backward pass"),
                     .init("order", .value(.string("sequential")), "\"sequential\" or \"shuffled\""),
                     .init("seed", .value(.number(0)), "seed of the shuffled order"),
                     .init("eval", .absent, "a held-out text scored every eval_every steps (mean loss over up to 16 windows of seq)"),
@@ -95,6 +98,7 @@ extension Builtins {
         o.momentum = try args.number("momentum")
         o.accumulate = try args.int("accumulate")
         o.precision = try choice("precision", TrainingPrecision.self)
+        o.recomputeActivations = try args.bool("recompute")
         o.order = try choice("order", DataOrder.self)
         let seed = try args.int("seed")
         guard seed >= 0 else { throw ScriptError("\(function): argument 'seed' must be 0 or more, got \(seed)") }

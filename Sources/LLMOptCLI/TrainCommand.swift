@@ -29,6 +29,11 @@ struct TrainCommand: ParsableCommand {
         gradients, one layer's activations in memory instead of all of them, for about a third more
         compute.
 
+        Compression while training: --qat SCHEME trains through the quantizer (straight-through
+        estimator) and writes the real quantized model; --teacher MODEL distills (loss
+        alpha·CE + (1−alpha)·T²·KL); --prune magnitude --sparsity S masks the smallest weights on a
+        schedule (Zhu & Gupta's cubic by default) and keeps them exactly zero.
+
         --checkpoint DIR --every N writes parameters, optimizer state, step and data position to DIR
         atomically; --resume DIR continues bit-identically. Ctrl-C stops after the current step and
         still writes --out (and a checkpoint when --checkpoint is given).
@@ -40,6 +45,7 @@ struct TrainCommand: ParsableCommand {
         """)
 
     @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup(title: "Compression while training") var compressionOptions: CompressionTrainingOptions
 
     @Argument(help: "A UTF-8 text file to train on.")
     var textFile: String
@@ -102,7 +108,7 @@ struct TrainCommand: ParsableCommand {
         try reportingErrors {
             // Under mpirun every rank reads the model, texts and checkpoint; a failure on any rank stops all.
             let comm = Communicator.world
-            let (o, model, trainer) = try comm.agree { () throws -> (TrainingOptions, Model, Trainer) in
+            let (o, model, trainer, compression) = try comm.agree { () throws -> (TrainingOptions, Model, Trainer, AttachedCompression) in
                 let o = try options()
                 let model = try modelOptions.load()
                 guard let tokenizer = model.tokenizer else {
@@ -113,7 +119,8 @@ struct TrainCommand: ParsableCommand {
                 let trainer = try Trainer(model: model, data: data, options: o, evalData: evalData)
                 if evalData != nil { trainer.evalEvery = evalEvery ?? o.steps }
                 if let resume { try TrainingCheckpoint.restore(trainer, from: resume) }
-                return (o, model, trainer)
+                let compression = try compressionOptions.compression().attach(to: trainer, model: model)
+                return (o, model, trainer, compression)
             }
 
             let stop = StopFlag.installSIGINT()
@@ -142,7 +149,8 @@ struct TrainCommand: ParsableCommand {
                 Terminal.note("interrupted: stopped after step \(trainer.completedSteps) of \(o.steps)")
                 if let checkpoint, comm.isRoot { try TrainingCheckpoint.save(trainer, to: checkpoint) }
             }
-            if let out, comm.isRoot { try ModelSaver.save(trainer.trainedModel(from: model), to: out) }
+            let (result, notes) = try compression.finish(trainer.trainedModel(from: model))
+            if let out, comm.isRoot { try ModelSaver.save(result, to: out) }
             if json {
                 let encoder = JSONEncoder()
                 let log = (try? JSONSerialization.jsonObject(with: encoder.encode(trainer.log))) ?? []
@@ -154,11 +162,14 @@ struct TrainCommand: ParsableCommand {
                 ]
                 if let last = trainer.log.last { object["final_loss"] = last.loss }
                 if let out { object["out"] = out }
+                if !notes.isEmpty { object["compression"] = notes }
+                if let pruner = compression.pruner { object["sparsity"] = pruner.sparsity }
                 object.merge(communication.json) { $1 }
                 Terminal.printJSON(object)
             } else {
                 print(String(format: "%d steps, %.0f tokens/s (excluding step 1), peak RSS %.1f MiB", trainer.completedSteps,
                              trainer.tokensPerSecond, Double(peakRSSBytes()) / 1_048_576) + communication.summary)
+                for note in notes { print(note) }
                 if let out { print("wrote \(out)") }
             }
             if interrupted { throw ExitCode(130) }

@@ -36,6 +36,18 @@ final class ExampleScriptTests: XCTestCase {
         "distributed.llmopt": [
             "rank 0 of 1", "before: 7 windows over 1 ranks: ppl ", "trained 4 steps: loss ", "after:  ppl ",
         ],
+        "qat.llmopt": [
+            "  dense float32  ", "  int4 RTN g128  ", "  int4 GPTQ g128  ", "  fine-tune, then RTN  ", "  int4 QAT g128  ",
+            "quantization-aware: converted to int4", "claim 'QAT is about 10% better than PTQ': measured ",
+        ],
+        "distillation.llmopt": [
+            "  teacher (30 blocks)  ", "  student, untrained (15)  ", "  student, labels only  ", "  student, distilled  ",
+            "distilled at T 2, alpha 0.5", "half-depth student ppl: untrained ", "claim 'a student at 20% of the parameters",
+        ],
+        "gradual-pruning.llmopt": [
+            "  magnitude 50%, one-shot  ", "  one-shot, then trained  ", "  gradual 50% (cubic)  ", "sparsity after each pruning step:",
+            "plot cubic schedule", "sparsity of the linear layers of the saved model: 0.5", "claim 'dynamic pruning during training",
+        ],
         "mixed-precision.llmopt": [
             "fp32 | ", "fp32, recomputed | ", "bf16 autocast | ", "fp16 + loss scaling | ", "fp32, 4 micro-batches | ", "bf16 vs fp32: loss at step 1 differs by",
             "fp16 vs fp32: loss at step 1 differs by", "accumulation: largest loss difference to the big batch",
@@ -57,6 +69,10 @@ final class ExampleScriptTests: XCTestCase {
     func testMixedPrecisionLesson() throws { try runExample("mixed-precision.llmopt") }
     func testAutoQuantLesson() throws { try runExample("autoquant.llmopt") }
     func testDistributedLesson() throws { try runExample("distributed.llmopt") }
+        ],
+    func testQATLesson() throws { try runExample("qat.llmopt") }
+    func testDistillationLesson() throws { try runExample("distillation.llmopt") }
+    func testGradualPruningLesson() throws { try runExample("gradual-pruning.llmopt") }
 
     private func runExample(_ file: String) throws {
         // Every example runs on what Scripts/fetch-models brings from PyPI.

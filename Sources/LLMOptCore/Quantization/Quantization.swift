@@ -112,23 +112,7 @@ public enum Quantization {
     /// scale and rounds w / scale half to even; Q4_0's scale is the signed extreme over -8, not
     /// max|w| / 7. Ask for `q8_0`, `q4_0` or `q4_1` to get llama.cpp's formats bit for bit.
     public static func quantize(_ model: Model, scheme: String, options: QuantizationOptions = QuantizationOptions()) throws -> (Model, QuantReport) {
-        let selection = try TensorSelection(targets: options.targets, ignore: options.ignore)
-        let ignoreOnly = try TensorSelection(targets: [".*"], ignore: options.ignore)
-        let overrides = try options.overrides.map { (try TensorSelection(targets: [$0.pattern]), try TensorScheme($0.scheme, options: options)) }
-
-        // Only matrices are quantized: biases and norms stay float32 whatever the patterns say.
-        var mainNames: [String] = [], overridden: [(String, TensorScheme)] = []
-        for name in model.weightOrder {
-            guard let tensor = model.weights[name], tensor.rank == 2 else { continue }
-            if let (_, tensorScheme) = overrides.first(where: { $0.0.selects(name, shape: tensor.shape) }) {
-                if ignoreOnly.selects(name, shape: tensor.shape) { overridden.append((name, tensorScheme)) }
-            } else if selection.selects(name, shape: tensor.shape) {
-                mainNames.append(name)
-            }
-        }
-        if mainNames.isEmpty && overridden.isEmpty {
-            throw LLMOptError.invalidArgument(name: "targets", reason: "no matrix of the model is selected")
-        }
+        let (mainNames, overridden) = try selectTensors(model, options: options)
 
         var result = model
         var rows: [QuantReport.Row] = []
@@ -166,6 +150,27 @@ public enum Quantization {
         result.metadata["llmopt.quantized"] = scheme
         let report = QuantReport(scheme: scheme, rows: rows, notes: notes, modelBytesBefore: model.byteCount, modelBytesAfter: result.byteCount)
         return (result, report)
+    }
+
+    /// The matrices the main scheme quantizes, and those an override claims with its scheme.
+    /// Only matrices are quantized: biases and norms stay float32 whatever the patterns say.
+    static func selectTensors(_ model: Model, options: QuantizationOptions) throws -> (main: [String], overridden: [(String, TensorScheme)]) {
+        let selection = try TensorSelection(targets: options.targets, ignore: options.ignore)
+        let ignoreOnly = try TensorSelection(targets: [".*"], ignore: options.ignore)
+        let overrides = try options.overrides.map { (try TensorSelection(targets: [$0.pattern]), try TensorScheme($0.scheme, options: options)) }
+        var mainNames: [String] = [], overridden: [(String, TensorScheme)] = []
+        for name in model.weightOrder {
+            guard let tensor = model.weights[name], tensor.rank == 2 else { continue }
+            if let (_, tensorScheme) = overrides.first(where: { $0.0.selects(name, shape: tensor.shape) }) {
+                if ignoreOnly.selects(name, shape: tensor.shape) { overridden.append((name, tensorScheme)) }
+            } else if selection.selects(name, shape: tensor.shape) {
+                mainNames.append(name)
+            }
+        }
+        if mainNames.isEmpty && overridden.isEmpty {
+            throw LLMOptError.invalidArgument(name: "targets", reason: "no matrix of the model is selected")
+        }
+        return (mainNames, overridden)
     }
 
     static func apply(_ tensorScheme: TensorScheme, to name: String, in model: inout Model) throws -> QuantReport.Row {

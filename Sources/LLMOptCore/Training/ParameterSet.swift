@@ -18,6 +18,9 @@ public final class ParameterSet: @unchecked Sendable {
     let values: FloatPtr
     let grads: FloatPtr
     private let index: [String: Int]
+    /// Counts the writes through `setValues` and `withValues`: whatever is derived from the
+    /// values (fake-quantized weights) is remade only when it changed.
+    public private(set) var version = 0
 
     /// Float32 copies of `names` of `model` (dequantized or converted when stored otherwise).
     public init(model: Model, names: [String]) throws {
@@ -69,12 +72,14 @@ public final class ParameterSet: @unchecked Sendable {
     public func setValues(_ name: String, _ v: [Float]) {
         guard let e = entry(name) else { return }
         precondition(v.count == e.count, "\(name): \(v.count) values for \(e.count)")
+        version += 1
         v.withUnsafeBufferPointer { (values + e.offset).update(from: $0.baseAddress!, count: e.count) }
     }
 
     /// Raw access to all values / gradients in entry order (optimizers, checkpoints).
     public func withValues<R>(_ body: (UnsafeMutableBufferPointer<Float>) throws -> R) rethrows -> R {
-        try body(UnsafeMutableBufferPointer(start: values, count: count))
+        version += 1
+        return try body(UnsafeMutableBufferPointer(start: values, count: count))
     }
     public func withGradients<R>(_ body: (UnsafeMutableBufferPointer<Float>) throws -> R) rethrows -> R {
         try body(UnsafeMutableBufferPointer(start: grads, count: count))

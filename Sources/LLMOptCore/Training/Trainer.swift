@@ -143,6 +143,8 @@ public final class Trainer: @unchecked Sendable {
     /// fp16's dynamic loss scale and its run of overflow-free steps.
     public private(set) var lossScale: Double
     public private(set) var goodSteps = 0
+    /// Techniques that act around each update (gradual pruning's masks).
+    public var hooks: [any TrainingHook] = []
 
     public init(model: Model, data: TrainingData, options: TrainingOptions, evalData: TrainingData? = nil) throws {
         try options.validate()
@@ -193,9 +195,11 @@ public final class Trainer: @unchecked Sendable {
             if goodSteps >= o.lossScaleGrowthInterval { lossScale *= 2; goodSteps = 0 }
             skipped = false
         }
+        for hook in hooks { try hook.beforeUpdate(step: s, trainer: self) }
         let (norm, _) = clipGradients(params, maxNorm: o.clip)
         optimizer.step(params, lr: lr)
         completedSteps = s
+        for hook in hooks { try hook.afterUpdate(step: s, trainer: self) }
         return finish(step: s, lr: lr, loss: loss, norm: norm, start: start, skipped: skipped, scale: usedScale)
     }
 

@@ -17,6 +17,12 @@ public final class TrainingGraph: @unchecked Sendable {
     /// (float32 accumulation inside, float32 master weights); fp32: no rounding.
     public var autocast: TrainingPrecision = .fp32
     private var autocastBF16: Bool { autocast != .fp32 }
+    /// Quantization-aware training: the matmuls use these fake-quantized weights in place of the
+    /// master copies they are made from (remade whenever the parameters change).
+    public var fakeQuantizer: FakeQuantizer?
+    /// Replaces next-token cross-entropy in training runs (distillation); evaluation runs
+    /// (`backward: false`) always score cross-entropy.
+    public var logitLoss: (any LogitLoss)?
     /// Activation checkpointing: the forward pass keeps only each layer's input; the backward
     /// pass runs each layer's forward again, just before its backward, into one set of buffers
     /// that all layers share. About a third more compute for a layer's activations instead of
@@ -145,6 +151,7 @@ public final class TrainingGraph: @unchecked Sendable {
         if config.architecture == .gpt2, let wpe = parameters.entry("transformer.wpe.weight"), T > wpe.shape[0] {
             throw LLMOptError.invalidArgument(name: "seq", reason: "GPT-2 has \(wpe.shape[0]) learned positions; cannot train on \(T)")
         }
+        try fakeQuantizer?.refresh(from: parameters)
         let a = activations(batch: B, seq: T)
         let predictions = B * (T - 1)
         let logits: FloatPtr
@@ -152,8 +159,13 @@ public final class TrainingGraph: @unchecked Sendable {
         case .llama: logits = llamaForward(ids: ids, a: a)
         case .gpt2: logits = gpt2Forward(ids: ids, a: a)
         }
-        let sum = TrainOps.crossEntropyForwardBackward(logits, ids: ids, seq: T, vocab: vocab,
+        let sum: Double
+        if backward, let logitLoss {
+            sum = try logitLoss.lossAndGradient(logits: logits, ids: ids, seq: T, vocab: vocab, gradScale: gradScale / Float(predictions), backward: true)
+        } else {
+            sum = TrainOps.crossEntropyForwardBackward(logits, ids: ids, seq: T, vocab: vocab,
                                                        gradScale: gradScale / Float(predictions), nll: nll, backward: backward)
+        }
         if backward {
             switch config.architecture {
             case .llama: llamaBackward(ids: ids, a: a)
@@ -163,11 +175,14 @@ public final class TrainingGraph: @unchecked Sendable {
         return sum / Double(predictions)
     }
 
-    /// Weights as the matmuls see them: the master copy, or (autocast) its rounding, made again
-    /// at each use into one transient buffer rather than kept: rounding is cheap beside the
-    /// product, and a kept copy would cost as much memory as the weights.
+    /// The logits of the last forward pass (`rows` of them), as left by a run without backward.
+    func lastLogits(rows: Int) -> ConstFloatPtr { ConstFloatPtr(acts!.get("logits", rows * vocab)) }
+
+    /// Weights as the matmuls see them: the master copy (or its fake quantization), or
+    /// (autocast) its rounding, made again at each use into one transient buffer rather than
+    /// kept: rounding is cheap beside the product, and a kept copy would cost as much memory as the weights.
     private func matmulWeight(_ name: String) -> ConstFloatPtr {
-        let w = parameters.value(name)
+        let w = fakeQuantizer?.weight(name) ?? parameters.value(name)
         guard autocastBF16, let e = parameters.entry(name) else { return ConstFloatPtr(w) }
         let r = scratch.buffer(12, count: e.count)
         roundHalf(r, w, count: e.count)

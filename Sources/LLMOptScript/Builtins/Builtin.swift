@@ -205,7 +205,7 @@ public struct Arguments {
 
 /// Every built-in, by family. Add a family's list here.
 public enum Builtins {
-    public static let all: [Builtin] = core + inspection + models + texts + generation + evaluation + pruning + quantization + autoQuantization + training + distributed + plotting + helpTopics
+    public static let all: [Builtin] = core + inspection + models + texts + generation + evaluation + pruning + quantization + autoQuantization + training + compressionTraining + distributed + plotting + helpTopics
 
     public static let byName: [String: Builtin] = {
         var map: [String: Builtin] = [:]

@@ -8,29 +8,13 @@ extension Builtins {
                 parameters: [
                     .init("model", "the model to train (left as it is: train returns a trained copy)"),
                     .init("text", "the training text (from text(...)) or a string; tokenized once"),
-                    .init("steps", .value(.number(100)), "optimizer steps"),
-                    .init("batch", .value(.number(8)), "rows per step (the global batch)"),
-                    .init("seq", .value(.number(128)), "tokens per row"),
-                    .init("lr", .value(.number(1e-3)), "peak learning rate"),
-                    .init("warmup", .value(.number(0)), "linear warmup steps"),
-                    .init("schedule", .value(.string("cosine")), "\"cosine\", \"linear\" or \"constant\" after warmup"),
-                    .init("min_lr", .value(.number(0)), "learning rate reached at the last step"),
-                    .init("weight_decay", .value(.number(0.1)), "decay of 2-D parameters (decoupled for AdamW)"),
-                    .init("clip", .value(.number(1)), "global gradient-norm threshold (0: off)"),
-                    .init("optimizer", .value(.string("adamw")), "\"adamw\" or \"sgd\""),
-                    .init("momentum", .value(.number(0)), "SGD momentum"),
-                    .init("accumulate", .value(.number(1)), "micro-batches per step (divides batch)"),
-                    .init("precision", .value(.string("fp32")), "\"fp32\", \"bf16\" (autocast) or \"fp16\" (autocast + dynamic loss scaling)"),
-                    .init("recompute", .value(.bool(false)), "activation checkpointing: keep layer inputs only, recompute the rest in the backward pass"),
-                    .init("order", .value(.string("sequential")), "\"sequential\" or \"shuffled\""),
-                    .init("seed", .value(.number(0)), "seed of the shuffled order"),
-                    .init("eval", .absent, "a held-out text scored every eval_every steps (mean loss over up to 16 windows of seq)"),
-                    .init("eval_every", .absent, "steps between evaluations (default: at the end only)"),
-                ],
+                ] + trainingParameters + pruningParameters,
                 summary: """
                 Trains a copy of the model on a text and returns a report: .model (the trained copy), .log (the loss curve \
                 as a plot), .losses, .lrs, .grad_norms, .eval_losses, .tokens_per_s (excluding step 1), .seconds, \
-                .peak_rss_bytes, .activation_bytes (activations and backward scratch), .state_bytes (weights, gradients, optimizer state), .final_loss, .steps, .interrupted. Ctrl-C stops after the current step and keeps what was trained.
+                .peak_rss_bytes, .activation_bytes (activations and backward scratch), .state_bytes (weights, gradients, optimizer state), .final_loss, .steps, .interrupted. Ctrl-C stops after the current step and keeps what was trained. \
+                With prune: "magnitude", the linear weights are pruned while training (gradual pruning) and the report \
+                adds .sparsity, .sparsity_steps and .sparsities (after each pruning step). See also qat and distill.
                 """,
                 math: """
                 Data: step s trains on ids[(s−1)·B·T ..< s·B·T] as B rows of T tokens (or B windows drawn from the seed).
@@ -51,57 +35,105 @@ extension Builtins {
                 Mixed precision: bf16/fp16 round every matmul's inputs, weights and outputs (float32 accumulation,
                   float32 master weights, norms/softmax/loss in float32). fp16 scales the loss by S before backward
                   and divides the gradients by S; an inf/NaN gradient skips the step and halves S; 200 good steps double S.
+                Gradual pruning (Zhu & Gupta 2017), at steps t = t0, t0+Δt, ..., t0+n·Δt (after that step's update; 0: before training):
+                  cubic: s_t = s_f + (s_0 − s_f)·(1 − (t − t0)/(n·Δt))³   linear: s_0 + (s_f − s_0)·(t − t0)/(n·Δt)   oneshot: s_f at t0
+                  the round(s_t·n) smallest |w| of each matrix (scope "global": of all together) are masked; masked weights get
+                  zero gradients (before clipping), their AdamW moments are cleared, and they stay exactly 0.
                 """,
                 example: """
                 let m = load("Tests/Fixtures/models/tiny-llama")
                 let r = train(m, text("Tests/Fixtures/text/eval_gpl3.txt"), steps: 10, batch: 2, seq: 32, lr: 2e-3, warmup: 2)
                 r.log        # the loss curve
                 r.final_loss < r.losses[0]
+                let p = train(m, text("Tests/Fixtures/text/eval_gpl3.txt"), steps: 4, batch: 2, seq: 32, prune: "magnitude", sparsity: 0.5, prune_end: 3, prune_every: 1)
+                p.sparsities  # 0 before training, rising on the cubic schedule to 0.5 at step 3
                 """) { args in
-            let model = try args.model("model")
-            guard let tokenizer = model.tokenizer else { throw ScriptError("train: the model has no tokenizer to read the text with") }
-            func choice<T: RawRepresentable & CaseIterable>(_ name: String, _: T.Type) throws -> T where T.RawValue == String {
-                let s = try args.string(name)
-                guard let v = T(rawValue: s) else {
-                    let known = T.allCases.map(\.rawValue)
-                    throw ScriptError("train: argument '\(name)' is '\(s)'\(suggestion(for: s, in: known)) (\(known.joined(separator: ", ")))")
-                }
-                return v
-            }
-            var o = TrainingOptions(steps: try args.int("steps"), batch: try args.int("batch"), seq: try args.int("seq"), lr: try args.number("lr"))
-            o.warmup = try args.int("warmup")
-            o.schedule = try choice("schedule", ScheduleKind.self)
-            o.minLR = try args.number("min_lr")
-            o.weightDecay = try args.number("weight_decay")
-            let clip = try args.number("clip")
-            o.clip = clip > 0 ? clip : nil
-            o.optimizer = try choice("optimizer", OptimizerKind.self)
-            o.momentum = try args.number("momentum")
-            o.accumulate = try args.int("accumulate")
-            o.precision = try choice("precision", TrainingPrecision.self)
-            o.recomputeActivations = try args.bool("recompute")
-            o.order = try choice("order", DataOrder.self)
-            let seed = try args.int("seed")
-            guard seed >= 0 else { throw ScriptError("train: argument 'seed' must be 0 or more, got \(seed)") }
-            o.seed = UInt64(seed)
-            let data = TrainingData(text: try args.text("text").content, tokenizer: tokenizer)
-            let evalData = args.has("eval") ? TrainingData(text: try args.text("eval").content, tokenizer: tokenizer) : nil
-            let trainer = try Trainer(model: model, data: data, options: o, evalData: evalData)
-            if evalData != nil {
-                let every = try args.optionalInt("eval_every") ?? o.steps
-                guard every > 0 else { throw ScriptError("train: argument 'eval_every' must be at least 1, got \(every)") }
-                trainer.evalEvery = every
-            }
-            let started = Date()
-            try trainer.run(isCancelled: args.interpreter.isCancelled) { e in
-                guard let report = args.interpreter.progress else { return }
-                let elapsed = Date().timeIntervalSince(started)
-                let eta = elapsed / Double(e.step) * Double(o.steps - e.step)
-                report(String(format: "train: step %d/%d  loss %.4f  %.0f tok/s  ETA %.0fs", e.step, o.steps, e.loss, e.tokensPerSecond, eta))
-            }
-            return .report(report(trainer, model: model, seconds: Date().timeIntervalSince(started)))
+            var compression = TrainingCompression()
+            compression.pruning = try pruningOptions(args)
+            return try runTraining(args, function: "train", model: try args.model("model"), compression: compression)
         },
     ]
+
+    /// The arguments every training function takes after its model(s) and text.
+    static let trainingParameters: [Builtin.Parameter] = [
+                    .init("steps", .value(.number(100)), "optimizer steps"),
+                    .init("batch", .value(.number(8)), "rows per step (the global batch)"),
+                    .init("seq", .value(.number(128)), "tokens per row"),
+                    .init("lr", .value(.number(1e-3)), "peak learning rate"),
+                    .init("warmup", .value(.number(0)), "linear warmup steps"),
+                    .init("schedule", .value(.string("cosine")), "\"cosine\", \"linear\" or \"constant\" after warmup"),
+                    .init("min_lr", .value(.number(0)), "learning rate reached at the last step"),
+                    .init("weight_decay", .value(.number(0.1)), "decay of 2-D parameters (decoupled for AdamW)"),
+                    .init("clip", .value(.number(1)), "global gradient-norm threshold (0: off)"),
+                    .init("optimizer", .value(.string("adamw")), "\"adamw\" or \"sgd\""),
+                    .init("momentum", .value(.number(0)), "SGD momentum"),
+                    .init("accumulate", .value(.number(1)), "micro-batches per step (divides batch)"),
+                    .init("precision", .value(.string("fp32")), "\"fp32\", \"bf16\" (autocast) or \"fp16\" (autocast + dynamic loss scaling)"),
+        .init("recompute", .value(.bool(false)), "activation checkpointing: keep layer inputs only, recompute the rest in the backward pass"),
+                    .init("order", .value(.string("sequential")), "\"sequential\" or \"shuffled\""),
+                    .init("seed", .value(.number(0)), "seed of the shuffled order"),
+                    .init("eval", .absent, "a held-out text scored every eval_every steps (mean loss over up to 16 windows of seq)"),
+                    .init("eval_every", .absent, "steps between evaluations (default: at the end only)"),
+    ]
+
+    /// Trains `model` on `args`' text with the training arguments and `compression`, and returns the report.
+    static func runTraining(_ args: Arguments, function: String, model: Model, compression: TrainingCompression) throws -> Value {
+        guard let tokenizer = model.tokenizer else { throw ScriptError("\(function): the model has no tokenizer to read the text with") }
+        func choice<T: RawRepresentable & CaseIterable>(_ name: String, _: T.Type) throws -> T where T.RawValue == String {
+            let s = try args.string(name)
+            guard let v = T(rawValue: s) else {
+                let known = T.allCases.map(\.rawValue)
+                throw ScriptError("\(function): argument '\(name)' is '\(s)'\(suggestion(for: s, in: known)) (\(known.joined(separator: ", ")))")
+            }
+            return v
+        }
+        var o = TrainingOptions(steps: try args.int("steps"), batch: try args.int("batch"), seq: try args.int("seq"), lr: try args.number("lr"))
+        o.warmup = try args.int("warmup")
+        o.schedule = try choice("schedule", ScheduleKind.self)
+        o.minLR = try args.number("min_lr")
+        o.weightDecay = try args.number("weight_decay")
+        let clip = try args.number("clip")
+        o.clip = clip > 0 ? clip : nil
+        o.optimizer = try choice("optimizer", OptimizerKind.self)
+        o.momentum = try args.number("momentum")
+        o.accumulate = try args.int("accumulate")
+        o.precision = try choice("precision", TrainingPrecision.self)
+        o.recomputeActivations = try args.bool("recompute")
+        o.order = try choice("order", DataOrder.self)
+        let seed = try args.int("seed")
+        guard seed >= 0 else { throw ScriptError("\(function): argument 'seed' must be 0 or more, got \(seed)") }
+        o.seed = UInt64(seed)
+        let data = TrainingData(text: try args.text("text").content, tokenizer: tokenizer)
+        let evalData = args.has("eval") ? TrainingData(text: try args.text("eval").content, tokenizer: tokenizer) : nil
+        let trainer = try Trainer(model: model, data: data, options: o, evalData: evalData)
+        if evalData != nil {
+            let every = try args.optionalInt("eval_every") ?? o.steps
+            guard every > 0 else { throw ScriptError("\(function): argument 'eval_every' must be at least 1, got \(every)") }
+            trainer.evalEvery = every
+        }
+        let attached = try compression.attach(to: trainer, model: model)
+        let started = Date()
+        try trainer.run(isCancelled: args.interpreter.isCancelled) { e in
+            guard let report = args.interpreter.progress else { return }
+            let elapsed = Date().timeIntervalSince(started)
+            let eta = elapsed / Double(e.step) * Double(o.steps - e.step)
+            report(String(format: "\(function): step %d/%d  loss %.4f  %.0f tok/s  ETA %.0fs", e.step, o.steps, e.loss, e.tokensPerSecond, eta))
+        }
+        let (trained, notes) = try attached.finish(trainer.trainedModel(from: model))
+        var r = report(trainer, model: model, seconds: Date().timeIntervalSince(started))
+        r.fields["model"] = .model(trained)
+        r.lines += notes
+        if let pruner = attached.pruner {
+            r.fields["sparsity"] = .number(pruner.sparsity)
+            r.fields["sparsity_steps"] = .list(pruner.history.map { .number(Double($0.step)) })
+            r.fields["sparsities"] = .list(pruner.history.map { .number($0.sparsity) })
+        }
+        if let kd = attached.distillation {
+            r.fields["ce"] = .number(kd.lastCrossEntropy)
+            r.fields["kl"] = .number(kd.lastDivergence)
+        }
+        return .report(r)
+    }
 
     static func report(_ t: Trainer, model: Model, seconds: Double) -> Report {
         let log = t.log, o = t.options

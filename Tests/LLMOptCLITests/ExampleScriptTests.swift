@@ -69,7 +69,6 @@ final class ExampleScriptTests: XCTestCase {
     func testMixedPrecisionLesson() throws { try runExample("mixed-precision.llmopt") }
     func testAutoQuantLesson() throws { try runExample("autoquant.llmopt") }
     func testDistributedLesson() throws { try runExample("distributed.llmopt") }
-        ],
     func testQATLesson() throws { try runExample("qat.llmopt") }
     func testDistillationLesson() throws { try runExample("distillation.llmopt") }
     func testGradualPruningLesson() throws { try runExample("gradual-pruning.llmopt") }

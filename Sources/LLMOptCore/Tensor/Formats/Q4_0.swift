@@ -16,7 +16,7 @@ extension StorageFormat {
                 }
             }
         },
-        quantizeRow: GGMLBlocks.quantizeRowQ4_0, kernelType: Int32(LLMOPT_W_Q4_0), integerKernel: true)
+        quantizeRow: { GGMLBlocks.quantizeRowQ4_0($0, count: $1, into: $2) }, kernelType: Int32(LLMOPT_W_Q4_0), integerKernel: true)
 }
 
 extension GGMLBlocks {

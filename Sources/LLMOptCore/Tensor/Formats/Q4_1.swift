@@ -17,7 +17,7 @@ extension StorageFormat {
                 }
             }
         },
-        quantizeRow: GGMLBlocks.quantizeRowQ4_1, kernelType: Int32(LLMOPT_W_Q4_1), integerKernel: true)
+        quantizeRow: { GGMLBlocks.quantizeRowQ4_1($0, count: $1, into: $2) }, kernelType: Int32(LLMOPT_W_Q4_1), integerKernel: true)
 }
 
 extension GGMLBlocks {

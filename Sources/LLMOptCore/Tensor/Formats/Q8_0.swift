@@ -11,7 +11,7 @@ extension StorageFormat {
                 for j in 0..<32 { dst[b * 32 + j] = d * Float(block.load(fromByteOffset: 2 + j, as: Int8.self)) }
             }
         },
-        quantizeRow: GGMLBlocks.quantizeRowQ8_0, kernelType: Int32(LLMOPT_W_Q8_0), integerKernel: true)
+        quantizeRow: { GGMLBlocks.quantizeRowQ8_0($0, count: $1, into: $2) }, kernelType: Int32(LLMOPT_W_Q8_0), integerKernel: true)
 }
 
 extension GGMLBlocks {

@@ -125,9 +125,9 @@ final class BadInputFormatTests: XCTestCase {
     func testUnknownGGUFArchitecture() throws {
         var b = GGUFBytes()
         b.header(tensors: 0, kvs: 1)
-        b.string("general.architecture"); b.u32(8); b.string("qwen2")
-        let p = try write(b.bytes, "qwen.gguf")
-        assertFails(try GGUFModel.load(p), path: p, "unknown architecture 'qwen2'")
+        b.string("general.architecture"); b.u32(8); b.string("mamba")
+        let p = try write(b.bytes, "mamba.gguf")
+        assertFails(try GGUFModel.load(p), path: p, "unknown architecture 'mamba'")
     }
 
     // MARK: safetensors

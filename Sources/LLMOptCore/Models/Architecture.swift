@@ -125,6 +125,7 @@ public enum ModelFamilies {
     public static let all: [any ModelFamily] = [
         LlamaFamily(),
         GPT2Family(),
+        Qwen2Family(),
     ]
 
     /// The family a Hugging Face config's `architectures` or `model_type` names.

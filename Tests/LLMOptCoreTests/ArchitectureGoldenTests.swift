@@ -122,3 +122,10 @@ final class ArchitectureGoldenTests: XCTestCase {
 
     func testQwen2RoundTrips() throws { try checkRoundTrips("tiny-qwen2") }
 }
+
+extension ArchitectureGoldenTests {
+    func testMistralLogits() throws { try checkLogits("tiny-mistral", architecture: .mistral) }
+    func testMistralGreedy() throws { try checkGreedy("tiny-mistral") }
+    func testMistralPerplexity() throws { try checkPerplexity("tiny-mistral") }
+    func testMistralRoundTrips() throws { try checkRoundTrips("tiny-mistral") }
+}

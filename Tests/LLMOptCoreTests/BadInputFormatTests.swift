@@ -182,8 +182,8 @@ final class BadInputFormatTests: XCTestCase {
     }
 
     func testUnknownArchitecture() throws {
-        let folder = try copyTinyLlama { $0["architectures"] = ["MistralForCausalLM"]; $0["model_type"] = "mistral" }
-        assertFails(try HuggingFaceFolder.load(folder), path: folder, "unknown architecture MistralForCausalLM")
+        let folder = try copyTinyLlama { $0["architectures"] = ["MambaForCausalLM"]; $0["model_type"] = "mamba" }
+        assertFails(try HuggingFaceFolder.load(folder), path: folder, "unknown architecture MambaForCausalLM")
     }
 
     func testUnusableConfigSizes() throws {

@@ -126,6 +126,7 @@ public enum ModelFamilies {
         LlamaFamily(),
         GPT2Family(),
         Qwen2Family(),
+        MistralFamily(),
     ]
 
     /// The family a Hugging Face config's `architectures` or `model_type` names.

@@ -129,3 +129,10 @@ extension ArchitectureGoldenTests {
     func testMistralPerplexity() throws { try checkPerplexity("tiny-mistral") }
     func testMistralRoundTrips() throws { try checkRoundTrips("tiny-mistral") }
 }
+
+extension ArchitectureGoldenTests {
+    func testGemma3Logits() throws { try checkLogits("tiny-gemma3", architecture: .gemma3) }
+    func testGemma3Greedy() throws { try checkGreedy("tiny-gemma3") }
+    func testGemma3Perplexity() throws { try checkPerplexity("tiny-gemma3") }
+    func testGemma3RoundTrips() throws { try checkRoundTrips("tiny-gemma3") }
+}

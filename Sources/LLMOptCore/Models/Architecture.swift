@@ -127,6 +127,7 @@ public enum ModelFamilies {
         GPT2Family(),
         Qwen2Family(),
         MistralFamily(),
+        Gemma3Family(),
     ]
 
     /// The family a Hugging Face config's `architectures` or `model_type` names.

@@ -155,14 +155,7 @@ public enum GGUFWriter {
         var counts: [DType: Int] = [:]
         for t in tensors where t.rank == 2 { counts[t.dtype, default: 0] += 1 }
         let common = counts.max { $0.value < $1.value || ($0.value == $1.value && $0.key.rawValue > $1.key.rawValue) }?.key ?? .f32
-        switch common {
-        case .f16: return 1
-        case .q4_0: return 2
-        case .q4_1: return 3
-        case .q8_0: return 7
-        case .bf16: return 32
-        case .f32, .i8, .i32, .qgroup: return 0
-        }
+        return common.format.ggufFileType
     }
 
     static func tokenizerMetadata(_ v: ExportedVocabulary) -> [(String, GGUFValue)] {

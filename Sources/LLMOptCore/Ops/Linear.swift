@@ -49,9 +49,9 @@ public enum Linear {
                          rowBytes: k * 4, into: y)
             return
         }
-        if w.dtype.isQuantized && activations == .exact && rows <= smallRowLimit {
+        if w.dtype.format.integerKernel && activations == .exact && rows <= smallRowLimit {
             forwardFloat(x, rows: rows, n: n, k: k, weight: w.rawPointer, wtype: wtype, rowBytes: w.rowBytes, into: y, small: true)
-        } else if w.dtype.isQuantized && rows <= integerRowLimit {
+        } else if w.dtype.format.integerKernel && rows <= integerRowLimit {
             forwardQuantized(x, rows: rows, n: n, k: k, weight: w.rawPointer, wtype: wtype, rowBytes: w.rowBytes, into: y)
         } else {
             forwardFloat(x, rows: rows, n: n, k: k, weight: w.rawPointer, wtype: wtype, rowBytes: w.rowBytes, into: y)
@@ -75,12 +75,12 @@ public enum Linear {
         }
         var qx: UnsafeMutableRawPointer?
         let xBytes = llmopt_q8act_row_bytes(Int32(k))
-        if weights.contains(where: { $0.dtype.isQuantized }) {
+        if weights.contains(where: { $0.dtype.format.integerKernel }) {
             qx = llmopt_scratch(1, xBytes * rows)!
             for i in 0..<rows { llmopt_q8act_quantize(Int32(k), x + i * k, qx! + i * xBytes) }
         }
         let parts = weights.map { (raw: $0.rawPointer, type: kernelType($0.dtype)!, rowBytes: $0.rowBytes, n: $0.shape[0],
-                                   quantized: $0.dtype.isQuantized) }
+                                   quantized: $0.dtype.format.integerKernel) }
         var starts = [0]
         for part in parts { starts.append(starts.last! + part.n) }
         Parallel.forRanges(starts.last!, grain: 16, chunksPerThread: decodeChunksPerThread) { r in
@@ -140,15 +140,7 @@ public enum Linear {
 
     /// The kernels' name for a weight dtype; nil when only the reference path handles it.
     static func kernelType(_ dtype: DType) -> Int32? {
-        switch dtype {
-        case .f32: return Int32(LLMOPT_W_F32)
-        case .f16: return Int32(LLMOPT_W_F16)
-        case .bf16: return Int32(LLMOPT_W_BF16)
-        case .q8_0: return Int32(LLMOPT_W_Q8_0)
-        case .q4_0: return Int32(LLMOPT_W_Q4_0)
-        case .q4_1: return Int32(LLMOPT_W_Q4_1)
-        case .i8, .i32, .qgroup: return nil
-        }
+        dtype.format.kernelType
     }
 
     static func forwardFloat(_ x: UnsafePointer<Float>, rows: Int, n: Int, k: Int, weight: UnsafeRawPointer, wtype: Int32,

@@ -177,7 +177,7 @@ enum Structured {
     static func columns(_ t: Tensor, _ indices: [Int], name: String) throws -> Tensor {
         if t.dtype.blockSize > 1 || t.dtype == .qgroup {
             let sliced = try columns(t.toF32(), indices, name: name)
-            guard [.q8_0, .q4_0, .q4_1].contains(t.dtype), GGMLBlocks.fits(sliced, t.dtype) else { return sliced }
+            guard t.dtype.format.quantizeRow != nil, GGMLBlocks.fits(sliced, t.dtype) else { return sliced }
             return try GGMLBlocks.quantize(sliced, to: t.dtype, name: name)
         }
         let (r, c, e) = (t.rows, t.columns, t.dtype.blockBytes)

@@ -28,6 +28,18 @@ public enum GGMLBlocks {
         }
     }
 
+    /// What llama.cpp's quantize tool stores when rows are not whole blocks of `dtype`: Q2_K and
+    /// Q3_K become Q4_0, Q4_K Q5_0, Q5_K Q5_1, Q6_K Q8_0; nil for the 32-value formats.
+    public static func fallback(for dtype: DType) -> DType? {
+        switch dtype {
+        case .q2_k, .q3_k: return .q4_0
+        case .q4_k: return .q5_0
+        case .q5_k: return .q5_1
+        case .q6_k: return .q8_0
+        default: return nil
+        }
+    }
+
     /// Whether the rows of `tensor` split into whole blocks of `dtype`.
     public static func fits(_ tensor: Tensor, _ dtype: DType) -> Bool {
         tensor.rank >= 1 && tensor.columns > 0 && tensor.columns % dtype.blockSize == 0

@@ -5,6 +5,8 @@ public enum DType: String, Sendable, CaseIterable, Codable {
     case f32, f16, bf16
     case i8, i32
     case q8_0, q4_0, q4_1
+    /// ggml's 5-bit blocks and K-quants (super-blocks of 256 values), as llama.cpp writes them.
+    case q5_0, q5_1, q2_k, q3_k, q4_k, q5_k, q6_k
     /// Packed b-bit integer codes (2...8 bits) in groups of any size along each row, with a
     /// float32 scale (and a zero point when asymmetric) per group. Each row starts with a header
     /// that describes it (see `GroupQuantLayout`), so sizes come from the tensor, not the dtype.

@@ -58,6 +58,13 @@ extension DType {
         case .q8_0: return .q8_0
         case .q4_0: return .q4_0
         case .q4_1: return .q4_1
+        case .q5_0: return .q5_0
+        case .q5_1: return .q5_1
+        case .q2_k: return .q2_k
+        case .q3_k: return .q3_k
+        case .q4_k: return .q4_k
+        case .q5_k: return .q5_k
+        case .q6_k: return .q6_k
         case .qgroup: return .qgroup
         }
     }

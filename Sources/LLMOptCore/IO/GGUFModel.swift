@@ -45,6 +45,11 @@ public enum GGUFModel {
             format: .gguf, sourcePath: file.path, metadata: metadata)
     }
 
+
+    /// The llama.cpp name of a Hugging Face tensor name, `nil` for names outside the layout.
+    static func ggufName(_ name: String, architecture: Architecture) -> String? {
+        architecture.family.names.gguf(huggingFace: name)
+    }
 }
 
 /// Typed reads of a GGUF file's `<arch>.*` metadata, with errors that name the file and the key.

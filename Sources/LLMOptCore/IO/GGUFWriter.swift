@@ -49,7 +49,7 @@ public enum GGUFWriter {
             tensors.append((ggufName, out))
         }
 
-        let fileType = self.fileType(tensors.map(\.tensor))
+        let fileType = model.metadata["llmopt.quantized"].flatMap(KQuantMix.init).map(\.ggufFileType) ?? self.fileType(tensors.map(\.tensor))
         add("general.file_type", u32(fileType))
         if tensors.contains(where: { $0.tensor.dtype.isQuantized }) { add("general.quantization_version", u32(2)) }
 

@@ -20,6 +20,9 @@ public struct KQuantMix: Sendable {
         }
     }
 
+    /// llama.cpp's `general.file_type` for the mix: LLAMA_FTYPE_MOSTLY_Q4_K_M or _Q5_K_M.
+    public var ggufFileType: Int { base == .q4_k ? 15 : 17 }
+
     /// llama.cpp's `use_more_bits`: layer i of n gets more bits in the first and last eighth and
     /// in every third layer between them.
     static func usesMoreBits(_ i: Int, _ n: Int) -> Bool {

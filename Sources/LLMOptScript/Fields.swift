@@ -115,22 +115,7 @@ enum TensorStatistics {
     /// Statistics with a 40-bin histogram (the width of a terminal line).
     static func of(_ t: TensorValue) -> TensorStats { TensorStats(t.tensor, name: t.name, bins: 40) }
 
-    static func fields(_ s: TensorStats) -> Record {
-        var r = Record()
-        r["name"] = s.name.map { .string($0) } ?? .null
-        r["shape"] = .list(s.shape.map { .number(Double($0)) })
-        r["dtype"] = .string(s.dtype.rawValue)
-        r["bytes"] = .number(Double(s.bytes))
-        r["count"] = .number(Double(s.count))
-        r["min"] = .number(s.min)
-        r["max"] = .number(s.max)
-        r["mean"] = .number(s.mean)
-        r["std"] = .number(s.std)
-        r["l2"] = .number(s.l2)
-        r["sparsity"] = .number(s.zeroFraction)
-        r["outliers"] = .number(Double(s.outliers))
-        return r
-    }
+    static func fields(_ s: TensorStats) -> Record { Record(measurement: s) }
 
     /// The report `stats(t)` returns and a bare tensor shows.
     static func report(_ t: TensorValue) -> Report {
@@ -146,5 +131,22 @@ enum TensorStatistics {
             ],
             histogram: s.histogram
         )
+    }
+}
+
+extension Record {
+    /// A measurement's fields as the language shows them: the same names, in the same order, as
+    /// the command line's `--json`.
+    init(measurement m: MeasurementRecord) {
+        self.init()
+        for (name, value) in m.fields {
+            switch value {
+            case .number(let x): self[name] = .number(x)
+            case .integer(let i): self[name] = .number(Double(i))
+            case .text(let s): self[name] = .string(s)
+            case .integers(let a): self[name] = .list(a.map { .number(Double($0)) })
+            case .missing: self[name] = .null
+            }
+        }
     }
 }

@@ -96,8 +96,8 @@ final class BadInputFormatTests: XCTestCase {
     }
 
     func testUnknownTensorType() throws {
-        let p = try write(smallGGUF(type: 12, dims: [256]), "q4k.gguf")
-        assertFails(try GGUFFile(path: p), path: p, "tensor 't'", "Q4_K", "id 12")
+        let p = try write(smallGGUF(type: 16, dims: [256]), "iq2.gguf")
+        assertFails(try GGUFFile(path: p), path: p, "tensor 't'", "IQ2_XXS", "id 16")
         let odd = try write(smallGGUF(type: 77), "odd.gguf")
         assertFails(try GGUFFile(path: odd), path: odd, "tensor 't' has an unknown ggml type id 77;")
     }

@@ -34,7 +34,7 @@ public enum Linear {
         precondition(w.rank == 2, "Linear.forward: weight \(w) is not a matrix")
         let n = w.shape[0], k = w.columns
         guard rows > 0, n > 0 else { return }
-        if rows == 1, w.byteOffset == 0, let sparse = w.storage.attachment as? SparseMatrix, sparse.rows == n, sparse.columns == k {
+        if rows == 1, w.byteOffset == 0, let sparse = w.storage.sparse, sparse.rows == n, sparse.columns == k {
             // Decoding a very sparse weight: the CSR copy reads fewer bytes (see SparseMatrix).
             sparse.multiply(x, tokens: 1, into: y)
             return
@@ -67,7 +67,7 @@ public enum Linear {
         let k = weights.first?.columns ?? 0
         let fusable = rows <= smallRowLimit && weights.allSatisfy { w in
             w.rank == 2 && w.columns == k && kernelType(w.dtype) != nil
-                && !(rows == 1 && w.storage.attachment is SparseMatrix)
+                && !(rows == 1 && w.storage.sparse != nil)
         }
         guard fusable, rows > 0, weights.count > 1 else {
             for (w, y) in zip(weights, outputs) { forward(x, rows: rows, weight: w, into: y) }

@@ -12,6 +12,9 @@ size_t llmopt_weight_row_bytes(int wtype, int k) {
     case LLMOPT_W_Q8_0: return (size_t)(k / 32) * 34;
     case LLMOPT_W_Q4_0: return (size_t)(k / 32) * 18;
     case LLMOPT_W_Q4_1: return (size_t)(k / 32) * 20;
+    case LLMOPT_W_Q5_0: case LLMOPT_W_Q5_1: case LLMOPT_W_Q2_K: case LLMOPT_W_Q3_K:
+    case LLMOPT_W_Q4_K: case LLMOPT_W_Q5_K: case LLMOPT_W_Q6_K:
+        return (size_t)(k / llmopt_kquant_block_values(wtype)) * (size_t)llmopt_kquant_block_bytes(wtype);
     default: return 0;
     }
 }
@@ -75,6 +78,7 @@ void llmopt_dequant_range_generic(int wtype, const void *row, int p0, int len, f
         }
         break;
     case LLMOPT_W_QGROUP: llmopt_qgroup_convert_generic(row, p0, len, dst); break;
+    default: llmopt_kquant_dequant_range(wtype, row, p0, len, dst); break;
     }
 }
 

@@ -46,8 +46,16 @@ const char *llmopt_kernels_isa(void) {
     }
 }
 
+/// The path for float kernels on weights of `wtype`: the AVX-512 kernels read only the types up
+/// to LLMOPT_W_QGROUP themselves; 5-bit blocks and K-quants take the AVX2 (or generic) kernels,
+/// which convert rows through `llmopt_dequant_range_generic`.
+static int isa_for(int wtype) {
+    if (llmopt_kquant_block_values(wtype) && llmopt_isa_active == LLMOPT_ISA_AVX512) return LLMOPT_ISA_AVX2;
+    return llmopt_isa_active;
+}
+
 void llmopt_gemm_nt_packed(int m, int n, int k, const float *pa, const void *b, int wtype, size_t rb, float *c, int ldc) {
-    switch (llmopt_isa_active) {
+    switch (isa_for(wtype)) {
     case LLMOPT_ISA_AVX512: llmopt_gemm_nt_packed_avx512(m, n, k, pa, b, wtype, rb, c, ldc); break;
     case LLMOPT_ISA_AVX2: llmopt_gemm_nt_packed_avx2(m, n, k, pa, b, wtype, rb, c, ldc); break;
     default: llmopt_gemm_nt_packed_generic(m, n, k, pa, b, wtype, rb, c, ldc); break;
@@ -63,7 +71,7 @@ void llmopt_gemm_nn_packed(int m, int n, int k, const float *pa, const float *b,
 }
 
 void llmopt_gemv(int n, int k, const float *x, const void *b, int wtype, size_t rb, float *y) {
-    switch (llmopt_isa_active) {
+    switch (isa_for(wtype)) {
     case LLMOPT_ISA_AVX512: llmopt_gemv_avx512(n, k, x, b, wtype, rb, y); break;
     case LLMOPT_ISA_AVX2: llmopt_gemv_avx2(n, k, x, b, wtype, rb, y); break;
     default: llmopt_gemv_generic(n, k, x, b, wtype, rb, y); break;
@@ -71,7 +79,7 @@ void llmopt_gemv(int n, int k, const float *x, const void *b, int wtype, size_t 
 }
 
 void llmopt_gemm_small(int m, int n, int k, const float *x, int ldx, const void *b, int wtype, size_t rb, float *y, int ldy) {
-    switch (llmopt_isa_active) {
+    switch (isa_for(wtype)) {
     case LLMOPT_ISA_AVX512: llmopt_gemm_small_avx512(m, n, k, x, ldx, b, wtype, rb, y, ldy); break;
     case LLMOPT_ISA_AVX2: llmopt_gemm_small_avx2(m, n, k, x, ldx, b, wtype, rb, y, ldy); break;
     default: llmopt_gemm_small_generic(m, n, k, x, ldx, b, wtype, rb, y, ldy); break;

@@ -48,12 +48,9 @@ struct InspectCommand: ParsableCommand {
                 }
                 let stats = TensorStats(t, name: name, bins: bins)
                 if json {
-                    Terminal.printJSON([
-                        "name": name, "shape": stats.shape, "dtype": stats.dtype.rawValue, "bytes": stats.bytes,
-                        "count": stats.count, "min": stats.min, "max": stats.max, "mean": stats.mean, "std": stats.std,
-                        "l2": stats.l2, "zero_fraction": stats.zeroFraction, "outliers": stats.outliers,
-                        "histogram": ["edges": stats.histogram.edges, "counts": stats.histogram.counts],
-                    ])
+                    var object = Terminal.json(stats)
+                    object["histogram"] = ["edges": stats.histogram.edges, "counts": stats.histogram.counts]
+                    Terminal.printJSON(object)
                 } else {
                     print(stats.description)
                 }

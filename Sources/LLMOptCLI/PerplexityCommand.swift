@@ -41,11 +41,7 @@ struct PerplexityCommand: ParsableCommand {
             }
             progress.finish()
             if json {
-                Terminal.printJSON([
-                    "ppl": r.ppl, "ppl_error": r.pplError, "mean_nll": r.meanNLL, "nll_standard_error": r.standardError,
-                    "n_tokens": r.nTokens, "n_scored": r.nScored, "n_windows": r.nWindows, "ctx": r.ctx, "stride": r.stride,
-                    "model": modelOptions.model, "text": textFile,
-                ])
+                Terminal.printJSON(Terminal.json(r).merging(["model": modelOptions.model, "text": textFile]) { _, new in new })
             } else {
                 print(r.description)
             }

@@ -1,6 +1,7 @@
 import Foundation
 #if canImport(Glibc)
 import Glibc
+import LLMOptCore
 #endif
 
 /// Output conventions of every subcommand: results on stdout, progress and errors on stderr,
@@ -38,6 +39,21 @@ enum Terminal {
     }
 
     /// Prints a JSON object with sorted keys on stdout.
+    /// A measurement's fields as a JSON object, under the names the language's records use.
+    static func json(_ m: MeasurementRecord) -> [String: Any] {
+        var object: [String: Any] = [:]
+        for (name, value) in m.fields {
+            switch value {
+            case .number(let x): object[name] = x
+            case .integer(let i): object[name] = i
+            case .text(let s): object[name] = s
+            case .integers(let a): object[name] = a
+            case .missing: object[name] = NSNull()
+            }
+        }
+        return object
+    }
+
     static func printJSON(_ object: [String: Any]) {
         let data = (try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
         print(String(decoding: data, as: UTF8.self))

@@ -73,11 +73,7 @@ enum ModelView {
         r["max_positions"] = .number(Double(c.maxPositions))
         r["tensors"] = .list(m.weightOrder.map { .string($0) })
         r["layers"] = .list((0..<c.numLayers).map { .record(layer($0, of: m)) })
-        let top: [(String, String)] = c.architecture == .gpt2
-            ? [("embedding", "transformer.wte.weight"), ("positions", "transformer.wpe.weight"),
-               ("norm", "transformer.ln_f.weight"), ("norm_bias", "transformer.ln_f.bias"), ("lm_head", "lm_head.weight")]
-            : [("embedding", "model.embed_tokens.weight"), ("norm", "model.norm.weight"), ("lm_head", "lm_head.weight")]
-        for (field, name) in top {
+        for (field, name) in c.architecture.family.scriptNames {
             if let t = m[name] { r[field] = .tensor(TensorValue(name: name, tensor: t)) }
         }
         if r["lm_head"] == nil, c.tieEmbeddings, let e = r["embedding"] { r["lm_head"] = e }
@@ -88,39 +84,26 @@ enum ModelView {
     /// `attention_norm`, `mlp_norm` (GPT-2: `attention.qkv`, biases as `..._bias`). Tensors
     /// without a friendly name keep their own name, dots turned to underscores.
     static func layer(_ i: Int, of m: Model) -> Record {
-        let prefix = m.config.architecture == .gpt2 ? "transformer.h.\(i)." : "model.layers.\(i)."
-        let names: KeyValuePairs<String, (group: String?, field: String)> = m.config.architecture == .gpt2 ? [
-            "attn.c_attn.weight": ("attention", "qkv"), "attn.c_attn.bias": ("attention", "qkv_bias"),
-            "attn.c_proj.weight": ("attention", "wo"), "attn.c_proj.bias": ("attention", "wo_bias"),
-            "mlp.c_fc.weight": ("mlp", "up"), "mlp.c_fc.bias": ("mlp", "up_bias"),
-            "mlp.c_proj.weight": ("mlp", "down"), "mlp.c_proj.bias": ("mlp", "down_bias"),
-            "ln_1.weight": (nil, "attention_norm"), "ln_1.bias": (nil, "attention_norm_bias"),
-            "ln_2.weight": (nil, "mlp_norm"), "ln_2.bias": (nil, "mlp_norm_bias"),
-        ] : [
-            "self_attn.q_proj.weight": ("attention", "wq"), "self_attn.k_proj.weight": ("attention", "wk"),
-            "self_attn.v_proj.weight": ("attention", "wv"), "self_attn.o_proj.weight": ("attention", "wo"),
-            "mlp.gate_proj.weight": ("mlp", "gate"), "mlp.up_proj.weight": ("mlp", "up"),
-            "mlp.down_proj.weight": ("mlp", "down"),
-            "input_layernorm.weight": (nil, "attention_norm"), "post_attention_layernorm.weight": (nil, "mlp_norm"),
-        ]
+        let family = m.config.architecture.family
+        let prefix = family.names.prefix(i)
+        let names = family.scriptLayerNames
         var groups: [String: Record] = ["attention": Record(), "mlp": Record()]
         var r = Record()
         r["attention"] = .null
         r["mlp"] = .null
         // Friendly names in their canonical order, then whatever else the layer holds.
-        for (suffix, place) in names {
+        for (suffix, group, field) in names {
             guard let t = m.weights[prefix + suffix] else { continue }
             let value = Value.tensor(TensorValue(name: prefix + suffix, tensor: t))
-            if let g = place.group { groups[g]![place.field] = value } else { r[place.field] = value }
+            if let group { groups[group, default: Record()][field] = value } else { r[field] = value }
         }
-        let known = Set(names.map(\.key))
+        let known = Set(names.map(\.suffix))
         for name in m.weightOrder where name.hasPrefix(prefix) && !known.contains(String(name.dropFirst(prefix.count))) {
             let suffix = String(name.dropFirst(prefix.count))
             let field = suffix.hasSuffix(".weight") ? String(suffix.dropLast(7)) : suffix
             r[field.replacingOccurrences(of: ".", with: "_")] = .tensor(TensorValue(name: name, tensor: m.weights[name]!))
         }
-        r["attention"] = .record(groups["attention"]!)
-        r["mlp"] = .record(groups["mlp"]!)
+        for (group, record) in groups.sorted(by: { $0.key < $1.key }) { r[group] = .record(record) }
         return r
     }
 }
@@ -132,22 +115,7 @@ enum TensorStatistics {
     /// Statistics with a 40-bin histogram (the width of a terminal line).
     static func of(_ t: TensorValue) -> TensorStats { TensorStats(t.tensor, name: t.name, bins: 40) }
 
-    static func fields(_ s: TensorStats) -> Record {
-        var r = Record()
-        r["name"] = s.name.map { .string($0) } ?? .null
-        r["shape"] = .list(s.shape.map { .number(Double($0)) })
-        r["dtype"] = .string(s.dtype.rawValue)
-        r["bytes"] = .number(Double(s.bytes))
-        r["count"] = .number(Double(s.count))
-        r["min"] = .number(s.min)
-        r["max"] = .number(s.max)
-        r["mean"] = .number(s.mean)
-        r["std"] = .number(s.std)
-        r["l2"] = .number(s.l2)
-        r["sparsity"] = .number(s.zeroFraction)
-        r["outliers"] = .number(Double(s.outliers))
-        return r
-    }
+    static func fields(_ s: TensorStats) -> Record { Record(measurement: s) }
 
     /// The report `stats(t)` returns and a bare tensor shows.
     static func report(_ t: TensorValue) -> Report {
@@ -163,5 +131,22 @@ enum TensorStatistics {
             ],
             histogram: s.histogram
         )
+    }
+}
+
+extension Record {
+    /// A measurement's fields as the language shows them: the same names, in the same order, as
+    /// the command line's `--json`.
+    init(measurement m: MeasurementRecord) {
+        self.init()
+        for (name, value) in m.fields {
+            switch value {
+            case .number(let x): self[name] = .number(x)
+            case .integer(let i): self[name] = .number(Double(i))
+            case .text(let s): self[name] = .string(s)
+            case .integers(let a): self[name] = .list(a.map { .number(Double($0)) })
+            case .missing: self[name] = .null
+            }
+        }
     }
 }

@@ -15,7 +15,8 @@ enum ModelOverview {
         fields["sparsity"] = .number(Double(zeros) / Double(max(1, m.parameterCount)))
 
         // Group tensors: the embedding and head, then one row per layer.
-        let layerPrefix = c.architecture == .gpt2 ? "transformer.h." : "model.layers."
+        let family = c.architecture.family
+        let layerPrefix = family.names.layerPrefix
         var rows: [(String, Int, Int, Int, Set<String>)] = []
         func add(_ part: String, _ t: Tensor) {
             if let i = rows.firstIndex(where: { $0.0 == part }) {
@@ -35,8 +36,9 @@ enum ModelOverview {
         // Embeddings first, then the layers in order, then the final norm and the head.
         func rank(_ part: String) -> Int {
             if part.hasPrefix("layer ") { return 1 }
-            if part.contains("embed") || part.contains("wte") || part.contains("wpe") { return 0 }
-            return part.hasPrefix("lm_head") ? 3 : 2
+            let embeddings = [family.names.embedding, family.names.positions].compactMap { $0?.replacingOccurrences(of: ".weight", with: "") }
+            if embeddings.contains(part) { return 0 }
+            return part == family.names.head.replacingOccurrences(of: ".weight", with: "") ? 3 : 2
         }
         // Layers by number: a GGUF file lists its tensors by name, so blk.10 comes before blk.2.
         func layerIndex(_ part: String) -> Int { part.hasPrefix("layer ") ? Int(part.dropFirst(6)) ?? 0 : 0 }

@@ -96,8 +96,8 @@ final class BadInputFormatTests: XCTestCase {
     }
 
     func testUnknownTensorType() throws {
-        let p = try write(smallGGUF(type: 12, dims: [256]), "q4k.gguf")
-        assertFails(try GGUFFile(path: p), path: p, "tensor 't'", "Q4_K", "id 12")
+        let p = try write(smallGGUF(type: 16, dims: [256]), "iq2.gguf")
+        assertFails(try GGUFFile(path: p), path: p, "tensor 't'", "IQ2_XXS", "id 16")
         let odd = try write(smallGGUF(type: 77), "odd.gguf")
         assertFails(try GGUFFile(path: odd), path: odd, "tensor 't' has an unknown ggml type id 77;")
     }
@@ -125,9 +125,9 @@ final class BadInputFormatTests: XCTestCase {
     func testUnknownGGUFArchitecture() throws {
         var b = GGUFBytes()
         b.header(tensors: 0, kvs: 1)
-        b.string("general.architecture"); b.u32(8); b.string("qwen2")
-        let p = try write(b.bytes, "qwen.gguf")
-        assertFails(try GGUFModel.load(p), path: p, "unknown architecture 'qwen2'")
+        b.string("general.architecture"); b.u32(8); b.string("mamba")
+        let p = try write(b.bytes, "mamba.gguf")
+        assertFails(try GGUFModel.load(p), path: p, "unknown architecture 'mamba'")
     }
 
     // MARK: safetensors
@@ -182,8 +182,8 @@ final class BadInputFormatTests: XCTestCase {
     }
 
     func testUnknownArchitecture() throws {
-        let folder = try copyTinyLlama { $0["architectures"] = ["MistralForCausalLM"]; $0["model_type"] = "mistral" }
-        assertFails(try HuggingFaceFolder.load(folder), path: folder, "unknown architecture MistralForCausalLM")
+        let folder = try copyTinyLlama { $0["architectures"] = ["MambaForCausalLM"]; $0["model_type"] = "mamba" }
+        assertFails(try HuggingFaceFolder.load(folder), path: folder, "unknown architecture MambaForCausalLM")
     }
 
     func testUnusableConfigSizes() throws {

@@ -45,8 +45,8 @@ final class PruneSparseKernelTests: XCTestCase {
         let (withoutCopy, _) = try Pruning.prune(model, method: "magnitude", options: PruneOptions(sparsity: 0.8, sparseKernel: false))
         XCTAssertTrue(report.notes.contains { $0.contains("14 tensors") && $0.contains("CSR") }, "\(report.notes)")
         for row in report.rows {
-            XCTAssertTrue(withCopy.weights[row.name]!.storage.attachment is SparseMatrix, row.name)
-            XCTAssertNil(withoutCopy.weights[row.name]!.storage.attachment, row.name)
+            XCTAssertTrue(withCopy.weights[row.name]!.storage.sparse != nil, row.name)
+            XCTAssertNil(withoutCopy.weights[row.name]!.storage.sparse, row.name)
         }
         // Prefill goes through the dense GEMM, decoding through the CSR copy: same logits.
         let prompt = [1, 17, 300, 42, 99]
@@ -56,6 +56,6 @@ final class PruneSparseKernelTests: XCTestCase {
         for i in 0..<x.count { XCTAssertEqual(x[i], y[i], accuracy: 1e-4) }
         let (half, halfReport) = try Pruning.prune(model, method: "magnitude", options: PruneOptions(sparsity: 0.5))
         XCTAssertFalse(halfReport.notes.contains { $0.contains("CSR") })
-        XCTAssertNil(half.weights["model.layers.0.mlp.up_proj.weight"]!.storage.attachment)
+        XCTAssertNil(half.weights["model.layers.0.mlp.up_proj.weight"]!.storage.sparse)
     }
 }

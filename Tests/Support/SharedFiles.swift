@@ -28,6 +28,11 @@ public enum SharedFiles {
         try fetched("Examples/models/SmolLM2-135M-Instruct.Q4_1.gguf", name: "SmolLM2")
     }
 
+    /// Gemma 3 270M (Q4_K_M) as `Scripts/fetch-models` leaves it in `Examples/models/`.
+    public static func gemma3_270M() throws -> String {
+        try fetched("Examples/models/gemma-3-270m-q4_k_m.gguf", name: "Gemma 3 270M")
+    }
+
     /// A text that `Scripts/fetch-models` brings from PyPI into `Examples/data/`.
     public static func fetchedText(_ name: String) throws -> String {
         try fetched("Examples/data/" + name, name: name)

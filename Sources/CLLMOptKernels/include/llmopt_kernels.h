@@ -55,10 +55,41 @@ enum {
     /// (asymmetric only), then the codes bit-packed LSB first; value = (code - offset) * scale with
     /// offset the zero point, or 2^(bits-1) for symmetric rows. Rows are read whole by the kernels.
     LLMOPT_W_QGROUP = 6,
+    // ggml's 5-bit blocks and K-quants (layouts in kquants.c); converted to float32 as they are read.
+    LLMOPT_W_Q5_0 = 7,  // per 32 values: f16 d, u32 high bits, 16 bytes of nibbles; value = d * (q - 16)
+    LLMOPT_W_Q5_1 = 8,  // per 32 values: f16 d, f16 m, u32 high bits, 16 bytes of nibbles; value = d * q + m
+    LLMOPT_W_Q2_K = 9,  // per 256 values, 84 bytes: 4-bit scales and mins per 16, 2-bit codes
+    LLMOPT_W_Q3_K = 10, // per 256 values, 110 bytes: 6-bit scales per 16, 3-bit codes
+    LLMOPT_W_Q4_K = 11, // per 256 values, 144 bytes: 6-bit scales and mins per 32, 4-bit codes
+    LLMOPT_W_Q5_K = 12, // per 256 values, 176 bytes: 6-bit scales and mins per 32, 5-bit codes
+    LLMOPT_W_Q6_K = 13, // per 256 values, 210 bytes: int8 scales per 16, 6-bit codes
 };
 
 /// Bytes of one weight row of `k` values (k a multiple of 32 for the block types).
 size_t llmopt_weight_row_bytes(int wtype, int k);
+
+// MARK: ggml 5-bit blocks and K-quants (kquants.c)
+
+/// Values per block of LLMOPT_W_Q5_0 ... LLMOPT_W_Q6_K (32 or 256); 0 for other types.
+int llmopt_kquant_block_values(int wtype);
+
+/// Bytes per block of LLMOPT_W_Q5_0 ... LLMOPT_W_Q6_K; 0 for other types.
+int llmopt_kquant_block_bytes(int wtype);
+
+/// Quantizes k values (a multiple of the block) to Q5_0 ... Q6_K with llama.cpp's reference
+/// quantizer (no importance matrix): the bytes `llama-quantize --pure` writes. -1 for another
+/// type or a k that is not a whole number of blocks, else 0.
+int llmopt_kquant_quantize_row(int wtype, int k, const float *x, void *dst);
+
+/// Converts k values of Q5_0 ... Q6_K to float32 as llama.cpp's `dequantize_row_*` does
+/// (bit-identical results). -1 for another type or a partial block, else 0.
+int llmopt_kquant_dequantize_row(int wtype, int k, const void *src, float *dst);
+
+/// Values [p0, p0 + len) of a Q5_0 ... Q6_K row as float32 (any p0 and len within the row).
+void llmopt_kquant_dequant_range(int wtype, const void *row, int p0, int len, float *dst);
+
+/// float32 to float16 bits, rounded to nearest even.
+uint16_t llmopt_float_to_half(float f);
 
 // MARK: Dense GEMM, C[m, n] = A[m, k] · B[n, k]ᵀ
 

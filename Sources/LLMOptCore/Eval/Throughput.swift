@@ -42,7 +42,7 @@ public enum Throughput {
         let vocab = session.vocabSize
         // Any valid ids do: the cost of a forward pass does not depend on them.
         var prompt = (0..<promptTokens).map { ($0 * 7919 + 13) % vocab }
-        if let bos = model.config.bosTokenId, model.config.architecture == .llama, bos < vocab { prompt[0] = bos }
+        if let bos = model.config.bosTokenId, model.config.architecture.family.startsWithBOS, bos < vocab { prompt[0] = bos }
         let clock = ContinuousClock()
         var bestPrefill = (wall: Double.infinity, cpu: 0.0), bestDecode = (wall: Double.infinity, cpu: 0.0)
         for _ in 0..<runs {

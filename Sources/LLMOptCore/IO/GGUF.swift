@@ -92,32 +92,16 @@ public enum GGUFValueType: UInt32, Sendable {
 /// ggml's tensor type ids for the storage types llmopt holds, and names for the others so
 /// that errors can say what a file contains.
 public enum GGMLType {
-    public static func dtype(_ id: UInt32) -> DType? {
-        switch id {
-        case 0: return .f32
-        case 1: return .f16
-        case 2: return .q4_0
-        case 3: return .q4_1
-        case 8: return .q8_0
-        case 24: return .i8
-        case 26: return .i32
-        case 30: return .bf16
-        default: return nil
-        }
-    }
+    public static func dtype(_ id: UInt32) -> DType? { DType(ggmlType: id) }
 
     public static func id(_ dtype: DType) -> UInt32 {
-        switch dtype {
-        case .f32: return 0
-        case .f16: return 1
-        case .q4_0: return 2
-        case .q4_1: return 3
-        case .q8_0: return 8
-        case .i8: return 24
-        case .i32: return 26
-        case .bf16: return 30
-        case .qgroup: fatalError("qgroup tensors have no ggml type: GGUFWriter stores them as F32")
-        }
+        guard let id = dtype.format.ggmlType else { fatalError("\(dtype) tensors have no ggml type: GGUFWriter stores them as F32") }
+        return id
+    }
+
+    /// The ggml types llmopt reads, for error messages.
+    static var readable: String {
+        DType.allCases.filter { $0.format.ggmlType != nil && $0 != .i8 && $0 != .i32 }.map(\.ggmlName).joined(separator: ", ")
     }
 
     static let names: [UInt32: String] = [
@@ -234,7 +218,7 @@ public final class GGUFFile: @unchecked Sendable {
             let typeId = try reader.u32("type of '\(name)'")
             guard let dtype = GGMLType.dtype(typeId) else {
                 let kind = GGMLType.names[typeId].map { "ggml type \($0) (id \(typeId))" } ?? "an unknown ggml type id \(typeId)"
-                throw fail("tensor '\(name.debugEscaped)' has \(kind); llmopt reads F32, F16, BF16, Q8_0, Q4_0, Q4_1")
+                throw fail("tensor '\(name.debugEscaped)' has \(kind); llmopt reads \(GGMLType.readable)")
             }
             guard dims[0] % dtype.blockSize == 0 else {
                 throw fail("tensor '\(name)': rows of \(dims[0]) values are not whole \(dtype.ggmlName) blocks of \(dtype.blockSize)")

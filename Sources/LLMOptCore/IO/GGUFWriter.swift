@@ -4,15 +4,15 @@ import Foundation
 /// tokenizer, the chat template, and every tensor in the dtype it already has, under
 /// llama.cpp's names, each aligned to 32 bytes.
 ///
-/// llama.cpp's Llama runs interleaved RoPE (pairs 2i, 2i+1). A model in Hugging Face's
-/// rotate-half layout has the rows of its q and k projections permuted on the way out, as
-/// llama.cpp's own converter does, so the saved file reloads with `ropeInterleaved = true`.
+/// The family's keys and its changes to tensors on the way out (Llama's q/k rows in llama.cpp's
+/// interleaved RoPE order) come from its description (`ModelFamily.ggufMetadata`, `toGGUF`).
 public enum GGUFWriter {
     static let alignment = 32
 
     public static func save(_ model: Model, to path: String) throws {
         let c = model.config
         let arch = c.architecture
+        let family = arch.family
         var kv: [(String, GGUFValue)] = []
         func add(_ key: String, _ v: GGUFValue) { kv.append((key, v)) }
         func u32(_ v: Int) -> GGUFValue { .uint32(UInt32(clamping: v)) }
@@ -28,50 +28,28 @@ public enum GGUFWriter {
         add(p + "embedding_length", u32(c.hiddenSize))
         // Structured pruning leaves layers of different widths: llama.cpp reads per-layer
         // arrays for these keys.
-        let widths = layerWidths(model)
-        func perLayer(_ values: [Int], _ nominal: Int) -> GGUFValue {
-            guard Set(values).count > 1 else { return u32(values.first ?? nominal) }
-            return .array(elementType: GGUFValueType.uint32.rawValue, values.map { .uint32(UInt32($0)) })
-        }
-        add(p + "feed_forward_length", perLayer(widths.ffn, c.intermediateSize))
+        let widths = family.widths(model.weights, config: c)
+        add(p + "feed_forward_length", .perLayer(widths.map(\.ffn), nominal: c.intermediateSize))
         add(p + "block_count", u32(c.numLayers))
-        add(p + "attention.head_count", perLayer(widths.heads, c.numHeads))
-        switch arch {
-        case .llama:
-            add(p + "attention.head_count_kv", perLayer(widths.kvHeads, c.numKVHeads))
-            add(p + "rope.freq_base", .float32(c.ropeTheta))
-            add(p + "attention.layer_norm_rms_epsilon", .float32(c.normEps))
-            add(p + "rope.dimension_count", u32(c.headDim))
-            if c.headDim * c.numHeads != c.hiddenSize || Set(widths.heads).count > 1 {
-                add(p + "attention.key_length", u32(c.headDim))
-                add(p + "attention.value_length", u32(c.headDim))
-            }
-            add(p + "vocab_size", u32(c.vocabSize))
-        case .gpt2:
-            add(p + "attention.layer_norm_epsilon", .float32(c.normEps))
-        }
+        add(p + "attention.head_count", .perLayer(widths.map(\.heads), nominal: c.numHeads))
+        for (key, value) in family.ggufMetadata(c, widths: widths) { add(p + key, value) }
 
         var tensors: [(name: String, tensor: Tensor)] = []
         for name in model.weightOrder {
             guard let t = model.weights[name] else { continue }
             if name == "lm_head.weight" && c.tieEmbeddings { continue }
-            guard let ggufName = GGUFModel.ggufName(name, architecture: arch) else {
+            guard let ggufName = family.names.gguf(huggingFace: name) else {
                 throw LLMOptError.unsupported("\(path): tensor '\(name)' has no place in a GGUF \(arch.rawValue) file")
             }
             guard t.shape.count <= GGUFFile.maxDims, !t.shape.isEmpty else {
                 throw LLMOptError.unsupported("\(path): tensor '\(name)' has \(t.shape.count) dimensions")
             }
             // llmopt's packed int-N groups have no ggml type: they are written as their float32 values.
-            var out = t.dtype == .qgroup ? t.toF32() : t
-            if arch == .llama && !c.ropeInterleaved {
-                if name.hasSuffix("self_attn.q_proj.weight") || name.hasSuffix("self_attn.k_proj.weight") {
-                    out = try RopeLayout.toInterleaved(out, headDim: c.headDim, name: name)
-                }
-            }
+            let out = try family.toGGUF(name, t.dtype == .qgroup ? t.toF32() : t, config: c)
             tensors.append((ggufName, out))
         }
 
-        let fileType = self.fileType(tensors.map(\.tensor))
+        let fileType = model.metadata["llmopt.quantized"].flatMap(KQuantMix.init).map(\.ggufFileType) ?? self.fileType(tensors.map(\.tensor))
         add("general.file_type", u32(fileType))
         if tensors.contains(where: { $0.tensor.dtype.isQuantized }) { add("general.quantization_version", u32(2)) }
 
@@ -127,42 +105,12 @@ public enum GGUFWriter {
         }
     }
 
-    /// Each layer's FFN width and head counts, read from its weights (the config's values
-    /// where a weight is missing).
-    static func layerWidths(_ model: Model) -> (ffn: [Int], heads: [Int], kvHeads: [Int]) {
-        let c = model.config
-        var ffn: [Int] = [], heads: [Int] = [], kvHeads: [Int] = []
-        for i in 0..<c.numLayers {
-            func rows(_ suffix: String) -> Int? {
-                model.weights[GGUFModel.layerPrefix(c.architecture) + "\(i)." + suffix]?.shape.first
-            }
-            switch c.architecture {
-            case .llama:
-                ffn.append(rows("mlp.gate_proj.weight") ?? c.intermediateSize)
-                heads.append(rows("self_attn.q_proj.weight").map { $0 / c.headDim } ?? c.numHeads)
-                kvHeads.append(rows("self_attn.k_proj.weight").map { $0 / c.headDim } ?? c.numKVHeads)
-            case .gpt2:
-                ffn.append(rows("mlp.c_fc.weight") ?? c.intermediateSize)
-                heads.append(rows("attn.c_attn.weight").map { $0 / 3 / c.headDim } ?? c.numHeads)
-                kvHeads.append(heads[heads.count - 1])
-            }
-        }
-        return (ffn, heads, kvHeads)
-    }
-
     /// llama.cpp's `general.file_type` (LLAMA_FTYPE_*) from the dtype most matrices have.
     static func fileType(_ tensors: [Tensor]) -> Int {
         var counts: [DType: Int] = [:]
         for t in tensors where t.rank == 2 { counts[t.dtype, default: 0] += 1 }
         let common = counts.max { $0.value < $1.value || ($0.value == $1.value && $0.key.rawValue > $1.key.rawValue) }?.key ?? .f32
-        switch common {
-        case .f16: return 1
-        case .q4_0: return 2
-        case .q4_1: return 3
-        case .q8_0: return 7
-        case .bf16: return 32
-        case .f32, .i8, .i32, .qgroup: return 0
-        }
+        return common.format.ggufFileType
     }
 
     static func tokenizerMetadata(_ v: ExportedVocabulary) -> [(String, GGUFValue)] {
@@ -271,5 +219,13 @@ public enum RopeLayout {
         }
         // Rows are copied as bytes, so any dtype works, packed `.qgroup` rows included.
         return Tensor(shape: t.shape, dtype: t.dtype, storage: storage)
+    }
+}
+
+extension GGUFValue {
+    /// One uint32 when every layer has the same value, else the per-layer array llama.cpp reads.
+    static func perLayer(_ values: [Int], nominal: Int) -> GGUFValue {
+        guard Set(values).count > 1 else { return .uint32(UInt32(clamping: values.first ?? nominal)) }
+        return .array(elementType: GGUFValueType.uint32.rawValue, values.map { .uint32(UInt32($0)) })
     }
 }

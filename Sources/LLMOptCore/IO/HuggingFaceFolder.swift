@@ -13,24 +13,21 @@ public enum HuggingFaceFolder {
             throw LLMOptError.badFile(path: configPath, reason: "not a JSON object")
         }
         let config = try parseConfig(json, path: configPath)
+        let family = config.architecture.family
 
         var weights: [String: Tensor] = [:]
         var order: [String] = []
         for file in try safetensorsFiles(folder) {
             let st = try SafetensorsFile(path: file)
             for name in st.order {
-                guard let hfName = canonicalName(name, architecture: config.architecture) else { continue }
-                let t = st.tensors[name]!
+                guard let hfName = family.huggingFaceName(name) else { continue }
                 guard weights[hfName] == nil else {
                     throw LLMOptError.badFile(path: file, reason: "tensor '\(hfName)' appears in more than one file")
                 }
-                if config.architecture == .gpt2 && isConv1D(hfName) {
-                    guard t.rank == 2 else {
-                        throw LLMOptError.badFile(path: file, reason: "tensor '\(name)' should have two dimensions, has \(t.shape)")
-                    }
-                    weights[hfName] = transposed(t)
-                } else {
-                    weights[hfName] = t
+                do {
+                    weights[hfName] = try family.fromHuggingFace(hfName, st.tensors[name]!, config: config)
+                } catch let LLMOptError.invalidArgument(_, reason) {
+                    throw LLMOptError.badFile(path: file, reason: "tensor '\(name)' \(reason)")
                 }
                 order.append(hfName)
             }
@@ -67,15 +64,11 @@ public enum HuggingFaceFolder {
         for name in model.weightOrder {
             guard var t = model.weights[name] else { continue }
             if name == "lm_head.weight" && c.tieEmbeddings { continue }
-            if c.architecture == .llama && c.ropeInterleaved
-                && (name.hasSuffix("self_attn.q_proj.weight") || name.hasSuffix("self_attn.k_proj.weight")) {
-                t = try RopeLayout.toRotateHalf(t, headDim: c.headDim, name: name)
-            }
             if t.dtype.isQuantized {
                 quantized.append((name, t))
                 t = t.toF32()
             }
-            if c.architecture == .gpt2 && isConv1D(name) { t = transposed(t) }
+            t = try c.architecture.family.toHuggingFace(name, t, config: c)
             tensors.append((name, t))
         }
         var config = configJSON(c)
@@ -136,36 +129,13 @@ public enum HuggingFaceFolder {
 
     /// `config.json` in transformers' vocabulary for the model's architecture.
     static func configJSON(_ c: ModelConfig) -> [String: Any] {
+        let family = c.architecture.family
         var j: [String: Any] = ["vocab_size": c.vocabSize, "tie_word_embeddings": c.tieEmbeddings]
         if let bos = c.bosTokenId { j["bos_token_id"] = bos }
         if let eos = c.eosTokenId { j["eos_token_id"] = eos }
-        switch c.architecture {
-        case .llama:
-            j["architectures"] = ["LlamaForCausalLM"]
-            j["model_type"] = "llama"
-            j["hidden_size"] = c.hiddenSize
-            j["intermediate_size"] = c.intermediateSize
-            j["num_hidden_layers"] = c.numLayers
-            j["num_attention_heads"] = c.numHeads
-            j["num_key_value_heads"] = c.numKVHeads
-            j["head_dim"] = c.headDim
-            j["max_position_embeddings"] = c.maxPositions
-            j["rms_norm_eps"] = shortest(c.normEps)
-            j["rope_theta"] = shortest(c.ropeTheta)
-            j["hidden_act"] = "silu"
-            j["attention_bias"] = false
-            j["mlp_bias"] = false
-        case .gpt2:
-            j["architectures"] = ["GPT2LMHeadModel"]
-            j["model_type"] = "gpt2"
-            j["n_embd"] = c.hiddenSize
-            j["n_inner"] = c.intermediateSize
-            j["n_layer"] = c.numLayers
-            j["n_head"] = c.numHeads
-            j["n_positions"] = c.maxPositions
-            j["layer_norm_epsilon"] = shortest(c.normEps)
-            j["activation_function"] = "gelu_new"
-        }
+        if let cls = family.huggingFaceClasses.first { j["architectures"] = [cls] }
+        j["model_type"] = family.huggingFaceModelType
+        j.merge(family.huggingFaceConfig(c)) { _, new in new }
         return j
     }
 
@@ -194,21 +164,6 @@ public enum HuggingFaceFolder {
             shards.append(path(folder, file))
         }
         return shards
-    }
-
-    /// The engine's name for a checkpoint tensor, `nil` for buffers the engine recomputes.
-    /// GPT-2 checkpoints come with or without the `transformer.` prefix and may store the
-    /// causal-mask buffers `h.N.attn.bias` / `attn.masked_bias`.
-    static func canonicalName(_ name: String, architecture: Architecture) -> String? {
-        guard architecture == .gpt2 else { return name }
-        let full = (name.hasPrefix("transformer.") || name == "lm_head.weight") ? name : "transformer." + name
-        if full.hasSuffix(".attn.bias") || full.hasSuffix(".attn.masked_bias") { return nil }
-        return full
-    }
-
-    /// GPT-2's Conv1D layers store `[in, out]`; the engine wants `[out, in]`.
-    static func isConv1D(_ name: String) -> Bool {
-        name.hasSuffix(".weight") && (name.contains(".attn.c_attn.") || name.contains(".attn.c_proj.") || name.contains(".mlp.c_fc.") || name.contains(".mlp.c_proj."))
     }
 
     /// A 2-D tensor of a one-value-per-element dtype with its dimensions swapped.
@@ -246,70 +201,66 @@ public enum HuggingFaceFolder {
     }
 
     static func parseConfig(_ j: [String: Any], path: String) throws -> ModelConfig {
-        func int(_ key: String) throws -> Int? {
-            guard let v = j[key], !(v is NSNull) else { return nil }
-            guard let i = v as? Int else {
-                throw LLMOptError.badFile(path: path, reason: "'\(key)' should be an integer, is \(v)")
-            }
-            // Sizes and ids: beyond 2^31 none is meaningful, and arithmetic on them would overflow.
-            guard i.magnitude <= UInt(Int32.max) else {
-                throw LLMOptError.badFile(path: path, reason: "'\(key)' is \(i), more than \(Int32.max)")
-            }
-            return i
-        }
-        func float(_ key: String, in dict: [String: Any]? = nil) throws -> Float? {
-            guard let v = (dict ?? j)[key], !(v is NSNull) else { return nil }
-            guard let d = v as? Double else {
-                throw LLMOptError.badFile(path: path, reason: "'\(key)' should be a number, is \(v)")
-            }
-            return Float(d)
-        }
-        func need(_ key: String) throws -> Int {
-            guard let v = try int(key), v > 0 else { throw LLMOptError.badFile(path: path, reason: "missing or invalid '\(key)'") }
-            return v
-        }
-        func tokenId(_ key: String) -> Int? {
-            // Some configs list several EOS ids; the first is the one generation stops on.
-            if let v = j[key] as? Int { return v }
-            return (j[key] as? [Int])?.first
-        }
         let archs = (j["architectures"] as? [String]) ?? []
         let modelType = j["model_type"] as? String
-        if archs.contains("LlamaForCausalLM") || modelType == "llama" {
-            let hidden = try need("hidden_size")
-            let heads = try need("num_attention_heads")
-            // Newer transformers nest RoPE settings in `rope_parameters` (older: `rope_scaling`).
-            let rope = (j["rope_parameters"] as? [String: Any]) ?? (j["rope_scaling"] as? [String: Any])
-            if let type = rope?["rope_type"] as? String ?? rope?["type"] as? String, type != "default" {
-                throw LLMOptError.unsupported("\(path): RoPE type '\(type)' is not supported (llmopt runs the default RoPE)")
-            }
-            let theta = try float("rope_theta") ?? float("rope_theta", in: rope) ?? 10000
-            if let act = j["hidden_act"] as? String, act != "silu" {
-                throw LLMOptError.unsupported("\(path): hidden_act '\(act)' is not supported (Llama uses silu)")
-            }
-            if (j["attention_bias"] as? Bool) == true || (j["mlp_bias"] as? Bool) == true {
-                throw LLMOptError.unsupported("\(path): Llama with attention or MLP biases is not supported")
-            }
-            return ModelConfig(
-                architecture: .llama, vocabSize: try need("vocab_size"), hiddenSize: hidden,
-                intermediateSize: try need("intermediate_size"),
-                numLayers: try need("num_hidden_layers"), numHeads: heads,
-                numKVHeads: try int("num_key_value_heads") ?? heads, headDim: try int("head_dim"),
-                maxPositions: try int("max_position_embeddings") ?? 2048, normEps: try float("rms_norm_eps") ?? 1e-6,
-                ropeTheta: theta, ropeInterleaved: false,
-                tieEmbeddings: (j["tie_word_embeddings"] as? Bool) ?? false,
-                bosTokenId: tokenId("bos_token_id"), eosTokenId: tokenId("eos_token_id"))
+        guard let family = ModelFamilies.huggingFace(classes: archs, modelType: modelType) else {
+            let known = ModelFamilies.all.flatMap(\.huggingFaceClasses).joined(separator: ", ")
+            throw LLMOptError.badFile(path: path, reason: "unknown architecture \(archs.first ?? modelType ?? "(none)"); llmopt runs \(known)")
         }
-        if archs.contains("GPT2LMHeadModel") || modelType == "gpt2" {
-            let d = try need("n_embd")
-            let heads = try need("n_head")
-            return ModelConfig(
-                architecture: .gpt2, vocabSize: try need("vocab_size"), hiddenSize: d,
-                intermediateSize: try int("n_inner") ?? 4 * d, numLayers: try need("n_layer"),
-                numHeads: heads, numKVHeads: heads, maxPositions: try int("n_positions") ?? 1024,
-                normEps: try float("layer_norm_epsilon") ?? 1e-5, tieEmbeddings: (j["tie_word_embeddings"] as? Bool) ?? true,
-                bosTokenId: tokenId("bos_token_id"), eosTokenId: tokenId("eos_token_id"))
+        return try family.config(huggingFace: HuggingFaceConfigReader(json: j, path: path))
+    }
+}
+
+/// Typed reads of a Hugging Face `config.json`, with errors that name the file and the key.
+public struct HuggingFaceConfigReader {
+    public let json: [String: Any]
+    public let path: String
+
+    /// An integer, nil when absent or null.
+    public func int(_ key: String) throws -> Int? {
+        guard let v = json[key], !(v is NSNull) else { return nil }
+        guard let i = v as? Int else {
+            throw LLMOptError.badFile(path: path, reason: "'\(key)' should be an integer, is \(v)")
         }
-        throw LLMOptError.badFile(path: path, reason: "unknown architecture \(archs.first ?? modelType ?? "(none)"); llmopt runs LlamaForCausalLM and GPT2LMHeadModel")
+        // Sizes and ids: beyond 2^31 none is meaningful, and arithmetic on them would overflow.
+        guard i.magnitude <= UInt(Int32.max) else {
+            throw LLMOptError.badFile(path: path, reason: "'\(key)' is \(i), more than \(Int32.max)")
+        }
+        return i
+    }
+
+    /// A number, nil when absent or null; `dict` reads a nested object instead of the top level.
+    public func float(_ key: String, in dict: [String: Any]? = nil) throws -> Float? {
+        guard let v = (dict ?? json)[key], !(v is NSNull) else { return nil }
+        guard let d = v as? Double else {
+            throw LLMOptError.badFile(path: path, reason: "'\(key)' should be a number, is \(v)")
+        }
+        return Float(d)
+    }
+
+    /// A positive integer that must be there.
+    public func need(_ key: String) throws -> Int {
+        guard let v = try int(key), v > 0 else { throw LLMOptError.badFile(path: path, reason: "missing or invalid '\(key)'") }
+        return v
+    }
+
+    public func bool(_ key: String) -> Bool? { json[key] as? Bool }
+    public func string(_ key: String) -> String? { json[key] as? String }
+
+    /// A token id; some configs list several EOS ids, and the first is the one generation stops on.
+    public func tokenId(_ key: String) -> Int? {
+        if let v = json[key] as? Int { return v }
+        return (json[key] as? [Int])?.first
+    }
+
+    /// RoPE settings: newer transformers nest them in `rope_parameters` (older: `rope_scaling`).
+    public var rope: [String: Any]? { (json["rope_parameters"] as? [String: Any]) ?? (json["rope_scaling"] as? [String: Any]) }
+
+    /// `rope_theta` at the top level or inside the RoPE settings; refuses RoPE types other than the default.
+    public func ropeTheta(default value: Float) throws -> Float {
+        if let type = rope?["rope_type"] as? String ?? rope?["type"] as? String, type != "default" {
+            throw LLMOptError.unsupported("\(path): RoPE type '\(type)' is not supported (llmopt runs the default RoPE)")
+        }
+        return try float("rope_theta") ?? float("rope_theta", in: rope) ?? value
     }
 }

@@ -70,13 +70,6 @@ public struct SafetensorsFile {
     }
 
     static func dtype(_ name: String) -> DType? {
-        switch name {
-        case "F32": return .f32
-        case "F16": return .f16
-        case "BF16": return .bf16
-        case "I8": return .i8
-        case "I32": return .i32
-        default: return nil
-        }
+        DType(safetensorsName: name)
     }
 }

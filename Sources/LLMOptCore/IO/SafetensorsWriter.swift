@@ -28,14 +28,7 @@ public enum SafetensorsWriter {
     }
 
     static func dtypeName(_ d: DType) -> String? {
-        switch d {
-        case .f32: return "F32"
-        case .f16: return "F16"
-        case .bf16: return "BF16"
-        case .i8: return "I8"
-        case .i32: return "I32"
-        case .q8_0, .q4_0, .q4_1, .qgroup: return nil
-        }
+        d.format.safetensorsName
     }
 
     /// A JSON string literal.

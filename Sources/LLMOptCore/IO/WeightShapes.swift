@@ -3,69 +3,23 @@
 /// naming the tensor rather than deep inside a forward pass.
 ///
 /// Structured pruning shrinks attention and FFN widths per layer, and config files cannot say
-/// so; each layer's widths are therefore read from its first projection (q, gate, c_attn,
-/// c_fc) when they are positive, no larger than the config's and whole heads, and every other
-/// tensor of the layer must agree with them.
+/// so; each layer's widths are therefore read from its first projections (`BlockTopology.widths`:
+/// q and k, or c_attn, and the first MLP input) when they are positive, no larger than the
+/// config's and whole heads, and every other tensor of the layer must agree with them.
 enum WeightShapes {
     static func check(_ weights: [String: Tensor], config c: ModelConfig, source: String) throws {
         try validate(c, source: source)
-        var expected: [(String, [Int])] = []
-        func shape(_ name: String) throws -> [Int] {
-            guard let t = weights[name] else { throw LLMOptError.missingTensor(name: name, source: source) }
-            return t.shape
-        }
-        /// A layer's width from the rows of `name`, or `full` when they do not make sense.
-        func width(_ name: String, full: Int, divisor: Int = 1, multiple: Int) throws -> Int {
-            let s = try shape(name)
-            guard s.count == 2, s[0] % divisor == 0 else { return full }
-            let w = s[0] / divisor
-            return (w > 0 && w <= full && w % multiple == 0) ? w : full
-        }
-        let d = c.hiddenSize
-        switch c.architecture {
-        case .llama:
-            let hd = c.headDim
-            expected.append(("model.embed_tokens.weight", [c.vocabSize, d]))
-            for i in 0..<c.numLayers {
-                let p = "model.layers.\(i)."
-                let q = try width(p + "self_attn.q_proj.weight", full: c.numHeads * hd, multiple: hd)
-                let kv = try width(p + "self_attn.k_proj.weight", full: c.numKVHeads * hd, multiple: hd)
-                let ffn = try width(p + "mlp.gate_proj.weight", full: c.intermediateSize, multiple: 1)
-                expected += [
-                    (p + "input_layernorm.weight", [d]),
-                    (p + "self_attn.q_proj.weight", [q, d]),
-                    (p + "self_attn.k_proj.weight", [kv, d]),
-                    (p + "self_attn.v_proj.weight", [kv, d]),
-                    (p + "self_attn.o_proj.weight", [d, q]),
-                    (p + "post_attention_layernorm.weight", [d]),
-                    (p + "mlp.gate_proj.weight", [ffn, d]),
-                    (p + "mlp.up_proj.weight", [ffn, d]),
-                    (p + "mlp.down_proj.weight", [d, ffn]),
-                ]
+        let family = c.architecture.family
+        // The projections that give a layer its widths are looked for first: a layer that is
+        // missing altogether is named by its first projection.
+        let b = family.block
+        for layer in 0..<c.numLayers {
+            for suffix in b.attentionInputs.prefix(2) + b.mlpInputs.prefix(1) where weights[family.names.prefix(layer) + suffix] == nil {
+                throw LLMOptError.missingTensor(name: family.names.prefix(layer) + suffix, source: source)
             }
-            expected.append(("model.norm.weight", [d]))
-            if !c.tieEmbeddings { expected.append(("lm_head.weight", [c.vocabSize, d])) }
-        case .gpt2:
-            let hd = c.headDim
-            expected += [("transformer.wte.weight", [c.vocabSize, d]), ("transformer.wpe.weight", [c.maxPositions, d])]
-            for i in 0..<c.numLayers {
-                let p = "transformer.h.\(i)."
-                let attn = try width(p + "attn.c_attn.weight", full: c.numHeads * hd, divisor: 3, multiple: hd)
-                let ffn = try width(p + "mlp.c_fc.weight", full: c.intermediateSize, multiple: 1)
-                expected += [
-                    (p + "ln_1.weight", [d]), (p + "ln_1.bias", [d]),
-                    (p + "attn.c_attn.weight", [3 * attn, d]), (p + "attn.c_attn.bias", [3 * attn]),
-                    (p + "attn.c_proj.weight", [d, attn]), (p + "attn.c_proj.bias", [d]),
-                    (p + "ln_2.weight", [d]), (p + "ln_2.bias", [d]),
-                    (p + "mlp.c_fc.weight", [ffn, d]), (p + "mlp.c_fc.bias", [ffn]),
-                    (p + "mlp.c_proj.weight", [d, ffn]), (p + "mlp.c_proj.bias", [d]),
-                ]
-            }
-            expected += [("transformer.ln_f.weight", [d]), ("transformer.ln_f.bias", [d])]
-            if !c.tieEmbeddings { expected.append(("lm_head.weight", [c.vocabSize, d])) }
         }
-        for (name, want) in expected {
-            let got = try shape(name)
+        for (name, want) in family.tensors(c, widths: { family.block.widths(layer: $0, weights: weights, config: c) }) {
+            guard let got = weights[name]?.shape else { throw LLMOptError.missingTensor(name: name, source: source) }
             guard got == want else {
                 throw LLMOptError.shapeMismatch(name: name, expected: want, actual: got, source: source)
             }
@@ -91,10 +45,7 @@ enum WeightShapes {
         guard c.numHeads % c.numKVHeads == 0 else {
             throw fail("\(c.numHeads) attention heads cannot share \(c.numKVHeads) KV heads evenly")
         }
-        guard c.architecture == .gpt2 || c.headDim % 2 == 0 else { throw fail("RoPE needs an even head dimension, got \(c.headDim)") }
-        guard c.architecture == .llama || c.headDim * c.numHeads == c.hiddenSize else {
-            throw fail("GPT-2 needs n_embd \(c.hiddenSize) divisible by n_head \(c.numHeads)")
-        }
+        if let problem = c.architecture.family.problem(with: c) { throw fail(problem) }
         guard c.normEps.isFinite, c.normEps >= 0, c.ropeTheta.isFinite, c.ropeTheta > 0 else {
             throw fail("norm epsilon \(c.normEps) or RoPE theta \(c.ropeTheta) is not a usable number")
         }

@@ -45,10 +45,10 @@ public final class InferenceSession {
         self.model = model
         self.capacity = capacity
         let batch = min(capacity, Self.maxBatch)
-        switch model.config.architecture {
-        case .llama: runner = try LlamaRunner(model: model, capacity: capacity, maxBatch: batch)
-        case .gpt2: runner = try GPT2Runner(model: model, capacity: capacity, maxBatch: batch)
+        guard let factory = model.config.architecture.family as? ForwardRunnerFactory else {
+            throw LLMOptError.unsupported("\(model.config.architecture.family.displayName) has no forward pass")
         }
+        runner = try factory.makeRunner(model: model, capacity: capacity, maxBatch: batch)
     }
 
     /// Size of the logits vector of one token.

@@ -42,25 +42,14 @@ public struct ModelSummary: Sendable, CustomStringConvertible {
         }
         parametersByKind = byKind
         bytesByDType = byDType
-        let prefixes = (0..<c.numLayers).map { c.architecture == .llama ? "model.layers.\($0)." : "transformer.h.\($0)." }
-        let hd = max(1, c.headDim)
-        layers = prefixes.enumerated().map { i, prefix in
+        let family = c.architecture.family
+        layers = (0..<c.numLayers).map { i in
+            let prefix = family.names.prefix(i)
             let tensors = model.weights.filter { $0.key.hasPrefix(prefix) }
             let linear = tensors.filter { $0.value.rank == 2 }
             let dtypes = Set(linear.values.map(\.dtype.rawValue)).sorted().joined(separator: "/")
-            func rows(_ suffix: String) -> Int { tensors[prefix + suffix]?.shape.first ?? 0 }
-            let heads, kvHeads, ffn: Int
-            switch c.architecture {
-            case .llama:
-                heads = rows("self_attn.q_proj.weight") / hd
-                kvHeads = rows("self_attn.k_proj.weight") / hd
-                ffn = rows("mlp.gate_proj.weight")
-            case .gpt2:
-                heads = rows("attn.c_attn.weight") / (3 * hd)
-                kvHeads = heads
-                ffn = rows("mlp.c_fc.weight")
-            }
-            return Layer(index: i, heads: heads, kvHeads: kvHeads, ffn: ffn,
+            let w = family.block.widths(layer: i, weights: model.weights, config: c)
+            return Layer(index: i, heads: w.heads, kvHeads: w.kvHeads, ffn: w.ffn,
                          parameters: tensors.values.reduce(0) { $0 + $1.count },
                          bytes: tensors.values.reduce(0) { $0 + $1.byteCount }, dtype: dtypes)
         }
@@ -81,14 +70,13 @@ public struct ModelSummary: Sendable, CustomStringConvertible {
     public func render() -> String {
         let c = config
         var lines: [String] = []
-        let arch = c.architecture == .llama ? "Llama" : "GPT-2"
-        lines.append("\(arch) model, \(Format.count(parameters)) parameters, \(Format.bytes(bytes))"
+        lines.append("\(c.architecture.family.displayName) model, \(Format.count(parameters)) parameters, \(Format.bytes(bytes))"
                      + (source.map { " (\(format.rawValue): \($0))" } ?? ""))
         var shape = "  \(c.numLayers) layers, hidden \(c.hiddenSize), \(c.numHeads) heads"
         if c.numKVHeads != c.numHeads { shape += " (\(c.numKVHeads) KV heads)" }
         shape += " of \(c.headDim), FFN \(c.intermediateSize), vocab \(c.vocabSize), context \(c.maxPositions)"
         lines.append(shape)
-        if c.architecture == .llama {
+        if c.architecture.family.usesRotaryPositions {
             lines.append("  RoPE theta \(Format.value(Double(c.ropeTheta))) (\(c.ropeInterleaved ? "interleaved pairs" : "rotate-half")), "
                          + "RMSNorm eps \(Format.value(Double(c.normEps))), \(c.tieEmbeddings || !hasHead ? "tied" : "separate") LM head")
         }

@@ -9,13 +9,13 @@ public enum RandomModel {
         numHeads: 12, numKVHeads: 12, maxPositions: 1024, normEps: 1e-5, tieEmbeddings: true,
         bosTokenId: 50256, eosTokenId: 50256)
 
-    /// Every weight the architecture needs, normal(0, 0.02) for matrices (seeded), ones for norm
-    /// scales, zeros for biases. No tokenizer: feed token ids directly.
+    /// Every weight the architecture needs (`ModelFamily.tensors`), normal(0, 0.02) for matrices
+    /// (seeded), ones for norm scales, zeros for biases (`ModelFamily.initialValue`). No tokenizer: feed token ids directly.
     public static func make(_ config: ModelConfig, seed: UInt64 = 1) -> Model {
         var rng = SplitMix64(seed: seed)
         var weights: [String: Tensor] = [:]
         var order: [String] = []
-        func add(_ name: String, _ shape: [Int], _ kind: Init) {
+        func add(_ name: String, _ shape: [Int], _ kind: InitialValue) {
             weights[name] = Tensor.f32(shape: shape) { buf in
                 switch kind {
                 case .normal: for i in buf.indices { buf[i] = 0.02 * rng.nextGaussian() }
@@ -25,43 +25,12 @@ public enum RandomModel {
             }
             order.append(name)
         }
-        let d = config.hiddenSize, f = config.intermediateSize
-        switch config.architecture {
-        case .gpt2:
-            add("transformer.wte.weight", [config.vocabSize, d], .normal)
-            add("transformer.wpe.weight", [config.maxPositions, d], .normal)
-            for l in 0..<config.numLayers {
-                let p = "transformer.h.\(l)."
-                add(p + "ln_1.weight", [d], .ones); add(p + "ln_1.bias", [d], .zeros)
-                add(p + "attn.c_attn.weight", [3 * d, d], .normal); add(p + "attn.c_attn.bias", [3 * d], .zeros)
-                add(p + "attn.c_proj.weight", [d, d], .normal); add(p + "attn.c_proj.bias", [d], .zeros)
-                add(p + "ln_2.weight", [d], .ones); add(p + "ln_2.bias", [d], .zeros)
-                add(p + "mlp.c_fc.weight", [f, d], .normal); add(p + "mlp.c_fc.bias", [f], .zeros)
-                add(p + "mlp.c_proj.weight", [d, f], .normal); add(p + "mlp.c_proj.bias", [d], .zeros)
-            }
-            add("transformer.ln_f.weight", [d], .ones); add("transformer.ln_f.bias", [d], .zeros)
-        case .llama:
-            let hd = config.headDim
-            add("model.embed_tokens.weight", [config.vocabSize, d], .normal)
-            for l in 0..<config.numLayers {
-                let p = "model.layers.\(l)."
-                add(p + "input_layernorm.weight", [d], .ones)
-                add(p + "self_attn.q_proj.weight", [config.numHeads * hd, d], .normal)
-                add(p + "self_attn.k_proj.weight", [config.numKVHeads * hd, d], .normal)
-                add(p + "self_attn.v_proj.weight", [config.numKVHeads * hd, d], .normal)
-                add(p + "self_attn.o_proj.weight", [d, config.numHeads * hd], .normal)
-                add(p + "post_attention_layernorm.weight", [d], .ones)
-                add(p + "mlp.gate_proj.weight", [f, d], .normal)
-                add(p + "mlp.up_proj.weight", [f, d], .normal)
-                add(p + "mlp.down_proj.weight", [d, f], .normal)
-            }
-            add("model.norm.weight", [d], .ones)
-            if !config.tieEmbeddings { add("lm_head.weight", [config.vocabSize, d], .normal) }
+        let family = config.architecture.family
+        for (name, shape) in family.tensors(config, widths: { _ in LayerWidths(config) }) {
+            add(name, shape, family.initialValue(of: name))
         }
         return Model(config: config, weights: weights, weightOrder: order, format: .memory, sourcePath: "random")
     }
-
-    private enum Init { case normal, ones, zeros }
 }
 
 extension SplitMix64 {

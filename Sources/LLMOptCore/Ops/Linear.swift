@@ -34,7 +34,7 @@ public enum Linear {
         precondition(w.rank == 2, "Linear.forward: weight \(w) is not a matrix")
         let n = w.shape[0], k = w.columns
         guard rows > 0, n > 0 else { return }
-        if rows == 1, w.byteOffset == 0, let sparse = w.storage.attachment as? SparseMatrix, sparse.rows == n, sparse.columns == k {
+        if rows == 1, w.byteOffset == 0, let sparse = w.storage.sparse, sparse.rows == n, sparse.columns == k {
             // Decoding a very sparse weight: the CSR copy reads fewer bytes (see SparseMatrix).
             sparse.multiply(x, tokens: 1, into: y)
             return
@@ -49,9 +49,9 @@ public enum Linear {
                          rowBytes: k * 4, into: y)
             return
         }
-        if w.dtype.isQuantized && activations == .exact && rows <= smallRowLimit {
+        if w.dtype.format.integerKernel && activations == .exact && rows <= smallRowLimit {
             forwardFloat(x, rows: rows, n: n, k: k, weight: w.rawPointer, wtype: wtype, rowBytes: w.rowBytes, into: y, small: true)
-        } else if w.dtype.isQuantized && rows <= integerRowLimit {
+        } else if w.dtype.format.integerKernel && rows <= integerRowLimit {
             forwardQuantized(x, rows: rows, n: n, k: k, weight: w.rawPointer, wtype: wtype, rowBytes: w.rowBytes, into: y)
         } else {
             forwardFloat(x, rows: rows, n: n, k: k, weight: w.rawPointer, wtype: wtype, rowBytes: w.rowBytes, into: y)
@@ -67,7 +67,7 @@ public enum Linear {
         let k = weights.first?.columns ?? 0
         let fusable = rows <= smallRowLimit && weights.allSatisfy { w in
             w.rank == 2 && w.columns == k && kernelType(w.dtype) != nil
-                && !(rows == 1 && w.storage.attachment is SparseMatrix)
+                && !(rows == 1 && w.storage.sparse != nil)
         }
         guard fusable, rows > 0, weights.count > 1 else {
             for (w, y) in zip(weights, outputs) { forward(x, rows: rows, weight: w, into: y) }
@@ -75,12 +75,12 @@ public enum Linear {
         }
         var qx: UnsafeMutableRawPointer?
         let xBytes = llmopt_q8act_row_bytes(Int32(k))
-        if weights.contains(where: { $0.dtype.isQuantized }) {
+        if weights.contains(where: { $0.dtype.format.integerKernel }) {
             qx = llmopt_scratch(1, xBytes * rows)!
             for i in 0..<rows { llmopt_q8act_quantize(Int32(k), x + i * k, qx! + i * xBytes) }
         }
         let parts = weights.map { (raw: $0.rawPointer, type: kernelType($0.dtype)!, rowBytes: $0.rowBytes, n: $0.shape[0],
-                                   quantized: $0.dtype.isQuantized) }
+                                   quantized: $0.dtype.format.integerKernel) }
         var starts = [0]
         for part in parts { starts.append(starts.last! + part.n) }
         Parallel.forRanges(starts.last!, grain: 16, chunksPerThread: decodeChunksPerThread) { r in
@@ -171,15 +171,7 @@ public enum Linear {
 
     /// The kernels' name for a weight dtype; nil when only the reference path handles it.
     static func kernelType(_ dtype: DType) -> Int32? {
-        switch dtype {
-        case .f32: return Int32(LLMOPT_W_F32)
-        case .f16: return Int32(LLMOPT_W_F16)
-        case .bf16: return Int32(LLMOPT_W_BF16)
-        case .q8_0: return Int32(LLMOPT_W_Q8_0)
-        case .q4_0: return Int32(LLMOPT_W_Q4_0)
-        case .q4_1: return Int32(LLMOPT_W_Q4_1)
-        case .i8, .i32, .qgroup: return nil
-        }
+        dtype.format.kernelType
     }
 
     static func forwardFloat(_ x: UnsafePointer<Float>, rows: Int, n: Int, k: Int, weight: UnsafeRawPointer, wtype: Int32,

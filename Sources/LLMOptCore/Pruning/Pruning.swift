@@ -78,7 +78,7 @@ public enum Pruning {
             report.globalThreshold = threshold
             if options.sparseKernel {
                 let sparse = report.rows.filter { $0.sparsity >= SparseMatrix.attachSparsity }
-                for row in sparse { pruned.weights[row.name]!.storage.attachment = try SparseMatrix(pruned.weights[row.name]!, name: row.name) }
+                for row in sparse { pruned.weights[row.name] = try pruned.weights[row.name]!.withSparseCopy(name: row.name) }
                 if !sparse.isEmpty {
                     report.notes.append("\(sparse.count) tensors of at least \(Int(SparseMatrix.attachSparsity * 100))% sparsity carry a CSR copy used when decoding")
                 }

@@ -61,14 +61,18 @@ enum StructuredChannels {
         if kept > 0 { pruned.config.intermediateSize = kept }
         var report = Pruning.makeReport(method: "channels", options: options, before: model, after: pruned, names: names)
         report.notes += Structured.requantizedNote(before: model, after: pruned, names: names)
+        let b = layout.block
+        /// `mlp.down_proj.weight` → `down`, `mlp.c_fc.weight` → `c_fc`.
+        func short(_ suffix: String) -> String {
+            let part = String(suffix.split(separator: ".").dropLast().last ?? "")
+            return part.hasSuffix("_proj") && part.count > 6 ? String(part.dropLast(5)) : part
+        }
+        let output = short(b.mlpOutput)
         if activationNorms != nil {
-            report.notes.append(model.config.architecture == .llama
-                ? "importance of channel c: |a_c| * |down[:, c]| (L2 norms; a = silu(gate x) * up x over the calibration tokens)"
-                : "importance of channel c: |a_c| * |c_proj[:, c]| (L2 norms; a = gelu(c_fc x) over the calibration tokens)")
+            report.notes.append("importance of channel c: |a_c| * |\(output)[:, c]| (L2 norms; a = \(b.mlpActivation) over the calibration tokens)")
         } else {
-            report.notes.append(model.config.architecture == .llama
-                ? "importance of channel c: |gate_c| * |up_c| * |down[:, c]| (L2 norms; no calibration text)"
-                : "importance of channel c: |c_fc_c| * |c_proj[:, c]| (L2 norms; no calibration text)")
+            let inputs = b.mlpInputs.map { "|\(short($0))_c|" }.joined(separator: " * ")
+            report.notes.append("importance of channel c: \(inputs) * |\(output)[:, c]| (L2 norms; no calibration text)")
             report.notes.append("weight norms cannot see channels with outsized activations and may remove them: pass a calibration text for real models")
         }
         return (pruned, report)
@@ -92,32 +96,27 @@ enum StructuredChannels {
     }
 }
 
-/// Names of the weights of one transformer block, per architecture.
+/// The names of the weights of a model's blocks, from its family's description.
 struct BlockLayout {
-    let architecture: Architecture
-    let prefix: String
+    let names: TensorNameMap
+    let block: BlockTopology
 
     init(_ model: Model) throws {
-        architecture = model.config.architecture
-        prefix = architecture == .llama ? "model.layers." : "transformer.h."
+        let family = model.config.architecture.family
+        names = family.names
+        block = family.block
         guard model.config.numLayers > 0 else { throw LLMOptError.unsupported("the model has no layers to prune") }
     }
 
     /// The FFN's input projections (one row per channel) and its output projection (one column per channel).
     func ffn(_ layer: Int) -> (inputs: [String], output: String) {
-        let p = "\(prefix)\(layer)."
-        switch architecture {
-        case .llama: return ([p + "mlp.gate_proj.weight", p + "mlp.up_proj.weight"], p + "mlp.down_proj.weight")
-        case .gpt2: return ([p + "mlp.c_fc.weight"], p + "mlp.c_proj.weight")
-        }
+        let p = names.prefix(layer)
+        return (block.mlpInputs.map { p + $0 }, p + block.mlpOutput)
     }
 
     /// The layer index of a tensor name inside a block, and the rest of the name.
     func split(_ name: String) -> (layer: Int, rest: String)? {
-        guard name.hasPrefix(prefix) else { return nil }
-        let tail = name.dropFirst(prefix.count)
-        guard let dot = tail.firstIndex(of: "."), let layer = Int(tail[..<dot]) else { return nil }
-        return (layer, String(tail[tail.index(after: dot)...]))
+        names.split(name).map { ($0.layer, $0.suffix) }
     }
 }
 
@@ -177,7 +176,7 @@ enum Structured {
     static func columns(_ t: Tensor, _ indices: [Int], name: String) throws -> Tensor {
         if t.dtype.blockSize > 1 || t.dtype == .qgroup {
             let sliced = try columns(t.toF32(), indices, name: name)
-            guard [.q8_0, .q4_0, .q4_1].contains(t.dtype), GGMLBlocks.fits(sliced, t.dtype) else { return sliced }
+            guard t.dtype.format.quantizeRow != nil, GGMLBlocks.fits(sliced, t.dtype) else { return sliced }
             return try GGMLBlocks.quantize(sliced, to: t.dtype, name: name)
         }
         let (r, c, e) = (t.rows, t.columns, t.dtype.blockBytes)

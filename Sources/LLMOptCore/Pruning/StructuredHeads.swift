@@ -23,8 +23,8 @@ enum StructuredHeads {
         var pruned = model
         var names: [String] = []
         for layer in 0..<cfg.numLayers {
-            let p = "\(layout.prefix)\(layer)."
-            let outName = p + (cfg.architecture == .llama ? "self_attn.o_proj.weight" : "attn.c_proj.weight")
+            let p = layout.names.prefix(layer)
+            let outName = p + layout.block.attentionOutput
             let out = try model.weight(outName).toF32()
             guard out.columns == cfg.numHeads * hd else {
                 throw LLMOptError.shapeMismatch(name: outName, expected: [cfg.hiddenSize, cfg.numHeads * hd], actual: out.shape,
@@ -42,23 +42,23 @@ enum StructuredHeads {
             names.append(outName)
 
             // The projections that produce q, k and v, with the rows each head owns.
-            var producers: [(String, [Int])]
-            switch cfg.architecture {
-            case .llama:
-                producers = [(p + "self_attn.q_proj", queryRows), (p + "self_attn.k_proj", kvRows), (p + "self_attn.v_proj", kvRows)]
-            case .gpt2:
-                // c_attn is q, k and v stacked along its output rows.
+            let producers: [(String, [Int])]
+            switch layout.block.attention {
+            case let .separate(q, k, v):
+                producers = [(p + q, queryRows), (p + k, kvRows), (p + v, kvRows)]
+            case let .fused(qkv):
+                // q, k and v stacked along the output rows.
                 let d = cfg.numHeads * hd
-                producers = [(p + "attn.c_attn", queryRows + queryRows.map { $0 + d } + queryRows.map { $0 + 2 * d })]
+                producers = [(p + qkv, queryRows + queryRows.map { $0 + d } + queryRows.map { $0 + 2 * d })]
             }
-            for (base, rows) in producers {
-                for suffix in [".weight", ".bias"] {
-                    guard let t = model.weights[base + suffix] else {
-                        if suffix == ".weight" { throw LLMOptError.missingTensor(name: base + suffix, source: model.sourcePath ?? "model") }
+            for (weight, rows) in producers {
+                for name in [weight, weight.replacingSuffix(".weight", with: ".bias")] {
+                    guard let t = model.weights[name] else {
+                        if name == weight { throw LLMOptError.missingTensor(name: name, source: model.sourcePath ?? "model") }
                         continue
                     }
-                    pruned.weights[base + suffix] = Structured.rows(t, rows)
-                    names.append(base + suffix)
+                    pruned.weights[name] = Structured.rows(t, rows)
+                    names.append(name)
                 }
             }
         }

@@ -41,7 +41,7 @@ enum StructuredLayers {
             var newName = name
             if let (layer, rest) = layout.split(name) {
                 guard let target = newIndex[layer] else { removedNames.append(name); continue }
-                newName = "\(layout.prefix)\(target).\(rest)"
+                newName = layout.names.prefix(target) + rest
             }
             pruned.weights[newName] = t
             pruned.weightOrder.append(newName)

@@ -42,35 +42,40 @@ public enum AWQ {
         let source: Source
     }
 
-    /// The scale groups of every decoder layer.
+    /// The scale groups of every decoder layer, from the family's block topology: the
+    /// attention inputs and the MLP inputs share their norm; the attention output reads v's rows
+    /// (fused: the last third of qkv's) when each feeds one output column; the MLP output reads
+    /// the rows of its linear input when the family has one.
     static func groups(_ model: Model) -> [Group] {
         let c = model.config
+        let family = c.architecture.family, b = family.block
         var out: [Group] = []
         for l in 0..<c.numLayers {
-            switch c.architecture {
-            case .llama:
-                let p = "model.layers.\(l)."
-                let v = model.weights[p + "self_attn.v_proj.weight"], o = model.weights[p + "self_attn.o_proj.weight"]
-                out.append(Group(members: ["q_proj", "k_proj", "v_proj"].map { p + "self_attn.\($0).weight" },
-                                 source: .norm(weight: p + "input_layernorm.weight", bias: nil)))
-                if let v, let o, v.shape[0] == o.columns {
-                    out.append(Group(members: [p + "self_attn.o_proj.weight"], source: .rows(weight: p + "self_attn.v_proj.weight", bias: nil, range: 0..<v.shape[0])))
+            let p = family.names.prefix(l)
+            func bias(_ weight: String) -> String? {
+                let name = p + weight.replacingSuffix(".weight", with: ".bias")
+                return model.weights[name] == nil ? nil : name
+            }
+            out.append(Group(members: b.attentionInputs.map { p + $0 },
+                             source: .norm(weight: p + b.attentionNorm.weight, bias: b.attentionNorm.bias.map { p + $0 })))
+            let o = model.weights[p + b.attentionOutput]
+            switch b.attention {
+            case let .separate(_, _, v):
+                if let vt = model.weights[p + v], let o, vt.shape[0] == o.columns {
+                    out.append(Group(members: [p + b.attentionOutput], source: .rows(weight: p + v, bias: bias(v), range: 0..<vt.shape[0])))
                 } else {
-                    out.append(Group(members: [p + "self_attn.o_proj.weight"], source: .none(reason: "grouped-query attention: a v_proj row feeds several o_proj columns")))
+                    out.append(Group(members: [p + b.attentionOutput], source: .none(reason: "grouped-query attention: a v_proj row feeds several o_proj columns")))
                 }
-                out.append(Group(members: [p + "mlp.gate_proj.weight", p + "mlp.up_proj.weight"],
-                                 source: .norm(weight: p + "post_attention_layernorm.weight", bias: nil)))
-                let up = model.weights[p + "mlp.up_proj.weight"]
-                out.append(Group(members: [p + "mlp.down_proj.weight"], source: .rows(weight: p + "mlp.up_proj.weight", bias: nil, range: 0..<(up?.shape[0] ?? 0))))
-            case .gpt2:
-                let p = "transformer.h.\(l)."
-                let attn = model.weights[p + "attn.c_attn.weight"]
-                let rows = attn?.shape[0] ?? 0
-                out.append(Group(members: [p + "attn.c_attn.weight"], source: .norm(weight: p + "ln_1.weight", bias: p + "ln_1.bias")))
-                out.append(Group(members: [p + "attn.c_proj.weight"],
-                                 source: .rows(weight: p + "attn.c_attn.weight", bias: p + "attn.c_attn.bias", range: (2 * rows / 3)..<rows)))
-                out.append(Group(members: [p + "mlp.c_fc.weight"], source: .norm(weight: p + "ln_2.weight", bias: p + "ln_2.bias")))
-                out.append(Group(members: [p + "mlp.c_proj.weight"], source: .none(reason: "GELU comes before it: nothing linear to fold 1/s into")))
+            case let .fused(qkv):
+                let rows = model.weights[p + qkv]?.shape[0] ?? 0
+                out.append(Group(members: [p + b.attentionOutput], source: .rows(weight: p + qkv, bias: bias(qkv), range: (2 * rows / 3)..<rows)))
+            }
+            out.append(Group(members: b.mlpInputs.map { p + $0 }, source: .norm(weight: p + b.mlpNorm.weight, bias: b.mlpNorm.bias.map { p + $0 })))
+            if let up = b.mlpLinearInput {
+                let rows = model.weights[p + up]?.shape[0] ?? 0
+                out.append(Group(members: [p + b.mlpOutput], source: .rows(weight: p + up, bias: bias(up), range: 0..<rows)))
+            } else {
+                out.append(Group(members: [p + b.mlpOutput], source: .none(reason: "a nonlinearity comes before it: nothing linear to fold 1/s into")))
             }
         }
         return out

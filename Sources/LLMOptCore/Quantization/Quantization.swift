@@ -57,7 +57,8 @@ public struct QuantizationOptions: Sendable {
 public enum Quantization {
     /// Schemes `quantize` accepts.
     public static let schemes = ["rtn", "int2", "int3", "int4", "int5", "int6", "int7", "int8",
-                                 "gptq", "awq", "q8_0", "q4_0", "q4_1", "f16", "bf16"]
+                                 "gptq", "awq", "q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "q2_k", "q3_k", "q4_k", "q5_k",
+                                 "q6_k", "q4_k_m", "q5_k_m", "f16", "bf16"]
 
     /// A scheme applied to one tensor at a time.
     enum TensorScheme {
@@ -77,6 +78,15 @@ public enum Quantization {
             case "q8_0": self = .block(.q8_0)
             case "q4_0": self = .block(.q4_0)
             case "q4_1": self = .block(.q4_1)
+            case "q5_0": self = .block(.q5_0)
+            case "q5_1": self = .block(.q5_1)
+            case "q2_k": self = .block(.q2_k)
+            case "q3_k": self = .block(.q3_k)
+            case "q4_k": self = .block(.q4_k)
+            case "q5_k": self = .block(.q5_k)
+            case "q6_k": self = .block(.q6_k)
+            case "q4_k_m", "q5_k_m":
+                throw LLMOptError.invalidArgument(name: "overrides", reason: "\(name) is a mix of formats by tensor name: use it as the main scheme")
             case "f16": self = .half(.f16)
             case "bf16": self = .half(.bf16)
             default:
@@ -91,7 +101,12 @@ public enum Quantization {
                 return (try RoundToNearest.quantize(tensor, grid: grid, name: name), grid.description, nil)
             case .block(let dtype):
                 guard GGMLBlocks.fits(tensor, dtype) else {
-                    // Every ggml block format here packs 32 values, so none fits: float16 keeps the rest exact enough.
+                    // As llama.cpp's quantize tool: a K-quant falls back to a 32-value block
+                    // format of about its size, and a row no block fits is stored float16.
+                    if let fallback = GGMLBlocks.fallback(for: dtype), GGMLBlocks.fits(tensor, fallback) {
+                        return (try GGMLBlocks.quantize(tensor, to: fallback, name: name), fallback.ggmlName,
+                                "\(tensor.columns) columns are not a multiple of \(dtype.blockSize): stored \(fallback.ggmlName) instead of \(dtype.ggmlName)")
+                    }
                     return (try HalfPrecision.convert(tensor, to: .f16, name: name), "F16",
                             "\(tensor.columns) columns are not a multiple of 32: stored F16 instead of \(dtype.ggmlName)")
                 }
@@ -140,6 +155,16 @@ public enum Quantization {
                 result.weights[name] = quantized
                 rows.append(QuantReport.Row(name: name, before: tensor, after: quantized, format: dtype.ggmlName + " imatrix", note: nil))
             }
+        case let name where KQuantMix(name) != nil:
+            // A mix covers every matrix llama.cpp's recipe quantizes, embeddings and LM head included.
+            let mix = KQuantMix(name)!
+            let ignoreOnly = try TensorSelection(targets: [".*"], ignore: options.ignore)
+            let taken = Set(overridden.map(\.0))
+            let names = model.weightOrder.filter { name in
+                guard let t = model.weights[name], t.rank == 2, !taken.contains(name) else { return false }
+                return ignoreOnly.selects(name, shape: t.shape)
+            }
+            for (name, dtype) in mix.plan(model, names: names) { rows.append(try apply(.block(dtype), to: name, in: &result)) }
         default:
             let main = try TensorScheme(scheme, options: options)
             for name in mainNames { rows.append(try apply(main, to: name, in: &result)) }

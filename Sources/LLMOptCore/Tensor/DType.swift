@@ -1,34 +1,22 @@
 /// Element types a tensor can be stored in. Float types hold one value per element; the ggml
-/// block formats pack `blockSize` consecutive values of a row into `blockBytes` bytes.
+/// block formats pack `blockSize` consecutive values of a row into `blockBytes` bytes. What each
+/// one is lives in its row of the format table (`format`, Tensor/Formats/).
 public enum DType: String, Sendable, CaseIterable, Codable {
     case f32, f16, bf16
     case i8, i32
     case q8_0, q4_0, q4_1
+    /// ggml's 5-bit blocks and K-quants (super-blocks of 256 values), as llama.cpp writes them.
+    case q5_0, q5_1, q2_k, q3_k, q4_k, q5_k, q6_k
     /// Packed b-bit integer codes (2...8 bits) in groups of any size along each row, with a
     /// float32 scale (and a zero point when asymmetric) per group. Each row starts with a header
     /// that describes it (see `GroupQuantLayout`), so sizes come from the tensor, not the dtype.
     case qgroup
 
     /// Values per storage block (1 for plain element types).
-    public var blockSize: Int {
-        switch self {
-        case .f32, .f16, .bf16, .i8, .i32, .qgroup: return 1
-        case .q8_0, .q4_0, .q4_1: return 32
-        }
-    }
+    public var blockSize: Int { format.blockSize }
 
-    /// Bytes per storage block.
-    public var blockBytes: Int {
-        switch self {
-        case .f32, .i32: return 4
-        case .f16, .bf16: return 2
-        case .i8: return 1
-        case .q8_0: return 34   // f16 scale + 32 int8
-        case .q4_0: return 18   // f16 scale + 16 bytes of nibbles
-        case .q4_1: return 20   // f16 scale + f16 min + 16 bytes of nibbles
-        case .qgroup: return 0  // variable: read `GroupQuantLayout` from the row header
-        }
-    }
+    /// Bytes per storage block (0 for `.qgroup`, whose rows carry their own layout).
+    public var blockBytes: Int { format.blockBytes }
 
     public var isQuantized: Bool { blockSize > 1 || self == .qgroup }
     public var isFloat: Bool { self == .f32 || self == .f16 || self == .bf16 }

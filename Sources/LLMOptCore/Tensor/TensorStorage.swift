@@ -8,23 +8,24 @@ public final class TensorStorage: @unchecked Sendable {
     public let byteCount: Int
     /// Keeps a memory mapping (or any other owner of `base`) alive; `nil` when we own `base`.
     private let owner: AnyObject?
-    /// Another representation of the same values that kernels may use instead of the bytes
-    /// (pruning attaches a `SparseMatrix` to very sparse weights for decoding). Set once, right
-    /// after the storage is made and before it is shared.
-    public var attachment: AnyObject?
+    /// The same values in compressed sparse rows, which `Linear` decodes with instead of the
+    /// bytes (pruning gives very sparse weights one: `withSparseCopy`). Fixed when the storage is made.
+    public let sparse: SparseMatrix?
 
     /// Takes ownership of freshly allocated, 64-byte aligned memory.
     private init(owned: UnsafeMutableRawPointer, byteCount: Int) {
         self.base = UnsafeRawPointer(owned)
         self.byteCount = byteCount
         self.owner = nil
+        self.sparse = nil
     }
 
     /// Borrows memory owned by `owner` (for example a `MappedFile`).
-    public init(borrowing base: UnsafeRawPointer, byteCount: Int, owner: AnyObject) {
+    public init(borrowing base: UnsafeRawPointer, byteCount: Int, owner: AnyObject, sparse: SparseMatrix? = nil) {
         self.base = base
         self.byteCount = byteCount
         self.owner = owner
+        self.sparse = sparse
     }
 
     /// Allocates `byteCount` zeroed bytes and lets `fill` write them before they become immutable.

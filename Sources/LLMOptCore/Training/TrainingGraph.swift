@@ -84,6 +84,8 @@ public final class TrainingGraph: @unchecked Sendable {
                           "ln_2.weight", "ln_2.bias", "mlp.c_fc.weight", "mlp.c_fc.bias", "mlp.c_proj.weight", "mlp.c_proj.bias"].map { p + $0 }
             }
             names += ["transformer.ln_f.weight", "transformer.ln_f.bias"]
+        default:
+            throw LLMOptError.unsupported("training runs Llama and GPT-2; \(c.architecture.family.displayName) has no backward pass yet")
         }
         if headName == "lm_head.weight" { names.append(headName) }
         // Keep the model file's order where it has one (checkpoints and listings read alike).
@@ -158,6 +160,7 @@ public final class TrainingGraph: @unchecked Sendable {
         switch config.architecture {
         case .llama: logits = llamaForward(ids: ids, a: a)
         case .gpt2: logits = gpt2Forward(ids: ids, a: a)
+        default: preconditionFailure("TrainingGraph.init refuses \(config.architecture)")
         }
         let sum: Double
         if backward, let logitLoss {
@@ -170,6 +173,7 @@ public final class TrainingGraph: @unchecked Sendable {
             switch config.architecture {
             case .llama: llamaBackward(ids: ids, a: a)
             case .gpt2: gpt2Backward(ids: ids, a: a)
+            default: preconditionFailure("TrainingGraph.init refuses \(config.architecture)")
             }
         }
         return sum / Double(predictions)

@@ -10,7 +10,7 @@ extension Builtins {
                     .init("stride", .absent, "distance between window starts (default: ctx, windows do not overlap)"),
                     .init("max_tokens", .absent, "evaluate only the first this many tokens"),
                 ],
-                summary: "Perplexity of the model on a text, with its protocol and a one-sigma error bar. Fields: ppl, ppl_error, mean_nll, standard_error, n_tokens, n_scored, n_windows, ctx, stride.",
+                summary: "Perplexity of the model on a text, with its protocol and a one-sigma error bar. Fields: ppl, ppl_error, mean_nll, nll_standard_error, n_tokens, n_scored, n_windows, ctx, stride.",
                 math: """
                 The text is tokenized once (Llama: BOS first). Windows start at 0, S, 2S, ... and hold ctx tokens;
                 each token is scored once, in the first window where it has context before it.
@@ -22,17 +22,7 @@ extension Builtins {
                 model: try args.model("model"), text: try args.text("text").content, ctx: try args.int("ctx"),
                 stride: try args.optionalInt("stride"), maxTokens: try args.optionalInt("max_tokens"),
                 progress: progress(args, "perplexity"), isCancelled: args.interpreter.isCancelled)
-            var f = Record()
-            f["ppl"] = .number(r.ppl)
-            f["ppl_error"] = .number(r.pplError)
-            f["mean_nll"] = .number(r.meanNLL)
-            f["standard_error"] = .number(r.standardError)
-            f["n_tokens"] = .number(Double(r.nTokens))
-            f["n_scored"] = .number(Double(r.nScored))
-            f["n_windows"] = .number(Double(r.nWindows))
-            f["ctx"] = .number(Double(r.ctx))
-            f["stride"] = .number(Double(r.stride))
-            return .report(Report(title: "perplexity \(format4(r.ppl)) ± \(format4(r.pplError))", fields: f,
+            return .report(Report(title: "perplexity \(format4(r.ppl)) ± \(format4(r.pplError))", fields: Record(measurement: r),
                                   lines: ["mean NLL \(format4(r.meanNLL)) ± \(format4(r.standardError)) nats", r.protocol]))
         },
         Builtin("kld", family: "evaluation",
@@ -52,7 +42,7 @@ extension Builtins {
                 base: try args.model("base"), other: try args.model("model"), text: try args.text("text").content,
                 ctx: try args.int("ctx"), stride: try args.optionalInt("stride"), maxTokens: try args.optionalInt("max_tokens"),
                 progress: progress(args, "kld"), isCancelled: args.interpreter.isCancelled)
-            return .report(Report(title: "KL divergence \(format4(r.meanKLD)) ± \(format4(r.kldStandardError)) nats", fields: divergenceFields(r),
+            return .report(Report(title: "KL divergence \(format4(r.meanKLD)) ± \(format4(r.kldStandardError)) nats", fields: Record(measurement: r),
                                   lines: ["max \(format4(r.maxKLD)), top-1 agreement \(formatPercent(r.top1Agreement)), ppl \(format4(r.basePPL)) → \(format4(r.otherPPL))", r.protocol]))
         },
         Builtin("bench", family: "evaluation",
@@ -148,22 +138,6 @@ extension Builtins {
     private static func progress(_ args: Arguments, _ what: String) -> ((Int, Int) -> Void)? {
         guard let report = args.interpreter.progress else { return nil }
         return { done, total in report("\(what): window \(done)/\(total)") }
-    }
-
-    private static func divergenceFields(_ r: DivergenceReport) -> Record {
-        var f = Record()
-        f["kld"] = .number(r.meanKLD)
-        f["kld_error"] = .number(r.kldStandardError)
-        f["max_kld"] = .number(r.maxKLD)
-        f["top1"] = .number(r.top1Agreement)
-        f["base_ppl"] = .number(r.basePPL)
-        f["ppl"] = .number(r.otherPPL)
-        f["n_tokens"] = .number(Double(r.nTokens))
-        f["n_scored"] = .number(Double(r.nScored))
-        f["n_windows"] = .number(Double(r.nWindows))
-        f["ctx"] = .number(Double(r.ctx))
-        f["stride"] = .number(Double(r.stride))
-        return f
     }
 
     private static func throughputFields(_ r: ThroughputReport) -> Record {

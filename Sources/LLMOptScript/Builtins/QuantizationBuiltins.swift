@@ -33,7 +33,7 @@ extension Builtins {
         Builtin("quantize", family: "quantization",
                 parameters: [
                     .init("model", "the model to quantize (it is left as it was)"),
-                    .init("scheme", .value(.string("int4")), "int2..int8 or rtn (round to nearest), gptq, awq (calibrated), q8_0, q4_0, q4_1 (llama.cpp blocks), f16, bf16"),
+                    .init("scheme", .value(.string("int4")), "int2..int8 or rtn (round to nearest), gptq, awq (calibrated), q8_0, q4_0, q4_1, q5_0, q5_1, q2_k..q6_k (llama.cpp blocks and K-quants, byte-exact with llama-quantize --pure), q4_k_m, q5_k_m (llama.cpp's mixes by tensor name, embeddings and LM head included), f16, bf16"),
                     .init("bits", .value(.number(4)), "bits per weight for rtn, gptq and awq"),
                     .init("group", .value(.number(32)), "values per scale along each row; 0: one scale per output channel; -1: per tensor"),
                     .init("symmetric", .absent, "symmetric grid (no zero point) or asymmetric; default true, but false for awq (see defaults below)"),
@@ -54,6 +54,12 @@ extension Builtins {
                 symmetric:  qmax = 2^(b−1) − 1, scale = max|w| / qmax, q = clamp(round(w / scale), −qmax, qmax), w' = q · scale
                 asymmetric: scale = (max(w, 0) − min(w, 0)) / (2^b − 1), zero = round(−min / scale), w' = (q − zero) · scale
                 each group of `group` consecutive values of a row has its own scale
+                K-quants (q2_k..q6_k): super-blocks of 256 values; sub-blocks of 16 or 32 values have their
+                      own scale (and minimum), searched by weighted least squares and stored in 4..8 bits
+                      relative to a float16 super-block scale: w' = d·s·q − dmin·m. Rows that are not whole
+                      super-blocks fall back as llama.cpp does (q4_k → q5_0, q5_k → q5_1, q6_k → q8_0, q2_k/q3_k → q4_0)
+                q4_k_m / q5_k_m: q4_k / q5_k, with q6_k for the output layer (and tied embeddings), and for
+                      attention values and down projections of the first and last eighth of the layers and every third between
                 gptq: quantize column by column, spreading each error over the columns not yet quantized (H = XᵀX)
                 awq:  scale input channels by activation magnitude^α before rounding (α searched on calibration),
                       then clip each group's range to the fraction with the least output error (not q/k)

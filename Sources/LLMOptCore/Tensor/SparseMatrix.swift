@@ -99,3 +99,13 @@ public final class SparseMatrix: @unchecked Sendable {
         }
     }
 }
+
+extension Tensor {
+    /// The same tensor (its bytes shared) with a CSR copy of its values that `Linear` uses for
+    /// one-token calls.
+    public func withSparseCopy(name: String) throws -> Tensor {
+        let csr = try SparseMatrix(self, name: name)
+        let shared = TensorStorage(borrowing: storage.base, byteCount: storage.byteCount, owner: storage, sparse: csr)
+        return Tensor(shape: shape, dtype: dtype, storage: shared, byteOffset: byteOffset)
+    }
+}

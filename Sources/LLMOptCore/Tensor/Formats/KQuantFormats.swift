@@ -1,0 +1,17 @@
+import CLLMOptKernels
+
+/// ggml's 5-bit blocks (Q5_0, Q5_1) and K-quants (Q2_K ... Q6_K). Their quantizers and
+/// dequantizers live in the C kernels (kquants.c), which write the bytes llama.cpp's reference
+/// quantizers write (`llama-quantize --pure`, no importance matrix); the float kernels read them
+/// a block at a time. Layouts and value formulas are in `llmopt_kernels.h`.
+extension StorageFormat {
+    /// A row of the table for one of these formats, whose C kernels do the work.
+    static func ggmlKernelFormat(_ wtype: Int32, ggmlType: UInt32, ggufFileType: Int) -> StorageFormat {
+        StorageFormat(
+            blockSize: Int(llmopt_kquant_block_values(wtype)), blockBytes: Int(llmopt_kquant_block_bytes(wtype)),
+            ggmlType: ggmlType, ggufFileType: ggufFileType,
+            dequantizeRow: { src, count, dst in _ = llmopt_kquant_dequantize_row(wtype, Int32(count), src, dst) },
+            quantizeRow: { src, count, dst in _ = llmopt_kquant_quantize_row(wtype, Int32(count), src, dst) },
+            kernelType: wtype)
+    }
+}

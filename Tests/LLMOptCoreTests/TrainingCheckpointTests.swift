@@ -56,6 +56,26 @@ final class TrainingCheckpointTests: XCTestCase {
         }
     }
 
+    /// A checkpoint replaces only a folder llmopt wrote, and a killed save's temporaries (a
+    /// folder `.ckpt.PID.RANDOM.llmopt-tmp` of a process that is gone) go with the next save.
+    func testCheckpointSavesFollowTheFolderRules() throws {
+        let (model, data, o) = try setup()
+        let t = try Trainer(model: model, data: data, options: o)
+        let foreign = folder + "/notes"
+        try FileManager.default.createDirectory(atPath: foreign, withIntermediateDirectories: true)
+        try Data("mine".utf8).write(to: URL(fileURLWithPath: foreign + "/todo.txt"))
+        XCTAssertThrowsError(try TrainingCheckpoint.save(t, to: foreign)) { error in
+            XCTAssertTrue("\(error)".contains("todo.txt"), "\(error)")
+        }
+        XCTAssertEqual(try String(contentsOfFile: foreign + "/todo.txt", encoding: .utf8), "mine")
+        let stale = folder + "/.ckpt.999999.12345.llmopt-tmp"
+        try FileManager.default.createDirectory(atPath: stale, withIntermediateDirectories: true)
+        try TrainingCheckpoint.save(t, to: folder + "/ckpt")
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: folder + "/ckpt").sorted(),
+                       ["optimizer.safetensors", "parameters.safetensors", "trainer.json"])
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: folder).sorted(), ["ckpt", "notes"])
+    }
+
     func testCorruptOrMismatchedCheckpointsAreRejectedByName() throws {
         let (model, data, o) = try setup()
         let t = try Trainer(model: model, data: data, options: o)

@@ -15,11 +15,13 @@ import Darwin
 /// - temporaries left by a killed llmopt (`.NAME.PID.RANDOM.tmp`, `.llmopt-tmp`, `.llmopt-old`
 ///   beside the destination) are removed by the next save to that destination.
 public enum SaveTarget {
-    /// Files a model folder written by llmopt holds (sharded safetensors included).
+    /// Files a model folder or a training checkpoint written by llmopt holds (sharded
+    /// safetensors included).
     static func isModelFolderFile(_ name: String) -> Bool {
         let known: Set<String> = [
             "config.json", "model.safetensors", "model.safetensors.index.json", "tokenizer.json", "tokenizer_config.json",
             "special_tokens_map.json", "generation_config.json", "chat_template.jinja",
+            "parameters.safetensors", "optimizer.safetensors", "trainer.json",
         ]
         return known.contains(name) || (name.hasPrefix("model-") && name.hasSuffix(".safetensors"))
     }

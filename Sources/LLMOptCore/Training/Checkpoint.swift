@@ -41,45 +41,27 @@ public enum TrainingCheckpoint {
 
     /// Writes `trainer`'s state to the folder `path` atomically (replacing an older checkpoint there).
     public static func save(_ trainer: Trainer, to path: String) throws {
-        let fm = FileManager.default
-        let url = URL(fileURLWithPath: path).standardizedFileURL
-        let parent = url.deletingLastPathComponent().path
-        try? fm.createDirectory(atPath: parent, withIntermediateDirectories: true)
-        let tmp = parent + "/." + url.lastPathComponent + ".tmp-\(getpid())"
-        try? fm.removeItem(atPath: tmp)
-        do {
-            try fm.createDirectory(atPath: tmp, withIntermediateDirectories: false)
-        } catch {
-            throw LLMOptError.badFile(path: tmp, reason: "cannot create the checkpoint folder (\(error.localizedDescription))")
+        // Written beside the old checkpoint and swapped in by one exchange (SaveTarget's folder
+        // rule): a kill at any moment leaves the old checkpoint or the new one, never neither.
+        try SaveTarget.writeFolder(at: path) { folder in
+            let params = trainer.graph.parameters, opt = trainer.optimizer
+            var paramTensors: [(name: String, tensor: Tensor)] = []
+            var stateTensors: [(name: String, tensor: Tensor)] = []
+            for e in params.entries {
+                paramTensors.append((e.name, Tensor(shape: e.shape, floats: params.values(e.name))))
+                for s in opt.stateNames { stateTensors.append((s + "." + e.name, Tensor(shape: e.shape, floats: opt.stateTensor(s, for: e)))) }
+            }
+            try SafetensorsWriter.write(paramTensors, to: folder + "/parameters.safetensors")
+            try SafetensorsWriter.write(stateTensors, to: folder + "/optimizer.safetensors")
+            let o = trainer.options
+            let state = State(format: format, version: version, step: trainer.completedSteps, optimizerSteps: opt.stepCount,
+                              lossScale: trainer.lossScale, goodSteps: trainer.goodSteps,
+                              nextToken: o.order == .sequential ? trainer.completedSteps * o.batch * o.seq % max(1, trainer.data.ids.count) : 0,
+                              options: o, parameters: params.entries.map { .init(name: $0.name, shape: $0.shape) }, log: trainer.log)
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            try encoder.encode(state).write(to: URL(fileURLWithPath: folder + "/trainer.json"))
         }
-        let params = trainer.graph.parameters, opt = trainer.optimizer
-        var paramTensors: [(name: String, tensor: Tensor)] = []
-        var stateTensors: [(name: String, tensor: Tensor)] = []
-        for e in params.entries {
-            paramTensors.append((e.name, Tensor(shape: e.shape, floats: params.values(e.name))))
-            for s in opt.stateNames { stateTensors.append((s + "." + e.name, Tensor(shape: e.shape, floats: opt.stateTensor(s, for: e)))) }
-        }
-        try SafetensorsWriter.write(paramTensors, to: tmp + "/parameters.safetensors")
-        try SafetensorsWriter.write(stateTensors, to: tmp + "/optimizer.safetensors")
-        let o = trainer.options
-        let state = State(format: format, version: version, step: trainer.completedSteps, optimizerSteps: opt.stepCount,
-                          lossScale: trainer.lossScale, goodSteps: trainer.goodSteps,
-                          nextToken: o.order == .sequential ? trainer.completedSteps * o.batch * o.seq % max(1, trainer.data.ids.count) : 0,
-                          options: o, parameters: params.entries.map { .init(name: $0.name, shape: $0.shape) }, log: trainer.log)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try encoder.encode(state).write(to: URL(fileURLWithPath: tmp + "/trainer.json"))
-        // Swap into place: the old folder moves aside, the new one takes its name, the old one goes.
-        let old = parent + "/." + url.lastPathComponent + ".old-\(getpid())"
-        try? fm.removeItem(atPath: old)
-        let hadOld = fm.fileExists(atPath: url.path)
-        if hadOld, rename(url.path, old) != 0 {
-            throw LLMOptError.badFile(path: url.path, reason: "cannot move the previous checkpoint aside (errno \(errno))")
-        }
-        guard rename(tmp, url.path) == 0 else {
-            throw LLMOptError.badFile(path: url.path, reason: "cannot rename the new checkpoint into place (errno \(errno))")
-        }
-        if hadOld { try? fm.removeItem(atPath: old) }
     }
 
     /// Restores `trainer` (built with the same model and options) from the checkpoint at `path`.

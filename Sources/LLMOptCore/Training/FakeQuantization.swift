@@ -18,7 +18,8 @@ public final class FakeQuantizer: @unchecked Sendable {
     private var madeFrom = -1
 
     /// Schemes that quantize one tensor at a time without calibration (GPTQ and AWQ do not).
-    public static let schemes = Quantization.schemes.filter { $0 != "gptq" && $0 != "awq" }
+    /// (Nor the K-quant mixes, which choose a format per tensor name.)
+    public static let schemes = Quantization.schemes.filter { $0 != "gptq" && $0 != "awq" && KQuantMix($0) == nil }
 
     /// Fake quantization of `model`'s matrices as `quantize(model, scheme, options)` would select them.
     public init(model: Model, scheme: String, options: QuantizationOptions) throws {

@@ -154,6 +154,46 @@ final class TrainingOpsTests: XCTestCase {
         XCTAssertLessThan(TrainingReferenceTests.errors(dvF, dvS).maxAbs, 1e-5)
     }
 
+    /// A sliding window (Mistral's): the GEMM form against the plain loops, probabilities exactly
+    /// zero outside the window, and the gradients against finite differences.
+    func testSlidingWindowAttention() {
+        let B = 2, T = 19, heads = 4, kvHeads = 2, hd = 8, n = B * T, window = 5
+        let shape = TrainOps.AttentionShape(batch: B, seq: T, heads: heads, kvHeads: kvHeads, headDim: hd, qStride: heads * hd,
+                                            kStride: kvHeads * hd, vStride: kvHeads * hd, outStride: heads * hd, window: window)
+        let q = random(n * heads * hd), k = random(n * kvHeads * hd), v = random(n * kvHeads * hd), dout = random(n * heads * hd)
+        var outF = [Float](repeating: 0, count: n * heads * hd), outS = outF
+        var pF = [Float](repeating: 1, count: B * heads * T * T), pS = pF
+        TrainOps.attentionForward(out: &outF, probs: &pF, q: q, k: k, v: v, shape: shape)
+        TrainingReference.attentionForward(out: &outS, probs: &pS, q: q, k: k, v: v, shape: shape)
+        XCTAssertLessThan(TrainingReferenceTests.errors(outF, outS).maxAbs, 1e-5)
+        XCTAssertLessThan(TrainingReferenceTests.errors(pF, pS).maxAbs, 1e-5)
+        for row in 0..<(B * heads * T) {
+            let t = row % T
+            for u in 0..<T where u > t || u <= t - window { XCTAssertEqual(pF[row * T + u], 0, "row \(row), key \(u)") }
+            XCTAssertEqual(pF[(row * T + max(0, t - window + 1))...(row * T + t)].reduce(0, +), 1, accuracy: 1e-5)
+        }
+        var dqF = [Float](repeating: 1, count: n * heads * hd), dkF = [Float](repeating: 1, count: n * kvHeads * hd), dvF = dkF
+        var dqS = dqF, dkS = dkF, dvS = dvF
+        TrainOps.attentionBackward(dq: &dqF, dk: &dkF, dv: &dvF, dout: dout, probs: pF, q: q, k: k, v: v, shape: shape)
+        TrainingReference.attentionBackward(dq: &dqS, dk: &dkS, dv: &dvS, dout: dout, probs: pF, q: q, k: k, v: v, shape: shape)
+        XCTAssertLessThan(TrainingReferenceTests.errors(dqF, dqS).maxAbs, 1e-5)
+        XCTAssertLessThan(TrainingReferenceTests.errors(dkF, dkS).maxAbs, 1e-5)
+        XCTAssertLessThan(TrainingReferenceTests.errors(dvF, dvS).maxAbs, 1e-5)
+        let small = TrainOps.AttentionShape(batch: 1, seq: 7, heads: 2, kvHeads: 1, headDim: 4, qStride: 8, kStride: 4, vStride: 4,
+                                            outStride: 8, window: 3)
+        func fwd(_ x: [[Float]]) -> ([Float], [Float]) {
+            var out = [Float](repeating: 0, count: 7 * 8), probs = [Float](repeating: 0, count: 2 * 7 * 7)
+            TrainOps.attentionForward(out: &out, probs: &probs, q: x[0], k: x[1], v: x[2], shape: small)
+            return (out, probs)
+        }
+        check([random(7 * 8), random(7 * 4), random(7 * 4)], outputs: 7 * 8, forward: { fwd($0).0 }, backward: { x, dy in
+            let (_, probs) = fwd(x)
+            var dq = [Float](repeating: 0, count: 7 * 8), dk = [Float](repeating: 0, count: 7 * 4), dv = dk
+            TrainOps.attentionBackward(dq: &dq, dk: &dk, dv: &dv, dout: dy, probs: probs, q: x[0], k: x[1], v: x[2], shape: small)
+            return [dq, dk, dv]
+        })
+    }
+
     func testSwiGLUAndGELUBackward() {
         let n = 12
         check([random(n, scale: 3), random(n)], outputs: n, forward: { v in

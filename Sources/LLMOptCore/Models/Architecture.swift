@@ -89,6 +89,19 @@ public protocol ModelFamily: Sendable {
     var scriptNames: [(field: String, tensor: String)] { get }
     /// The language's names for a layer's tensors: `attention.wq`, `mlp.down`, `attention_norm`...
     var scriptLayerNames: [(suffix: String, group: String?, field: String)] { get }
+    /// Which of the training graph's backward passes the family's block takes; nil when it has none.
+    var trainingBlock: TrainingBlock? { get }
+}
+
+/// The blocks `TrainingGraph` has backward passes for. The tensor names come from the family's
+/// `names` and `block`; the widths, biases and sliding windows from the model.
+public enum TrainingBlock: Sendable {
+    /// RMSNorm before attention and MLP, rotary q/k from separate q/k/v projections (with biases
+    /// where the model has them), grouped-query attention, a SwiGLU MLP: Llama and its relatives.
+    case rotarySwiGLU
+    /// LayerNorm before attention and MLP, learned positions, one fused q/k/v projection, a GELU
+    /// MLP, biases on every linear: GPT-2.
+    case learnedPositionsGELU
 }
 
 /// How `RandomModel` fills a tensor.
@@ -103,6 +116,7 @@ extension ModelFamily {
     public func fromGGUF(_ name: String, _ t: Tensor, config: ModelConfig) throws -> Tensor { t }
     public func toGGUF(_ name: String, _ t: Tensor, config: ModelConfig) throws -> Tensor { t }
     public var startsWithBOS: Bool { false }
+    public var trainingBlock: TrainingBlock? { nil }
 
     /// Norm scales start at one, biases at zero, everything else is drawn.
     public func initialValue(of name: String) -> InitialValue {

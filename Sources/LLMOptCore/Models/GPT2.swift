@@ -33,6 +33,7 @@ public struct GPT2Family: ModelFamily, ForwardRunnerFactory {
             ])
     }
 
+    public var trainingBlock: TrainingBlock? { .learnedPositionsGELU }
     public var block: BlockTopology {
         BlockTopology(
             attention: .fused(qkv: "attn.c_attn.weight"),

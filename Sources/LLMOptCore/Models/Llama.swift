@@ -43,6 +43,7 @@ public struct LlamaFamily: ModelFamily, ForwardRunnerFactory {
         ("ffn_down.weight", "mlp.down_proj.weight"),
     ]
 
+    public var trainingBlock: TrainingBlock? { .rotarySwiGLU }
     public var block: BlockTopology { Self.block }
 
     static let block = BlockTopology(

@@ -19,6 +19,7 @@ public struct MistralFamily: ModelFamily, ForwardRunnerFactory {
             global: LlamaFamily.globalNames, layer: LlamaFamily.layerNames)
     }
 
+    public var trainingBlock: TrainingBlock? { .rotarySwiGLU }
     public var block: BlockTopology { LlamaFamily.block }
     public var scriptNames: [(field: String, tensor: String)] { LlamaFamily.scriptNames }
     public var scriptLayerNames: [(suffix: String, group: String?, field: String)] { LlamaFamily.scriptLayerNames }

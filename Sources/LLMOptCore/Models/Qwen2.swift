@@ -20,6 +20,7 @@ public struct Qwen2Family: ModelFamily, ForwardRunnerFactory {
                                              ("attn_v.bias", "self_attn.v_proj.bias")])
     }
 
+    public var trainingBlock: TrainingBlock? { .rotarySwiGLU }
     public var block: BlockTopology { LlamaFamily.block }
     public var scriptNames: [(field: String, tensor: String)] { LlamaFamily.scriptNames }
     public var scriptLayerNames: [(suffix: String, group: String?, field: String)] {

@@ -38,60 +38,96 @@ public final class TrainingGraph: @unchecked Sendable {
         if autocast == .fp16 { Precision.roundToFP16(dst, src, count: count) } else { Precision.roundToBF16(dst, src, count: count) }
     }
 
+    /// One block's widths and parameter names, read from the family's description.
     struct LayerShape {
-        let prefix: String
         let heads: Int, kvHeads: Int, ffn: Int
         var qWidth: Int, kvWidth: Int
+        let window: Int?
+        /// Norms (LayerNorm's bias where the block has one).
+        let attentionNorm: String, attentionNormBias: String?, mlpNorm: String, mlpNormBias: String?
+        /// q, k and v (separate), or the fused projection in `q` (k and v empty).
+        let q: String, k: String, v: String
+        let o: String
+        /// SwiGLU's gate and up, or the GELU MLP's input projection in `gate` (up empty).
+        let gate: String, up: String
+        let down: String
+        /// Each linear's bias, when the model has it.
+        let biases: [String: String]
+
+        func bias(_ weight: String) -> String? { biases[weight] }
     }
+
+    let block: TrainingBlock
+    /// The learned position table (GPT-2), the final norm and its bias.
+    let positionsName: String?
+    let finalNormName: String, finalNormBiasName: String?
 
     public init(model: Model) throws {
         config = model.config
         let c = model.config, d = c.hiddenSize, hd = c.headDim
-        var names: [String] = []
-        var layers: [LayerShape] = []
-        switch c.architecture {
-        case .llama:
-            embedName = "model.embed_tokens.weight"
-            headName = model["lm_head.weight"] != nil ? "lm_head.weight" : embedName
-            names.append(embedName)
-            for l in 0..<c.numLayers {
-                let p = "model.layers.\(l)."
-                let q = try WeightCheck.matrix(model, p + "self_attn.q_proj.weight", columns: d)
-                let k = try WeightCheck.matrix(model, p + "self_attn.k_proj.weight", columns: d)
-                let gate = try WeightCheck.matrix(model, p + "mlp.gate_proj.weight", columns: d)
-                let heads = q.shape[0] / hd, kvHeads = k.shape[0] / hd
-                guard heads > 0, kvHeads > 0, heads % kvHeads == 0 else {
-                    throw LLMOptError.invalidArgument(name: "model", reason: "layer \(l): \(heads) heads over \(kvHeads) kv heads")
-                }
-                layers.append(LayerShape(prefix: p, heads: heads, kvHeads: kvHeads, ffn: gate.shape[0],
-                                         qWidth: heads * hd, kvWidth: kvHeads * hd))
-                names += ["input_layernorm.weight", "self_attn.q_proj.weight", "self_attn.k_proj.weight", "self_attn.v_proj.weight",
-                          "self_attn.o_proj.weight", "post_attention_layernorm.weight", "mlp.gate_proj.weight", "mlp.up_proj.weight",
-                          "mlp.down_proj.weight"].map { p + $0 }
-            }
-            names.append("model.norm.weight")
-        case .gpt2:
-            embedName = "transformer.wte.weight"
-            headName = model["lm_head.weight"] != nil ? "lm_head.weight" : embedName
-            names += [embedName, "transformer.wpe.weight"]
-            for l in 0..<c.numLayers {
-                let p = "transformer.h.\(l)."
-                let attn = try WeightCheck.matrix(model, p + "attn.c_attn.weight", columns: d)
-                let fc = try WeightCheck.matrix(model, p + "mlp.c_fc.weight", columns: d)
-                let heads = attn.shape[0] / (3 * hd)
-                layers.append(LayerShape(prefix: p, heads: heads, kvHeads: heads, ffn: fc.shape[0], qWidth: heads * hd, kvWidth: heads * hd))
-                names += ["ln_1.weight", "ln_1.bias", "attn.c_attn.weight", "attn.c_attn.bias", "attn.c_proj.weight", "attn.c_proj.bias",
-                          "ln_2.weight", "ln_2.bias", "mlp.c_fc.weight", "mlp.c_fc.bias", "mlp.c_proj.weight", "mlp.c_proj.bias"].map { p + $0 }
-            }
-            names += ["transformer.ln_f.weight", "transformer.ln_f.bias"]
-        default:
-            throw LLMOptError.unsupported("training runs Llama and GPT-2; \(c.architecture.family.displayName) has no backward pass yet")
+        let family = c.architecture.family
+        guard let kind = family.trainingBlock else {
+            let trainable = ModelFamilies.all.filter { $0.trainingBlock != nil }.map(\.displayName).joined(separator: ", ")
+            throw LLMOptError.unsupported("training runs \(trainable); \(family.displayName) has no backward pass yet")
         }
-        if headName == "lm_head.weight" { names.append(headName) }
+        block = kind
+        let names = family.names, topology = family.block
+        embedName = names.embedding
+        headName = model[names.head] != nil ? names.head : embedName
+        positionsName = names.positions
+        finalNormName = names.finalNorm
+        finalNormBiasName = names.finalNormBias
+        var parameterNames = [embedName] + [positionsName].compactMap { $0 }
+        var layers: [LayerShape] = []
+        for l in 0..<c.numLayers {
+            let p = names.prefix(l)
+            let (q, k, v): (String, String, String)
+            switch (kind, topology.attention) {
+            case let (.rotarySwiGLU, .separate(sq, sk, sv)): (q, k, v) = (p + sq, p + sk, p + sv)
+            case let (.learnedPositionsGELU, .fused(qkv)): (q, k, v) = (p + qkv, "", "")
+            default: throw LLMOptError.unsupported("\(family.displayName): its attention projections do not fit its training block")
+            }
+            let mlpIn = topology.mlpInputs.map { p + $0 }
+            guard mlpIn.count == (kind == .rotarySwiGLU ? 2 : 1) else {
+                throw LLMOptError.unsupported("\(family.displayName): its MLP inputs do not fit its training block")
+            }
+            let qRows = try WeightCheck.matrix(model, q, columns: d).shape[0]
+            let gateRows = try WeightCheck.matrix(model, mlpIn[0], columns: d).shape[0]
+            let heads: Int, kvHeads: Int
+            if kind == .rotarySwiGLU {
+                heads = qRows / hd
+                kvHeads = try WeightCheck.matrix(model, k, columns: d).shape[0] / hd
+            } else {
+                heads = qRows / (3 * hd)
+                kvHeads = heads
+            }
+            guard heads > 0, kvHeads > 0, heads % kvHeads == 0 else {
+                throw LLMOptError.invalidArgument(name: "model", reason: "layer \(l): \(heads) heads over \(kvHeads) kv heads")
+            }
+            let weights = [q, k, v, p + topology.attentionOutput, mlpIn[0], mlpIn.count > 1 ? mlpIn[1] : "", p + topology.mlpOutput]
+                .filter { !$0.isEmpty }
+            var biases: [String: String] = [:]
+            for w in weights {
+                let b = w.replacingSuffix(".weight", with: ".bias")
+                if model[b] != nil { biases[w] = b }
+            }
+            let normBias = { (n: BlockTopology.Norm) in n.bias.map { p + $0 } }
+            let shape = LayerShape(
+                heads: heads, kvHeads: kvHeads, ffn: gateRows, qWidth: heads * hd, kvWidth: kvHeads * hd, window: c.window(layer: l),
+                attentionNorm: p + topology.attentionNorm.weight, attentionNormBias: normBias(topology.attentionNorm),
+                mlpNorm: p + topology.mlpNorm.weight, mlpNormBias: normBias(topology.mlpNorm),
+                q: q, k: k, v: v, o: p + topology.attentionOutput, gate: mlpIn[0], up: mlpIn.count > 1 ? mlpIn[1] : "",
+                down: p + topology.mlpOutput, biases: biases)
+            layers.append(shape)
+            parameterNames += [shape.attentionNorm, shape.attentionNormBias, shape.mlpNorm, shape.mlpNormBias].compactMap { $0 }
+            parameterNames += weights + weights.compactMap { biases[$0] }
+        }
+        parameterNames += [finalNormName, finalNormBiasName].compactMap { $0 }
+        if headName != embedName { parameterNames.append(headName) }
         // Keep the model file's order where it has one (checkpoints and listings read alike).
         let order = Dictionary(uniqueKeysWithValues: model.weightOrder.enumerated().map { ($1, $0) })
-        names.sort { (order[$0] ?? Int.max, $0) < (order[$1] ?? Int.max, $1) }
-        parameters = try ParameterSet(model: model, names: names)
+        parameterNames.sort { (order[$0] ?? Int.max, $0) < (order[$1] ?? Int.max, $1) }
+        parameters = try ParameterSet(model: model, names: parameterNames)
         guard let head = parameters.entry(headName), head.shape.count == 2, head.shape[1] == d else {
             throw LLMOptError.invalidArgument(name: "model", reason: "no output projection of width \(d)")
         }
@@ -150,17 +186,16 @@ public final class TrainingGraph: @unchecked Sendable {
         if let bad = ids.first(where: { $0 < 0 || $0 >= (parameters.entry(embedName)?.shape[0] ?? 0) }) {
             throw LLMOptError.invalidArgument(name: "ids", reason: "token id \(bad) is outside the embedding table")
         }
-        if config.architecture == .gpt2, let wpe = parameters.entry("transformer.wpe.weight"), T > wpe.shape[0] {
-            throw LLMOptError.invalidArgument(name: "seq", reason: "GPT-2 has \(wpe.shape[0]) learned positions; cannot train on \(T)")
+        if let positionsName, let table = parameters.entry(positionsName), T > table.shape[0] {
+            throw LLMOptError.invalidArgument(name: "seq", reason: "\(config.architecture.family.displayName) has \(table.shape[0]) learned positions; cannot train on \(T)")
         }
         try fakeQuantizer?.refresh(from: parameters)
         let a = activations(batch: B, seq: T)
         let predictions = B * (T - 1)
         let logits: FloatPtr
-        switch config.architecture {
-        case .llama: logits = llamaForward(ids: ids, a: a)
-        case .gpt2: logits = gpt2Forward(ids: ids, a: a)
-        default: preconditionFailure("TrainingGraph.init refuses \(config.architecture)")
+        switch block {
+        case .rotarySwiGLU: logits = llamaForward(ids: ids, a: a)
+        case .learnedPositionsGELU: logits = gpt2Forward(ids: ids, a: a)
         }
         let sum: Double
         if backward, let logitLoss {
@@ -170,10 +205,9 @@ public final class TrainingGraph: @unchecked Sendable {
                                                        gradScale: gradScale / Float(predictions), nll: nll, backward: backward)
         }
         if backward {
-            switch config.architecture {
-            case .llama: llamaBackward(ids: ids, a: a)
-            case .gpt2: gpt2Backward(ids: ids, a: a)
-            default: preconditionFailure("TrainingGraph.init refuses \(config.architecture)")
+            switch block {
+            case .rotarySwiGLU: llamaBackward(ids: ids, a: a)
+            case .learnedPositionsGELU: gpt2Backward(ids: ids, a: a)
             }
         }
         return sum / Double(predictions)
@@ -240,7 +274,7 @@ public final class TrainingGraph: @unchecked Sendable {
             x = llamaLayerForward(l, input: x, a: a)
         }
         let rstdF = a.get("rstdF", N), xnF = a.get("xnF", N * d)
-        TrainOps.rmsNormForward(xnF, rstd: rstdF, x, weight: parameters.value("model.norm.weight"), rows: N, dim: d, eps: eps)
+        TrainOps.rmsNormForward(xnF, rstd: rstdF, x, weight: parameters.value(finalNormName), rows: N, dim: d, eps: eps)
         let logits = a.get("logits", N * vocab)
         linear(logits, matmulInput(xnF, count: N * d, key: "xnF"), rows: N, headName, out: vocab, in: d)
         return logits
@@ -251,33 +285,33 @@ public final class TrainingGraph: @unchecked Sendable {
     private func llamaLayerForward(_ l: Int, input x: FloatPtr, a: Activations) -> FloatPtr {
         let L = layers[l], B = a.batch, T = a.seq, N = B * T, d = config.hiddenSize, hd = config.headDim, eps = config.normEps
         let table = rope(seq: T)
-        let p = L.prefix
         let rstd1 = a.get(key("rstd1", l), N), xn1 = a.get(key("xn1", l), N * d)
-        TrainOps.rmsNormForward(xn1, rstd: rstd1, x, weight: parameters.value(p + "input_layernorm.weight"), rows: N, dim: d, eps: eps)
+        TrainOps.rmsNormForward(xn1, rstd: rstd1, x, weight: parameters.value(L.attentionNorm), rows: N, dim: d, eps: eps)
         let q = a.get(key("q", l), N * L.qWidth), k = a.get(key("k", l), N * L.kvWidth), v = a.get(key("v", l), N * L.kvWidth)
         let xin = matmulInput(xn1, count: N * d, key: key("xn1", l))
-        linear(q, xin, rows: N, p + "self_attn.q_proj.weight", out: L.qWidth, in: d)
-        linear(k, xin, rows: N, p + "self_attn.k_proj.weight", out: L.kvWidth, in: d)
-        linear(v, xin, rows: N, p + "self_attn.v_proj.weight", out: L.kvWidth, in: d)
+        linear(q, xin, rows: N, L.q, out: L.qWidth, in: d, bias: L.bias(L.q))
+        linear(k, xin, rows: N, L.k, out: L.kvWidth, in: d, bias: L.bias(L.k))
+        linear(v, xin, rows: N, L.v, out: L.kvWidth, in: d, bias: L.bias(L.v))
         TrainOps.rope(q, rows: N, seq: T, heads: L.heads, stride: L.qWidth, table: table, interleaved: config.ropeInterleaved, inverse: false)
         TrainOps.rope(k, rows: N, seq: T, heads: L.kvHeads, stride: L.kvWidth, table: table, interleaved: config.ropeInterleaved, inverse: false)
         let probs = a.get(key("probs", l), B * L.heads * T * T), ao = a.get(key("ao", l), N * L.qWidth)
         let shape = TrainOps.AttentionShape(batch: B, seq: T, heads: L.heads, kvHeads: L.kvHeads, headDim: hd, qStride: L.qWidth,
-                                            kStride: L.kvWidth, vStride: L.kvWidth, outStride: L.qWidth)
+                                            kStride: L.kvWidth, vStride: L.kvWidth, outStride: L.qWidth,
+                                            window: L.window)
         attention(ao, probs, q, k, v, shape, layer: l)
         let mid = a.get(key("mid", l), N * d)
-        linear(mid, matmulInput(ao, count: N * L.qWidth, key: key("ao", l)), rows: N, p + "self_attn.o_proj.weight", out: d, in: L.qWidth)
+        linear(mid, matmulInput(ao, count: N * L.qWidth, key: key("ao", l)), rows: N, L.o, out: d, in: L.qWidth, bias: L.bias(L.o))
         TrainOps.add(mid, x, count: N * d)
         let rstd2 = a.get(key("rstd2", l), N), xn2 = a.get(key("xn2", l), N * d)
-        TrainOps.rmsNormForward(xn2, rstd: rstd2, mid, weight: parameters.value(p + "post_attention_layernorm.weight"), rows: N, dim: d, eps: eps)
+        TrainOps.rmsNormForward(xn2, rstd: rstd2, mid, weight: parameters.value(L.mlpNorm), rows: N, dim: d, eps: eps)
         let g = a.get(key("g", l), N * L.ffn), u = a.get(key("u", l), N * L.ffn), h = a.get(key("h", l), N * L.ffn)
         let xin2 = matmulInput(xn2, count: N * d, key: key("xn2", l))
-        linear(g, xin2, rows: N, p + "mlp.gate_proj.weight", out: L.ffn, in: d)
-        linear(u, xin2, rows: N, p + "mlp.up_proj.weight", out: L.ffn, in: d)
+        linear(g, xin2, rows: N, L.gate, out: L.ffn, in: d, bias: L.bias(L.gate))
+        linear(u, xin2, rows: N, L.up, out: L.ffn, in: d, bias: L.bias(L.up))
         TrainOps.swigluForward(h, gate: g, up: u, count: N * L.ffn)
         matmulOutput(h, count: N * L.ffn)  // autocast: silu(g)·u acts on bf16 tensors
         let out = a.get("res\(l + 1)", N * d)
-        linear(out, matmulInput(h, count: N * L.ffn, key: key("h", l)), rows: N, p + "mlp.down_proj.weight", out: d, in: L.ffn)
+        linear(out, matmulInput(h, count: N * L.ffn, key: key("h", l)), rows: N, L.down, out: d, in: L.ffn, bias: L.bias(L.down))
         TrainOps.add(out, mid, count: N * d)
         return out
     }
@@ -303,40 +337,40 @@ public final class TrainingGraph: @unchecked Sendable {
         let dC = scratch.buffer(9, count: N * maxWide), dD = scratch.buffer(10, count: N * maxWide)
         let logits = a.get("logits", N * vocab), xnF = a.get("xnF", N * d)
         linearBack(dx: dxn, accumulate: false, dy: logits, x: matmulInput(xnF, count: N * d, key: "xnF"), rows: N, headName, out: vocab, in: d)
-        TrainOps.rmsNormBackward(dx: dres, dw: parameters.grad("model.norm.weight"), dy: dxn, x: a.get("res\(layers.count)", N * d),
-                                 weight: parameters.value("model.norm.weight"), rstd: a.get("rstdF", N), rows: N, dim: d)
+        TrainOps.rmsNormBackward(dx: dres, dw: parameters.grad(finalNormName), dy: dxn, x: a.get("res\(layers.count)", N * d),
+                                 weight: parameters.value(finalNormName), rstd: a.get("rstdF", N), rows: N, dim: d)
         for (l, L) in layers.enumerated().reversed() {
             if recomputeActivations { llamaLayerForward(l, input: a.get("res\(l)", N * d), a: a) }
-            let p = L.prefix
             // MLP: res[l+1] = mid + down(silu(g)·u), g/u from xn2 = norm(mid)
             let h = a.get(key("h", l), N * L.ffn), g = a.get(key("g", l), N * L.ffn), u = a.get(key("u", l), N * L.ffn)
             linearBack(dx: dA, accumulate: false, dy: dres, x: matmulInput(h, count: N * L.ffn, key: key("h", l)), rows: N,
-                       p + "mlp.down_proj.weight", out: d, in: L.ffn)
+                       L.down, out: d, in: L.ffn, bias: L.bias(L.down))
             TrainOps.swigluBackward(dGate: dA, dUp: dB, dh: dA, gate: g, up: u, count: N * L.ffn)
             let xn2 = matmulInput(a.get(key("xn2", l), N * d), count: N * d, key: key("xn2", l))
-            linearBack(dx: dxn, accumulate: false, dy: dA, x: xn2, rows: N, p + "mlp.gate_proj.weight", out: L.ffn, in: d)
-            linearBack(dx: dxn, accumulate: true, dy: dB, x: xn2, rows: N, p + "mlp.up_proj.weight", out: L.ffn, in: d)
+            linearBack(dx: dxn, accumulate: false, dy: dA, x: xn2, rows: N, L.gate, out: L.ffn, in: d, bias: L.bias(L.gate))
+            linearBack(dx: dxn, accumulate: true, dy: dB, x: xn2, rows: N, L.up, out: L.ffn, in: d, bias: L.bias(L.up))
             let mid = a.get(key("mid", l), N * d)
-            TrainOps.rmsNormBackward(dx: dtmp, dw: parameters.grad(p + "post_attention_layernorm.weight"), dy: dxn, x: mid,
-                                     weight: parameters.value(p + "post_attention_layernorm.weight"), rstd: a.get(key("rstd2", l), N), rows: N, dim: d)
+            TrainOps.rmsNormBackward(dx: dtmp, dw: parameters.grad(L.mlpNorm), dy: dxn, x: mid,
+                                     weight: parameters.value(L.mlpNorm), rstd: a.get(key("rstd2", l), N), rows: N, dim: d)
             TrainOps.add(dres, dtmp, count: N * d)
             // Attention: mid = res[l] + o(attention(rope(q), rope(k), v))
             let ao = a.get(key("ao", l), N * L.qWidth)
             linearBack(dx: dA, accumulate: false, dy: dres, x: matmulInput(ao, count: N * L.qWidth, key: key("ao", l)), rows: N,
-                       p + "self_attn.o_proj.weight", out: d, in: L.qWidth)
+                       L.o, out: d, in: L.qWidth, bias: L.bias(L.o))
             let shape = TrainOps.AttentionShape(batch: B, seq: T, heads: L.heads, kvHeads: L.kvHeads, headDim: hd, qStride: L.qWidth,
-                                                kStride: L.kvWidth, vStride: L.kvWidth, outStride: L.qWidth)
+                                                kStride: L.kvWidth, vStride: L.kvWidth, outStride: L.qWidth,
+                                            window: L.window)
             let (q, k, v) = attentionInputs(l, N: N, shape: shape)
             TrainOps.attentionBackward(dq: dB, dk: dC, dv: dD, dout: dA, probs: a.get(key("probs", l), B * L.heads * T * T), q: q, k: k, v: v,
                                        shape: shape)
             TrainOps.rope(dB, rows: N, seq: T, heads: L.heads, stride: L.qWidth, table: table, interleaved: config.ropeInterleaved, inverse: true)
             TrainOps.rope(dC, rows: N, seq: T, heads: L.kvHeads, stride: L.kvWidth, table: table, interleaved: config.ropeInterleaved, inverse: true)
             let xn1 = matmulInput(a.get(key("xn1", l), N * d), count: N * d, key: key("xn1", l))
-            linearBack(dx: dxn, accumulate: false, dy: dB, x: xn1, rows: N, p + "self_attn.q_proj.weight", out: L.qWidth, in: d)
-            linearBack(dx: dxn, accumulate: true, dy: dC, x: xn1, rows: N, p + "self_attn.k_proj.weight", out: L.kvWidth, in: d)
-            linearBack(dx: dxn, accumulate: true, dy: dD, x: xn1, rows: N, p + "self_attn.v_proj.weight", out: L.kvWidth, in: d)
-            TrainOps.rmsNormBackward(dx: dtmp, dw: parameters.grad(p + "input_layernorm.weight"), dy: dxn, x: a.get(l == 0 ? "res0" : "res\(l)", N * d),
-                                     weight: parameters.value(p + "input_layernorm.weight"), rstd: a.get(key("rstd1", l), N), rows: N, dim: d)
+            linearBack(dx: dxn, accumulate: false, dy: dB, x: xn1, rows: N, L.q, out: L.qWidth, in: d, bias: L.bias(L.q))
+            linearBack(dx: dxn, accumulate: true, dy: dC, x: xn1, rows: N, L.k, out: L.kvWidth, in: d, bias: L.bias(L.k))
+            linearBack(dx: dxn, accumulate: true, dy: dD, x: xn1, rows: N, L.v, out: L.kvWidth, in: d, bias: L.bias(L.v))
+            TrainOps.rmsNormBackward(dx: dtmp, dw: parameters.grad(L.attentionNorm), dy: dxn, x: a.get(l == 0 ? "res0" : "res\(l)", N * d),
+                                     weight: parameters.value(L.attentionNorm), rstd: a.get(key("rstd1", l), N), rows: N, dim: d)
             TrainOps.add(dres, dtmp, count: N * d)
         }
         TrainOps.embeddingBackward(dTable: parameters.grad(embedName), dx: dres, ids: ids, dim: d)
@@ -346,7 +380,7 @@ public final class TrainingGraph: @unchecked Sendable {
     private func attentionInputs(_ l: Int, N: Int, shape: TrainOps.AttentionShape) -> (ConstFloatPtr, ConstFloatPtr, ConstFloatPtr) {
         let a = acts!
         let q, k, v: ConstFloatPtr
-        if config.architecture == .gpt2 {
+        if block == .learnedPositionsGELU {
             let qkv = a.get(key("qkv", l), N * shape.qStride)
             let w = shape.outStride
             (q, k, v) = (ConstFloatPtr(qkv), ConstFloatPtr(qkv + w), ConstFloatPtr(qkv + 2 * w))
@@ -378,14 +412,14 @@ public final class TrainingGraph: @unchecked Sendable {
         let T = a.seq, N = a.batch * T, d = config.hiddenSize, eps = config.normEps
         var x = a.get("res0", N * d)
         TrainOps.embeddingForward(x, table: parameters.value(embedName), ids: ids, dim: d)
-        let wpe = parameters.value("transformer.wpe.weight")
+        let wpe = parameters.value(positionsName!)
         for r in 0..<N { TrainOps.add(x + r * d, wpe + (r % T) * d, count: d) }
         for l in layers.indices {
             x = gpt2LayerForward(l, input: x, a: a)
         }
         let meanF = a.get("meanF", N), rstdF = a.get("rstdF", N), xnF = a.get("xnF", N * d)
-        TrainOps.layerNormForward(xnF, mean: meanF, rstd: rstdF, x, weight: parameters.value("transformer.ln_f.weight"),
-                                  bias: parameters.value("transformer.ln_f.bias"), rows: N, dim: d, eps: eps)
+        TrainOps.layerNormForward(xnF, mean: meanF, rstd: rstdF, x, weight: parameters.value(finalNormName),
+                                  bias: parameters.value(finalNormBiasName!), rows: N, dim: d, eps: eps)
         let logits = a.get("logits", N * vocab)
         linear(logits, matmulInput(xnF, count: N * d, key: "xnF"), rows: N, headName, out: vocab, in: d)
         return logits
@@ -395,29 +429,27 @@ public final class TrainingGraph: @unchecked Sendable {
     @discardableResult
     private func gpt2LayerForward(_ l: Int, input x: FloatPtr, a: Activations) -> FloatPtr {
         let L = layers[l], B = a.batch, T = a.seq, N = B * T, d = config.hiddenSize, hd = config.headDim, eps = config.normEps
-        let p = L.prefix, W = L.qWidth
+        let W = L.qWidth
         let mean1 = a.get(key("mean1", l), N), rstd1 = a.get(key("rstd1", l), N), xn1 = a.get(key("xn1", l), N * d)
-        TrainOps.layerNormForward(xn1, mean: mean1, rstd: rstd1, x, weight: parameters.value(p + "ln_1.weight"),
-                                  bias: parameters.value(p + "ln_1.bias"), rows: N, dim: d, eps: eps)
+        TrainOps.layerNormForward(xn1, mean: mean1, rstd: rstd1, x, weight: parameters.value(L.attentionNorm),
+                                  bias: parameters.value(L.attentionNormBias!), rows: N, dim: d, eps: eps)
         let qkv = a.get(key("qkv", l), N * 3 * W)
-        linear(qkv, matmulInput(xn1, count: N * d, key: key("xn1", l)), rows: N, p + "attn.c_attn.weight", out: 3 * W, in: d,
-               bias: p + "attn.c_attn.bias")
+        linear(qkv, matmulInput(xn1, count: N * d, key: key("xn1", l)), rows: N, L.q, out: 3 * W, in: d, bias: L.bias(L.q))
         let probs = a.get(key("probs", l), B * L.heads * T * T), ao = a.get(key("ao", l), N * W)
         let shape = TrainOps.AttentionShape(batch: B, seq: T, heads: L.heads, kvHeads: L.heads, headDim: hd, qStride: 3 * W,
                                             kStride: 3 * W, vStride: 3 * W, outStride: W)
         attention(ao, probs, qkv, qkv + W, qkv + 2 * W, shape, layer: l)
         let mid = a.get(key("mid", l), N * d)
-        linear(mid, matmulInput(ao, count: N * W, key: key("ao", l)), rows: N, p + "attn.c_proj.weight", out: d, in: W, bias: p + "attn.c_proj.bias")
+        linear(mid, matmulInput(ao, count: N * W, key: key("ao", l)), rows: N, L.o, out: d, in: W, bias: L.bias(L.o))
         TrainOps.add(mid, x, count: N * d)
         let mean2 = a.get(key("mean2", l), N), rstd2 = a.get(key("rstd2", l), N), xn2 = a.get(key("xn2", l), N * d)
-        TrainOps.layerNormForward(xn2, mean: mean2, rstd: rstd2, mid, weight: parameters.value(p + "ln_2.weight"),
-                                  bias: parameters.value(p + "ln_2.bias"), rows: N, dim: d, eps: eps)
+        TrainOps.layerNormForward(xn2, mean: mean2, rstd: rstd2, mid, weight: parameters.value(L.mlpNorm),
+                                  bias: parameters.value(L.mlpNormBias!), rows: N, dim: d, eps: eps)
         let fc = a.get(key("fc", l), N * L.ffn), act = a.get(key("act", l), N * L.ffn)
-        linear(fc, matmulInput(xn2, count: N * d, key: key("xn2", l)), rows: N, p + "mlp.c_fc.weight", out: L.ffn, in: d, bias: p + "mlp.c_fc.bias")
+        linear(fc, matmulInput(xn2, count: N * d, key: key("xn2", l)), rows: N, L.gate, out: L.ffn, in: d, bias: L.bias(L.gate))
         TrainOps.geluForward(act, fc, count: N * L.ffn)
         let out = a.get("res\(l + 1)", N * d)
-        linear(out, matmulInput(act, count: N * L.ffn, key: key("act", l)), rows: N, p + "mlp.c_proj.weight", out: d, in: L.ffn,
-               bias: p + "mlp.c_proj.bias")
+        linear(out, matmulInput(act, count: N * L.ffn, key: key("act", l)), rows: N, L.down, out: d, in: L.ffn, bias: L.bias(L.down))
         TrainOps.add(out, mid, count: N * d)
         return out
     }
@@ -429,40 +461,40 @@ public final class TrainingGraph: @unchecked Sendable {
         let dA = scratch.buffer(7, count: N * maxWide), dB = scratch.buffer(8, count: N * maxWide)
         let logits = a.get("logits", N * vocab), xnF = a.get("xnF", N * d)
         linearBack(dx: dxn, accumulate: false, dy: logits, x: matmulInput(xnF, count: N * d, key: "xnF"), rows: N, headName, out: vocab, in: d)
-        TrainOps.layerNormBackward(dx: dres, dw: parameters.grad("transformer.ln_f.weight"), db: parameters.grad("transformer.ln_f.bias"),
-                                   dy: dxn, x: a.get("res\(layers.count)", N * d), weight: parameters.value("transformer.ln_f.weight"),
+        TrainOps.layerNormBackward(dx: dres, dw: parameters.grad(finalNormName), db: parameters.grad(finalNormBiasName!),
+                                   dy: dxn, x: a.get("res\(layers.count)", N * d), weight: parameters.value(finalNormName),
                                    mean: a.get("meanF", N), rstd: a.get("rstdF", N), rows: N, dim: d)
         for (l, L) in layers.enumerated().reversed() {
             if recomputeActivations { gpt2LayerForward(l, input: a.get("res\(l)", N * d), a: a) }
-            let p = L.prefix, W = L.qWidth
+            let W = L.qWidth
             let act = a.get(key("act", l), N * L.ffn), fc = a.get(key("fc", l), N * L.ffn)
             linearBack(dx: dA, accumulate: false, dy: dres, x: matmulInput(act, count: N * L.ffn, key: key("act", l)), rows: N,
-                       p + "mlp.c_proj.weight", out: d, in: L.ffn, bias: p + "mlp.c_proj.bias")
+                       L.down, out: d, in: L.ffn, bias: L.bias(L.down))
             TrainOps.geluBackward(dx: dA, dy: dA, x: fc, count: N * L.ffn)
             linearBack(dx: dxn, accumulate: false, dy: dA, x: matmulInput(a.get(key("xn2", l), N * d), count: N * d, key: key("xn2", l)), rows: N,
-                       p + "mlp.c_fc.weight", out: L.ffn, in: d, bias: p + "mlp.c_fc.bias")
+                       L.gate, out: L.ffn, in: d, bias: L.bias(L.gate))
             let mid = a.get(key("mid", l), N * d)
-            TrainOps.layerNormBackward(dx: dtmp, dw: parameters.grad(p + "ln_2.weight"), db: parameters.grad(p + "ln_2.bias"), dy: dxn, x: mid,
-                                       weight: parameters.value(p + "ln_2.weight"), mean: a.get(key("mean2", l), N), rstd: a.get(key("rstd2", l), N),
+            TrainOps.layerNormBackward(dx: dtmp, dw: parameters.grad(L.mlpNorm), db: parameters.grad(L.mlpNormBias!), dy: dxn, x: mid,
+                                       weight: parameters.value(L.mlpNorm), mean: a.get(key("mean2", l), N), rstd: a.get(key("rstd2", l), N),
                                        rows: N, dim: d)
             TrainOps.add(dres, dtmp, count: N * d)
             let ao = a.get(key("ao", l), N * W)
             linearBack(dx: dA, accumulate: false, dy: dres, x: matmulInput(ao, count: N * W, key: key("ao", l)), rows: N,
-                       p + "attn.c_proj.weight", out: d, in: W, bias: p + "attn.c_proj.bias")
+                       L.o, out: d, in: W, bias: L.bias(L.o))
             let shape = TrainOps.AttentionShape(batch: B, seq: T, heads: L.heads, kvHeads: L.heads, headDim: hd, qStride: 3 * W,
                                                 kStride: 3 * W, vStride: 3 * W, outStride: W)
             let (q, k, v) = attentionInputs(l, N: N, shape: shape)
             TrainOps.attentionBackward(dq: dB, dk: dB + W, dv: dB + 2 * W, dout: dA, probs: a.get(key("probs", l), B * L.heads * T * T),
                                        q: q, k: k, v: v, shape: shape)
             linearBack(dx: dxn, accumulate: false, dy: dB, x: matmulInput(a.get(key("xn1", l), N * d), count: N * d, key: key("xn1", l)), rows: N,
-                       p + "attn.c_attn.weight", out: 3 * W, in: d, bias: p + "attn.c_attn.bias")
-            TrainOps.layerNormBackward(dx: dtmp, dw: parameters.grad(p + "ln_1.weight"), db: parameters.grad(p + "ln_1.bias"), dy: dxn,
-                                       x: a.get("res\(l)", N * d), weight: parameters.value(p + "ln_1.weight"), mean: a.get(key("mean1", l), N),
+                       L.q, out: 3 * W, in: d, bias: L.bias(L.q))
+            TrainOps.layerNormBackward(dx: dtmp, dw: parameters.grad(L.attentionNorm), db: parameters.grad(L.attentionNormBias!), dy: dxn,
+                                       x: a.get("res\(l)", N * d), weight: parameters.value(L.attentionNorm), mean: a.get(key("mean1", l), N),
                                        rstd: a.get(key("rstd1", l), N), rows: N, dim: d)
             TrainOps.add(dres, dtmp, count: N * d)
         }
         TrainOps.embeddingBackward(dTable: parameters.grad(embedName), dx: dres, ids: ids, dim: d)
-        let dwpe = parameters.grad("transformer.wpe.weight")
+        let dwpe = parameters.grad(positionsName!)
         for r in 0..<N { TrainOps.add(dwpe + (r % T) * d, dres + r * d, count: d) }
     }
 }

@@ -162,9 +162,14 @@ enum TrainOps {
     struct AttentionShape {
         var batch: Int, seq: Int, heads: Int, kvHeads: Int, headDim: Int
         var qStride: Int, kStride: Int, vStride: Int, outStride: Int
+        /// A sliding window W: position t attends to t − W + 1 ... t only (Mistral); nil: to 0 ... t.
+        var window: Int? = nil
+
+        /// The first position that position t attends to.
+        func first(_ t: Int) -> Int { window.map { max(0, t - $0 + 1) } ?? 0 }
     }
 
-    /// out = softmax(q·kᵀ/√hd + causal mask) · v per (sequence, head), the two products on the
+    /// out = softmax(q·kᵀ/√hd + causal (or sliding-window) mask) · v per (sequence, head), the two products on the
     /// engine's packed GEMM (single-threaded kernels, one (sequence, head) job per thread at a time).
     /// `roundScores` (autocast): scores q·kᵀ and their scaling rounded to bfloat16 (or float16), and
     /// the probabilities rounded where they multiply v, as PyTorch's autocast does.
@@ -186,17 +191,18 @@ enum TrainOps {
                 llmopt_gemm_pack_a(Int32(T), Int32(hd), qb, Int32(s.qStride), packed)
                 llmopt_gemm_nt_packed(Int32(T), Int32(T), Int32(hd), packed, UnsafeRawPointer(kb), Int32(LLMOPT_W_F32), s.kStride * 4, p, Int32(T))
                 for t in 0..<T {
-                    let row = p + t * T
+                    let row = p + t * T, lo = s.first(t)
                     var mx = -Float.infinity
-                    for u in 0...t {
+                    for u in lo...t {
                         let sc = rounds ? half(half(row[u]) * scale) : row[u] * scale
                         row[u] = sc
                         mx = max(mx, sc)
                     }
                     var sum: Float = 0
-                    for u in 0...t { let e = expf(row[u] - mx); row[u] = e; sum += e }
+                    for u in lo...t { let e = expf(row[u] - mx); row[u] = e; sum += e }
                     let inv = 1 / sum
-                    for u in 0...t { row[u] *= inv }
+                    for u in lo...t { row[u] *= inv }
+                    for u in 0..<lo { row[u] = 0 }
                     for u in (t + 1)..<T { row[u] = 0 }
                 }
                 for u in 0..<T { for i in 0..<hd { vt[i * T + u] = vb[u * s.vStride + i] } }
@@ -372,7 +378,9 @@ enum TrainingReference {
                     let qt = q + (b * T + t) * s.qStride + h * hd
                     let p = probs + ((b * s.heads + h) * T + t) * T
                     var mx = -Float.infinity
-                    for u in 0...t {
+                    let lo = s.first(t)
+                    for u in 0..<lo { p[u] = 0 }
+                    for u in lo...t {
                         let ku = k + (b * T + u) * s.kStride + kh * hd
                         var dot: Float = 0
                         for i in 0..<hd { dot += qt[i] * ku[i] }
@@ -381,13 +389,13 @@ enum TrainingReference {
                         mx = max(mx, sc)
                     }
                     var sum: Float = 0
-                    for u in 0...t { let e = expf(p[u] - mx); p[u] = e; sum += e }
+                    for u in lo...t { let e = expf(p[u] - mx); p[u] = e; sum += e }
                     let inv = 1 / sum
-                    for u in 0...t { p[u] *= inv }
+                    for u in lo...t { p[u] *= inv }
                     for u in (t + 1)..<T { p[u] = 0 }
                     let o = out + (b * T + t) * s.outStride + h * hd
                     for i in 0..<hd { o[i] = 0 }
-                    for u in 0...t {
+                    for u in lo...t {
                         let vu = v + (b * T + u) * s.vStride + kh * hd, pu = rounds ? half(p[u]) : p[u]
                         for i in 0..<hd { o[i] += pu * vu[i] }
                     }

@@ -40,6 +40,8 @@ protocol ModelRunner: AnyObject {
     var embeddingRows: Int { get }
     /// Transformer blocks, run in order by `forward`.
     var blockCount: Int { get }
+    /// Every block's keys and values.
+    var cache: KVCache { get }
     /// The output layer [vocab, hidden] and its weight name (for observers).
     var head: Tensor { get }
     var headName: String { get }

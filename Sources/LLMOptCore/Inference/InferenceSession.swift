@@ -35,8 +35,7 @@ public final class InferenceSession {
         }
         // The KV cache is allocated up front: refuse one that cannot fit rather than fail inside
         // the allocator.
-        let c = model.config
-        let kvBytes = 2.0 * Double(c.numLayers) * Double(capacity) * Double(c.numKVHeads * c.headDim) * 4
+        let kvBytes = KVCache.bytes(model.config, capacity: capacity, maxBatch: min(capacity, Self.maxBatch))
         let memory = Double(ProcessInfo.processInfo.physicalMemory)
         guard kvBytes <= memory / 2 else {
             throw LLMOptError.invalidArgument(
@@ -50,6 +49,9 @@ public final class InferenceSession {
         }
         runner = try factory.makeRunner(model: model, capacity: capacity, maxBatch: batch)
     }
+
+    /// Bytes the KV cache holds (layers with a sliding window hold a bounded part of `capacity`).
+    public var kvCacheBytes: Int { runner.cache.byteCount }
 
     /// Size of the logits vector of one token.
     public var vocabSize: Int { runner.vocabSize }

@@ -324,7 +324,7 @@ final class LlamaRunner: ModelRunner {
         self.layers = layers
         self.maxBatch = maxBatch
         attentionScale = 1 / (c.queryPreAttentionScalar ?? Float(hd)).squareRoot()
-        cache = KVCache(capacity: capacity, widths: layers.map { $0.kvHeads * hd })
+        cache = KVCache(capacity: capacity, widths: layers.map { $0.kvHeads * hd }, windows: layers.map(\.window), maxBatch: maxBatch)
         let qMax = layers.map { $0.heads * hd }.max() ?? 0
         let ffnMax = layers.map(\.ffn).max() ?? 0
         x = FloatBuffer(count: maxBatch * d)
@@ -364,8 +364,10 @@ final class LlamaRunner: ModelRunner {
         let xb = xb.pointer, q = q.pointer, attnOut = attnOut.pointer
         let proj = proj.pointer, gate = gate.pointer, up = up.pointer
         let kvWidth = layer.kvHeads * hd, qWidth = layer.heads * hd
-        let keys = cache.keys[layer.index].pointer + position * kvWidth
-        let values = cache.values[layer.index].pointer + position * kvWidth
+        // Windowed layers keep a bounded cache: attention runs over its rows, from `row`.
+        let row = cache.row(layer: layer.index, position: position, count: n)
+        let keys = cache.keys[layer.index].pointer + row * kvWidth
+        let values = cache.values[layer.index].pointer + row * kvWidth
 
         // Attention block: x += o(attention(rope(q(norm(x))), rope(k(...)), v(...)))
         rmsNormForward(xb, x, weight: layer.attnNorm.f32Pointer, rows: n, dim: d, eps: eps)
@@ -382,7 +384,7 @@ final class LlamaRunner: ModelRunner {
         }
         attentionForward(
             attnOut, q: q, keys: cache.keys[layer.index].pointer, values: cache.values[layer.index].pointer,
-            scratch: attention, tokens: n, position: position, heads: layer.heads, kvHeads: layer.kvHeads,
+            scratch: attention, tokens: n, position: row, heads: layer.heads, kvHeads: layer.kvHeads,
             headDim: hd, window: layer.window, scale: attentionScale)
         hooks.observe(layer.names[3], attnOut, rows: n, cols: qWidth)
         Linear.forward(attnOut, rows: n, weight: layer.o, into: proj)

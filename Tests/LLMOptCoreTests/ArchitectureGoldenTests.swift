@@ -128,6 +128,24 @@ extension ArchitectureGoldenTests {
     func testMistralGreedy() throws { try checkGreedy("tiny-mistral") }
     func testMistralPerplexity() throws { try checkPerplexity("tiny-mistral") }
     func testMistralRoundTrips() throws { try checkRoundTrips("tiny-mistral") }
+
+    /// Mistral GGUFs are written as llama.cpp's converter writes them (`llama`, so llama.cpp
+    /// loads them) with the window under a key that marks them as Mistral for llmopt; a plain
+    /// Llama file stays Llama.
+    func testMistralGGUFIsALlamaFileThatKeepsItsWindow() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("llmopt-mistral-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try GGUFWriter.save(try load("tiny-mistral"), to: dir + "/mistral.gguf")
+        let file = try GGUFFile(path: dir + "/mistral.gguf")
+        XCTAssertEqual(file.architecture, "llama")
+        XCTAssertEqual(file.metadata["llama.attention.sliding_window"]?.int, 24)
+        let reloaded = try GGUFModel.model(from: file)
+        XCTAssertEqual(reloaded.config.architecture, .mistral)
+        XCTAssertEqual(reloaded.config.slidingWindow, 24)
+        try GGUFWriter.save(try HuggingFaceFolder.load(Fixtures.path("models/tiny-llama")), to: dir + "/llama.gguf")
+        XCTAssertEqual(try GGUFModel.load(dir + "/llama.gguf").config.architecture, .llama)
+    }
 }
 
 extension ArchitectureGoldenTests {

@@ -13,7 +13,7 @@ public enum GGUFModel {
     public static func model(from file: GGUFFile) throws -> Model {
         func fail(_ reason: String) -> LLMOptError { .badFile(path: file.path, reason: reason) }
         guard let arch = file.architecture else { throw fail("no general.architecture in the metadata") }
-        guard let family = Architecture(rawValue: arch)?.family else {
+        guard let family = ModelFamilies.gguf(architecture: arch, metadata: file.metadata) else {
             throw fail("unknown architecture '\(arch)'; llmopt runs \(ModelFamilies.names)")
         }
 

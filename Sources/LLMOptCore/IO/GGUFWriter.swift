@@ -17,13 +17,13 @@ public enum GGUFWriter {
         func add(_ key: String, _ v: GGUFValue) { kv.append((key, v)) }
         func u32(_ v: Int) -> GGUFValue { .uint32(UInt32(clamping: v)) }
 
-        add("general.architecture", .string(arch.rawValue))
+        add("general.architecture", .string(family.ggufArchitecture))
         add("general.name", .string(model.metadata["general.name"] ?? "llmopt"))
         // Descriptive keys of a GGUF source stay with the model.
         for key in ["general.basename", "general.organization", "general.finetune", "general.license"] {
             if let value = model.metadata[key] { add(key, .string(value)) }
         }
-        let p = arch.rawValue + "."
+        let p = family.ggufArchitecture + "."
         add(p + "context_length", u32(c.maxPositions))
         add(p + "embedding_length", u32(c.hiddenSize))
         // Structured pruning leaves layers of different widths: llama.cpp reads per-layer
@@ -39,7 +39,7 @@ public enum GGUFWriter {
             guard let t = model.weights[name] else { continue }
             if name == "lm_head.weight" && c.tieEmbeddings { continue }
             guard let ggufName = family.names.gguf(huggingFace: name) else {
-                throw LLMOptError.unsupported("\(path): tensor '\(name)' has no place in a GGUF \(arch.rawValue) file")
+                throw LLMOptError.unsupported("\(path): tensor '\(name)' has no place in a GGUF \(family.displayName) file")
             }
             guard t.shape.count <= GGUFFile.maxDims, !t.shape.isEmpty else {
                 throw LLMOptError.unsupported("\(path): tensor '\(name)' has \(t.shape.count) dimensions")

@@ -60,6 +60,12 @@ public protocol ModelFamily: Sendable {
     /// The family's own `config.json` keys (the shared ones, vocabulary size, ids and tying,
     /// are written by `HuggingFaceFolder`).
     func huggingFaceConfig(_ c: ModelConfig) -> [String: Any]
+    /// `general.architecture` of the family's GGUF files: llama.cpp's name, which relatives may
+    /// share (llama.cpp runs Mistral as `llama`).
+    var ggufArchitecture: String { get }
+    /// A `<ggufArchitecture>.` key whose presence tells this family's files from the others
+    /// under the same GGUF architecture; nil for the family that name stands for.
+    var ggufMarkerKey: String? { get }
     /// The configuration from GGUF metadata (`<arch>.*` keys).
     func config(gguf r: GGUFConfigReader) throws -> ModelConfig
     /// The family's own `<arch>.*` GGUF keys (the shared sizes are written by `GGUFWriter`).
@@ -117,6 +123,8 @@ extension ModelFamily {
     public func toGGUF(_ name: String, _ t: Tensor, config: ModelConfig) throws -> Tensor { t }
     public var startsWithBOS: Bool { false }
     public var trainingBlock: TrainingBlock? { nil }
+    public var ggufArchitecture: String { architecture.rawValue }
+    public var ggufMarkerKey: String? { nil }
 
     /// Norm scales start at one, biases at zero, everything else is drawn.
     public func initialValue(of name: String) -> InitialValue {
@@ -147,6 +155,17 @@ public enum ModelFamilies {
     /// The family a Hugging Face config's `architectures` or `model_type` names.
     public static func huggingFace(classes: [String], modelType: String?) -> (any ModelFamily)? {
         all.first { f in classes.contains { f.huggingFaceClasses.contains($0) } } ?? all.first { $0.huggingFaceModelType == modelType }
+    }
+
+    /// The family of a GGUF file whose `general.architecture` is `name`: among the families
+    /// written under that name, the one whose marker key the file has, else the one without a
+    /// marker; else the family llmopt calls `name` (files written under llmopt's own names).
+    public static func gguf(architecture name: String, metadata: [String: GGUFValue]) -> (any ModelFamily)? {
+        let sharing = all.filter { $0.ggufArchitecture == name }
+        if let marked = sharing.first(where: { f in f.ggufMarkerKey.map { metadata["\(name).\($0)"] != nil } ?? false }) {
+            return marked
+        }
+        return sharing.first { $0.ggufMarkerKey == nil } ?? all.first { $0.architecture.rawValue == name }
     }
 
     /// Names of every family, for messages.

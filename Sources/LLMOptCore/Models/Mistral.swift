@@ -4,7 +4,9 @@ extension Architecture {
 
 /// Mistral: Llama's block with sliding-window attention: position p attends to the
 /// `sliding_window` positions up to itself, in prefill and decode alike. GGUF files store it
-/// as Llama does (q/k rows interleaved) under `mistral.*` with `mistral.attention.sliding_window`.
+/// as llama.cpp's converter does, as a `llama` (q/k rows interleaved), with the window in
+/// `llama.attention.sliding_window` (a key llama.cpp ignores: it runs such files with full
+/// attention). Files under llmopt's earlier `mistral.*` names still load.
 public struct MistralFamily: ModelFamily, ForwardRunnerFactory {
     public init() {}
     public var architecture: Architecture { .mistral }
@@ -20,6 +22,8 @@ public struct MistralFamily: ModelFamily, ForwardRunnerFactory {
     }
 
     public var trainingBlock: TrainingBlock? { .rotarySwiGLU }
+    public var ggufArchitecture: String { "llama" }
+    public var ggufMarkerKey: String? { "attention.sliding_window" }
     public var block: BlockTopology { LlamaFamily.block }
     public var scriptNames: [(field: String, tensor: String)] { LlamaFamily.scriptNames }
     public var scriptLayerNames: [(suffix: String, group: String?, field: String)] { LlamaFamily.scriptLayerNames }

@@ -167,8 +167,8 @@ struct TrainCommand: ParsableCommand {
                 object.merge(communication.json) { $1 }
                 Terminal.printJSON(object)
             } else {
-                print(String(format: "%d steps, %.0f tokens/s (excluding step 1), peak RSS %.1f MiB", trainer.completedSteps,
-                             trainer.tokensPerSecond, Double(peakRSSBytes()) / 1_048_576) + communication.summary)
+                print(String(format: "%d steps, %.0f tokens/s (excluding step 1), peak RSS ", trainer.completedSteps, trainer.tokensPerSecond)
+                      + Format.bytes(peakRSSBytes()) + communication.summary)
                 for note in notes { print(note) }
                 if let out { print("wrote \(out)") }
             }

@@ -160,11 +160,4 @@ func formatCount(_ n: Int) -> String {
     return String(n)
 }
 
-/// Bytes in binary units: "612.3 KiB".
-func formatBytes(_ n: Int) -> String {
-    let x = Double(n)
-    if n >= 1 << 30 { return String(format: "%.2f GiB", x / 1073741824) }
-    if n >= 1 << 20 { return String(format: "%.2f MiB", x / 1048576) }
-    if n >= 1 << 10 { return String(format: "%.1f KiB", x / 1024) }
-    return "\(n) B"
-}
+

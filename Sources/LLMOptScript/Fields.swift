@@ -125,7 +125,7 @@ enum TensorStatistics {
             title: "tensor \(s.name ?? "")".trimmingCharacters(in: .whitespaces),
             fields: fields(s),
             lines: [
-                "[\(shape)] \(s.dtype.rawValue), \(formatCount(s.count)) values, \(formatBytes(s.bytes))",
+                "[\(shape)] \(s.dtype.rawValue), \(formatCount(s.count)) values, \(Format.bytes(s.bytes))",
                 "min \(format4(s.min))  max \(format4(s.max))  mean \(format4(s.mean))  std \(format4(s.std))",
                 "l2 \(format4(s.l2))  zeros \(formatPercent(s.zeroFraction))  outliers (>\(formatNumber(s.outlierSigmas))σ) \(s.outliers)",
             ],

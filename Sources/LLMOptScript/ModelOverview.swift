@@ -47,13 +47,13 @@ enum ModelOverview {
         }.map(\.element)
         let table = Table(
             columns: ["part", "tensors", "params", "bytes", "dtype"],
-            rows: rows.map { [$0.0, String($0.1), formatCount($0.2), formatBytes($0.3), $0.4.sorted().joined(separator: ",")] }
+            rows: rows.map { [$0.0, String($0.1), formatCount($0.2), Format.bytes($0.3), $0.4.sorted().joined(separator: ",")] }
         )
         return Report(
             title: "model \(c.architecture.rawValue) (\(m.format.rawValue)\(m.sourcePath.map { ", \($0)" } ?? ""))",
             fields: fields,
             lines: [
-                "\(formatCount(m.parameterCount)) parameters, \(formatBytes(m.byteCount)), \(m.weights.count) tensors (\(dtypes.joined(separator: ", "))), sparsity \(formatPercent(Double(zeros) / Double(max(1, m.parameterCount))))",
+                "\(formatCount(m.parameterCount)) parameters, \(Format.bytes(m.byteCount)), \(m.weights.count) tensors (\(dtypes.joined(separator: ", "))), sparsity \(formatPercent(Double(zeros) / Double(max(1, m.parameterCount))))",
                 "\(c.numLayers) layers, hidden \(c.hiddenSize), ffn \(c.intermediateSize), heads \(c.numHeads) (kv \(c.numKVHeads)), head dim \(c.headDim), vocab \(c.vocabSize), context \(c.maxPositions)",
             ],
             table: table

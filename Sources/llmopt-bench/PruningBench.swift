@@ -56,8 +56,8 @@ func benchPrunedThroughput(_ model: Model, runs: Int) throws {
         let t = try Throughput.measure(model: m, promptTokens: 128, decodeTokens: 32, runs: runs)
         let ratios = base.map { String(format: "   %.2fx prefill, %.2fx decode", t.prefillTokensPerSecond / $0.prefillTokensPerSecond,
                                        t.decodeTokensPerSecond / $0.decodeTokensPerSecond) } ?? "   (baseline)"
-        print("  " + label.padding(toLength: 24, withPad: " ", startingAt: 0) + String(format: " %6.1f MB  prefill %7.1f tok/s  decode %6.1f tok/s",
-                     Double(m.byteCount) / 1e6, t.prefillTokensPerSecond, t.decodeTokensPerSecond) + ratios)
+        print("  " + label.padding(toLength: 24, withPad: " ", startingAt: 0) + " " + Format.bytes(m.byteCount, width: 10) + String(format: "  prefill %7.1f tok/s  decode %6.1f tok/s",
+                     t.prefillTokensPerSecond, t.decodeTokensPerSecond) + ratios)
         return t
     }
     print("\nStructured pruning of SmolLM2 (Q4_1 storage kept), 128-token prompt, 32 decoded tokens")

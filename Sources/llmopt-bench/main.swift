@@ -194,8 +194,8 @@ if let flag = args.firstIndex(of: "--model"), args.index(after: flag) < args.end
         print("\nWhole model \(path): prefill 128 tokens, decode 64 (best of \(runs))")
         for (label, m) in variants {
             let r = try Throughput.measure(model: m, promptTokens: 128, decodeTokens: 64, runs: runs)
-            print(String(format: "  %@ prefill %7.1f tok/s   decode %6.1f tok/s   %6.1f MB", label.padding(toLength: 14, withPad: " ", startingAt: 0), r.prefillTokensPerSecond,
-                         r.decodeTokensPerSecond, Double(r.modelBytes) / 1e6))
+            print(String(format: "  %@ prefill %7.1f tok/s   decode %6.1f tok/s   %@", label.padding(toLength: 14, withPad: " ", startingAt: 0), r.prefillTokensPerSecond,
+                         r.decodeTokensPerSecond, Format.bytes(r.modelBytes, width: 10)))
         }
     } catch {
         print("--model \(path): \(error)")

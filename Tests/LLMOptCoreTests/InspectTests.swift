@@ -50,8 +50,9 @@ final class InspectTests: XCTestCase {
         XCTAssertEqual(Format.count(135_000_000), "135.0M")
         XCTAssertEqual(Format.count(260_096), "260.1K")
         XCTAssertEqual(Format.count(950), "950")
-        XCTAssertEqual(Format.bytes(98_400_000), "98.4 MB")
-        XCTAssertEqual(Format.bytes(1_040_000), "1.04 MB")
+        XCTAssertEqual(Format.bytes(98_400_000), "93.8 MiB")
+        XCTAssertEqual(Format.bytes(1_040_000), "1015.6 KiB")
+        XCTAssertEqual(Format.bytes(1_300_000_000), "1.21 GiB")
         XCTAssertEqual(Format.bytes(512), "512 B")
         XCTAssertEqual(Format.grouped(1_234_567), "1,234,567")
         XCTAssertEqual(Format.table([["a", "n"], ["x", "5"], ["yy", "10"]]), "a   n\nx    5\nyy  10")
@@ -72,10 +73,10 @@ final class InspectTests: XCTestCase {
         XCTAssertEqual([layer.index, layer.heads, layer.kvHeads, layer.ffn, layer.parameters, layer.bytes], [0, 4, 2, 172, 45_440, 45_440 * 4])
         XCTAssertEqual(layer.dtype, "f32")
         let text = s.render()
-        XCTAssertTrue(text.hasPrefix("Llama model, 156.5K parameters, 625.9 KB"), text)
+        XCTAssertTrue(text.hasPrefix("Llama model, 156.5K parameters, 611.2 KiB"), text)
         XCTAssertTrue(text.contains("4 heads (2 KV heads) of 16, FFN 172"), text)
         XCTAssertTrue(text.contains("RoPE theta 10000 (rotate-half), RMSNorm eps 1.000e-05, separate LM head"), text)
-        XCTAssertTrue(text.contains("      0      4         2  172   45.4K  181.8 KB  f32"), text)
+        XCTAssertTrue(text.contains("      0      4         2  172   45.4K  177.5 KiB  f32"), text)
     }
 
     /// A structurally pruned layer (fewer heads and FFN channels) shows its own sizes and still runs.

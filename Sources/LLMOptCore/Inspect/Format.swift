@@ -2,14 +2,21 @@ import Foundation
 
 /// Human-readable numbers for reports: sensible precision and units.
 public enum Format {
-    /// Bytes in decimal units: `512 B`, `98.4 MB`, `1.23 GB`.
+    /// Bytes in binary units, as llama.cpp and memory reports give them: `512 B`, `93.8 MiB`,
+    /// `1.15 GiB`. Every size llmopt shows (command line and language) comes from here.
     public static func bytes(_ n: Int) -> String {
         let v = Double(n)
-        if n < 1000 { return "\(n) B" }
-        let units = ["KB", "MB", "GB", "TB"]
-        var x = v / 1000, i = 0
-        while x >= 1000 && i < units.count - 1 { x /= 1000; i += 1 }
+        if n < 1024 { return "\(n) B" }
+        let units = ["KiB", "MiB", "GiB", "TiB"]
+        var x = v / 1024, i = 0
+        while x >= 1024 && i < units.count - 1 { x /= 1024; i += 1 }
         return String(format: x < 10 ? "%.2f %@" : "%.1f %@", x, units[i])
+    }
+
+    /// `bytes(n)` right-aligned in `width` columns, for lines of figures.
+    public static func bytes(_ n: Int, width: Int) -> String {
+        let s = bytes(n)
+        return String(repeating: " ", count: max(0, width - s.count)) + s
     }
 
     /// Counts with a unit suffix: `950`, `260.1K`, `135.0M`, `1.24B`.

@@ -57,8 +57,8 @@ public struct AttachedCompression {
         if let fakeQuantizer {
             let (quantized, report) = try fakeQuantizer.convert(model)
             model = quantized
-            notes.append(String(format: "quantization-aware: converted to %@, %d matrices, %.1f MiB → %.1f MiB", fakeQuantizer.scheme, report.rows.count,
-                                Double(report.modelBytesBefore) / 1_048_576, Double(report.modelBytesAfter) / 1_048_576))
+            notes.append("quantization-aware: converted to \(fakeQuantizer.scheme), \(report.rows.count) matrices, "
+                         + "\(Format.bytes(report.modelBytesBefore)) → \(Format.bytes(report.modelBytesAfter))")
         }
         return (model, notes)
     }

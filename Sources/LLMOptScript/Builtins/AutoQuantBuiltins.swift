@@ -87,10 +87,10 @@ extension Builtins {
                 return .record(Record([("name", .string(s.name)), ("format", .string(formats[level])), ("bytes", .number(Double(s.bytes[level]))),
                                        ("kld", .list(s.kld.map { .number($0) }))]))
             })
-            var rows = r.uniform.map { u in [u.format + " everywhere", formatBytes(u.bytes), String(format: "%.4f", u.ppl),
+            var rows = r.uniform.map { u in [u.format + " everywhere", Format.bytes(u.bytes), String(format: "%.4f", u.ppl),
                                              String(format: "%+.2f%%", 100 * (u.ppl / r.basePPL - 1))] }
             let mix = formats.indices.compactMap { f in counts[f].map { "\($0) \(formats[f])" } }.joined(separator: ", ")
-            rows.append(["plan: " + mix, formatBytes(r.model.byteCount), String(format: "%.4f", r.ppl),
+            rows.append(["plan: " + mix, Format.bytes(r.model.byteCount), String(format: "%.4f", r.ppl),
                          String(format: "%+.2f%%", 100 * (r.ppl / r.basePPL - 1))])
             let byDamage = r.sensitivities.sorted { $0.kld.last! > $1.kld.last! }
             func describe(_ s: AutoQuant.Sensitivity) -> String {
@@ -101,7 +101,7 @@ extension Builtins {
                          "\(r.sensitivities.count) tensors × \(formats.count) formats scanned; \(r.probes) whole-model evaluations"
                             + (r.isUniform ? "; no mix beat a single format" : ""),
                          "most sensitive:"] + byDamage.prefix(5).map(describe) + ["least sensitive:"] + byDamage.suffix(3).map(describe)
-            return .report(Report(title: "autoquant: \(formatBytes(model.byteCount)) → \(formatBytes(r.model.byteCount))", fields: fields,
+            return .report(Report(title: "autoquant: \(Format.bytes(model.byteCount)) → \(Format.bytes(r.model.byteCount))", fields: fields,
                                   lines: lines, table: Table(columns: ["model", "bytes", "ppl", "vs original"], rows: rows)))
         },
     ]

@@ -104,7 +104,7 @@ extension Builtins {
                                                 progress: progress(args, "compare \(names[i]): perplexity"), isCancelled: args.interpreter.isCancelled)
                 var record = Record([("name", .string(names[i])), ("params", .number(Double(m.parameterCount))),
                                      ("bytes", .number(Double(m.byteCount))), ("ppl", .number(p.ppl)), ("ppl_error", .number(p.pplError)), ("mean_nll", .number(p.meanNLL))])
-                var row = [names[i], formatCount(m.parameterCount), formatBytes(m.byteCount), "\(format4(p.ppl)) ± \(format4(p.pplError))"]
+                var row = [names[i], formatCount(m.parameterCount), Format.bytes(m.byteCount), "\(format4(p.ppl)) ± \(format4(p.pplError))"]
                 if i == 0 {
                     if withKLD { row += ["-", "-"] }
                 } else if withKLD {

@@ -28,7 +28,7 @@ extension Builtins {
             let names = m.weightOrder.filter { pattern == nil || $0.contains(pattern!) }
             let rows = names.map { n -> [String] in
                 let t = m.weights[n]!
-                return [n, t.shape.map(String.init).joined(separator: "×"), t.dtype.rawValue, formatBytes(t.byteCount)]
+                return [n, t.shape.map(String.init).joined(separator: "×"), t.dtype.rawValue, Format.bytes(t.byteCount)]
             }
             var fields = Record()
             fields["names"] = .list(names.map { .string($0) })

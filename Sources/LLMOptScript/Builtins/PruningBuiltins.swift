@@ -64,10 +64,10 @@ extension Builtins {
                                 ("removed", .number(Double(r.parametersRemoved))), ("shape", .list(r.shapeAfter.map { .number(Double($0)) }))]))
             })
             let table = Table(columns: ["tensor", "shape", "sparsity", "removed", "bytes"], rows: report.rows.map { r in
-                [r.name, r.shapeAfter.map(String.init).joined(separator: "×"), formatPercent(r.sparsity), String(r.parametersRemoved), formatBytes(r.bytesAfter)]
+                [r.name, r.shapeAfter.map(String.init).joined(separator: "×"), formatPercent(r.sparsity), String(r.parametersRemoved), Format.bytes(r.bytesAfter)]
             })
             return .report(Report(title: "prune \(method): sparsity \(formatPercent(report.overallSparsity)) of the selected weights", fields: fields,
-                                  lines: ["parameters \(formatCount(report.modelParametersBefore)) → \(formatCount(report.modelParametersAfter)), bytes \(formatBytes(report.modelBytesBefore)) → \(formatBytes(report.modelBytesAfter))"] + report.notes,
+                                  lines: ["parameters \(formatCount(report.modelParametersBefore)) → \(formatCount(report.modelParametersAfter)), bytes \(Format.bytes(report.modelBytesBefore)) → \(Format.bytes(report.modelBytesAfter))"] + report.notes,
                                   table: table))
         },
     ]

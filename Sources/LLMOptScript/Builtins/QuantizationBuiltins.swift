@@ -115,9 +115,9 @@ extension Builtins {
                                 ("max_error", .number(r.maxAbsError)), ("bytes", .number(Double(r.bytesAfter)))]))
             })
             let table = Table(columns: ["tensor", "format", "bytes before", "bytes after", "rel err", "max err"], rows: report.rows.map { r in
-                [r.name, r.format, formatBytes(r.bytesBefore), formatBytes(r.bytesAfter), format4(r.relativeError), format4(r.maxAbsError)]
+                [r.name, r.format, Format.bytes(r.bytesBefore), Format.bytes(r.bytesAfter), format4(r.relativeError), format4(r.maxAbsError)]
             })
-            return .report(Report(title: "quantize \(scheme): \(formatBytes(report.modelBytesBefore)) → \(formatBytes(report.modelBytesAfter))", fields: fields,
+            return .report(Report(title: "quantize \(scheme): \(Format.bytes(report.modelBytesBefore)) → \(Format.bytes(report.modelBytesAfter))", fields: fields,
                                   lines: ["relative error ‖W − Ŵ‖ / ‖W‖ \(format4(report.overallRelativeError))"] + report.notes, table: table))
         },
         Builtin("dequantize", family: "quantization",

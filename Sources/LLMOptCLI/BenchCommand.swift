@@ -62,12 +62,11 @@ struct BenchCommand: ParsableCommand {
             }
             let r = try Throughput.measure(model: m, promptTokens: promptTokens, decodeTokens: decodeTokens, runs: runs)
             if json {
-                Terminal.printJSON([
-                    "model": model ?? "random:\(random!)", "dtype": dtype ?? "as stored",
-                    "prefill_tok_s": r.prefillTokensPerSecond, "decode_tok_s": r.decodeTokensPerSecond,
-                    "prompt_tokens": r.promptTokens, "decode_tokens": r.decodeTokens, "runs": r.runs,
-                    "threads": r.threads, "model_bytes": r.modelBytes, "kernels": Kernels.activeISA,
-                ])
+                var object = Terminal.json(r)
+                object["model"] = model ?? "random:\(random!)"
+                object["dtype"] = dtype ?? "as stored"
+                object["kernels"] = Kernels.activeISA
+                Terminal.printJSON(object)
             } else {
                 print(r.description)
             }

@@ -58,14 +58,10 @@ struct InspectCommand: ParsableCommand {
             }
             let summary = ModelSummary(model)
             if json {
-                Terminal.printJSON([
-                    "architecture": summary.architecture.rawValue, "format": summary.format.rawValue,
-                    "parameters": summary.parameters, "bytes": summary.bytes,
-                    "layers": summary.layers.count, "vocab_size": model.config.vocabSize,
-                    "hidden_size": model.config.hiddenSize,
-                    "bytes_by_dtype": Dictionary(uniqueKeysWithValues: summary.bytesByDType.map { ($0.key.rawValue, $0.value) }),
-                    "parameters_by_kind": Dictionary(uniqueKeysWithValues: summary.parametersByKind.map { ($0.key.rawValue, $0.value) }),
-                ])
+                var object = Terminal.json(summary)
+                object["bytes_by_dtype"] = Dictionary(uniqueKeysWithValues: summary.bytesByDType.map { ($0.key.rawValue, $0.value) })
+                object["params_by_kind"] = Dictionary(uniqueKeysWithValues: summary.parametersByKind.map { ($0.key.rawValue, $0.value) })
+                Terminal.printJSON(object)
             } else {
                 print(summary.render())
             }

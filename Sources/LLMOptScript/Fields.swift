@@ -57,20 +57,9 @@ enum Fields {
 enum ModelView {
     static func fields(of m: Model) -> Record {
         let c = m.config
-        var r = Record()
-        r["architecture"] = .string(c.architecture.rawValue)
-        r["format"] = .string(m.format.rawValue)
+        // The sizes and configuration under the names `llmopt inspect --json` gives them.
+        var r = Record(measurement: ModelSummary(m))
         r["path"] = m.sourcePath.map { .string($0) } ?? .null
-        r["params"] = .number(Double(m.parameterCount))
-        r["bytes"] = .number(Double(m.byteCount))
-        r["vocab_size"] = .number(Double(c.vocabSize))
-        r["hidden_size"] = .number(Double(c.hiddenSize))
-        r["intermediate_size"] = .number(Double(c.intermediateSize))
-        r["num_layers"] = .number(Double(c.numLayers))
-        r["num_heads"] = .number(Double(c.numHeads))
-        r["num_kv_heads"] = .number(Double(c.numKVHeads))
-        r["head_dim"] = .number(Double(c.headDim))
-        r["max_positions"] = .number(Double(c.maxPositions))
         r["tensors"] = .list(m.weightOrder.map { .string($0) })
         r["layers"] = .list((0..<c.numLayers).map { .record(layer($0, of: m)) })
         for (field, name) in c.architecture.family.scriptNames {

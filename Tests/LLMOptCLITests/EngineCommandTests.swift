@@ -52,7 +52,7 @@ final class EngineCommandTests: XCTestCase {
         XCTAssertEqual(r.status, 0, r.stderr)
         let f32 = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
         XCTAssertEqual(f32["model"] as? String, "random:gpt2-small")
-        XCTAssertEqual(f32["model_bytes"] as? Int, 124_439_808 * 4)
+        XCTAssertEqual(f32["bytes"] as? Int, 124_439_808 * 4)
         XCTAssertEqual(f32["prompt_tokens"] as? Int, 8)
         XCTAssertEqual(f32["decode_tokens"] as? Int, 2)
         XCTAssertGreaterThan(try XCTUnwrap(f32["prefill_tok_s"] as? Double), 0)

@@ -39,3 +39,23 @@ extension TensorStats: MeasurementRecord {
          ("outliers", .integer(outliers))]
     }
 }
+
+extension ThroughputReport: MeasurementRecord {
+    public var fields: [(name: String, value: MeasurementValue)] {
+        [("prefill_tok_s", .number(prefillTokensPerSecond)), ("decode_tok_s", .number(decodeTokensPerSecond)),
+         ("prefill_seconds", .number(prefillSeconds)), ("decode_seconds", .number(decodeSeconds)),
+         ("prefill_cpu_seconds", .number(prefillCPUSeconds)), ("decode_cpu_seconds", .number(decodeCPUSeconds)),
+         ("prompt_tokens", .integer(promptTokens)), ("decode_tokens", .integer(decodeTokens)), ("runs", .integer(runs)),
+         ("threads", .integer(threads)), ("bytes", .integer(modelBytes))]
+    }
+}
+
+extension ModelSummary: MeasurementRecord {
+    public var fields: [(name: String, value: MeasurementValue)] {
+        [("architecture", .text(architecture.rawValue)), ("format", .text(format.rawValue)), ("params", .integer(parameters)),
+         ("bytes", .integer(bytes)), ("vocab_size", .integer(config.vocabSize)), ("hidden_size", .integer(config.hiddenSize)),
+         ("intermediate_size", .integer(config.intermediateSize)), ("num_layers", .integer(config.numLayers)),
+         ("num_heads", .integer(config.numHeads)), ("num_kv_heads", .integer(config.numKVHeads)), ("head_dim", .integer(config.headDim)),
+         ("max_positions", .integer(config.maxPositions))]
+    }
+}

@@ -37,7 +37,7 @@ public struct ModelSummary: Sendable, CustomStringConvertible {
         bytes = model.byteCount
         var byKind: [Kind: Int] = [:], byDType: [DType: Int] = [:]
         for (name, t) in model.weights {
-            byKind[Self.kind(of: name), default: 0] += t.count
+            byKind[Self.kind(of: name, in: c.architecture.family), default: 0] += t.count
             byDType[t.dtype, default: 0] += t.byteCount
         }
         parametersByKind = byKind
@@ -55,13 +55,18 @@ public struct ModelSummary: Sendable, CustomStringConvertible {
         }
     }
 
-    /// The part of the network a weight belongs to, from its (Hugging Face) name.
-    public static func kind(of name: String) -> Kind {
-        if name.hasPrefix("lm_head.") { return .head }
-        if name.contains("embed_tokens") || name.contains(".wte.") || name.contains(".wpe.") { return .embedding }
-        if name.contains("norm") || name.contains(".ln_") { return .norm }
-        if name.contains("self_attn.") || name.contains(".attn.") { return .attention }
-        if name.contains(".mlp.") { return .mlp }
+    /// The part of the network a weight belongs to, as its family's description places it.
+    public static func kind(of name: String, in family: any ModelFamily) -> Kind {
+        let names = family.names, block = family.block
+        if name == names.head { return .head }
+        if name == names.embedding || name == names.positions { return .embedding }
+        if name == names.finalNorm || name == names.finalNormBias || block.isNorm(name) { return .norm }
+        guard let (_, suffix) = names.split(name) else { return .other }
+        func member(_ weights: [String]) -> Bool {
+            weights.contains { suffix == $0 || suffix == $0.replacingSuffix(".weight", with: ".bias") }
+        }
+        if member(block.attentionInputs + [block.attentionOutput]) { return .attention }
+        if member(block.mlpInputs + [block.mlpOutput]) { return .mlp }
         return .other
     }
 

@@ -133,6 +133,12 @@ extension ModelFamily {
         return .normal
     }
 
+    /// Whether `name` is the token embedding, the learned position table or the separate head:
+    /// the tables that default selections (pruning, quantization, sparsity) leave alone.
+    public func isEmbeddingOrHead(_ name: String) -> Bool {
+        name == names.embedding || name == names.positions || name == names.head
+    }
+
     /// Whether positions enter through rotary embeddings (no learned position table).
     public var usesRotaryPositions: Bool { names.positions == nil }
 

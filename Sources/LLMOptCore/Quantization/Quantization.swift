@@ -162,7 +162,7 @@ public enum Quantization {
             let taken = Set(overridden.map(\.0))
             let names = model.weightOrder.filter { name in
                 guard let t = model.weights[name], t.rank == 2, !taken.contains(name) else { return false }
-                return ignoreOnly.selects(name, shape: t.shape)
+                return ignoreOnly.selects(name, shape: t.shape, family: model.config.architecture.family)
             }
             for (name, dtype) in mix.plan(model, names: names) { rows.append(try apply(.block(dtype), to: name, in: &result)) }
         default:
@@ -184,11 +184,12 @@ public enum Quantization {
         let ignoreOnly = try TensorSelection(targets: [".*"], ignore: options.ignore)
         let overrides = try options.overrides.map { (try TensorSelection(targets: [$0.pattern]), try TensorScheme($0.scheme, options: options)) }
         var mainNames: [String] = [], overridden: [(String, TensorScheme)] = []
+        let family = model.config.architecture.family
         for name in model.weightOrder {
             guard let tensor = model.weights[name], tensor.rank == 2 else { continue }
-            if let (_, tensorScheme) = overrides.first(where: { $0.0.selects(name, shape: tensor.shape) }) {
-                if ignoreOnly.selects(name, shape: tensor.shape) { overridden.append((name, tensorScheme)) }
-            } else if selection.selects(name, shape: tensor.shape) {
+            if let (_, tensorScheme) = overrides.first(where: { $0.0.selects(name, shape: tensor.shape, family: family) }) {
+                if ignoreOnly.selects(name, shape: tensor.shape, family: family) { overridden.append((name, tensorScheme)) }
+            } else if selection.selects(name, shape: tensor.shape, family: family) {
                 mainNames.append(name)
             }
         }

@@ -27,25 +27,19 @@ public struct TensorSelection: Sendable {
     /// The default selection: every linear weight but embeddings and the LM head.
     public static let linearWeights: TensorSelection = try! TensorSelection()
 
-    /// Embedding tables and the LM head, which the default selection leaves alone.
-    public static func isEmbeddingOrHead(_ name: String) -> Bool {
-        name.contains("embed_tokens") || name.contains(".wte.") || name.contains(".wpe.")
-            || name.hasPrefix("lm_head") || name.contains(".lm_head.") || name == "output.weight"
-            || name.hasPrefix("token_embd")
-    }
-
-    /// Whether the tensor `name` (of shape `shape`) is selected.
-    public func selects(_ name: String, shape: [Int]) -> Bool {
+    /// Whether the tensor `name` (of shape `shape`) of a model of `family` is selected; without
+    /// targets, every matrix but the embeddings and the head (the family says which those are).
+    public func selects(_ name: String, shape: [Int], family: any ModelFamily) -> Bool {
         if ignoreExpressions.contains(where: { Self.matches($0, name) }) { return false }
         if targetExpressions.isEmpty {
-            return shape.count == 2 && name.hasSuffix(".weight") && !Self.isEmbeddingOrHead(name)
+            return shape.count == 2 && name.hasSuffix(".weight") && !family.isEmbeddingOrHead(name)
         }
         return targetExpressions.contains(where: { Self.matches($0, name) })
     }
 
     /// The selected weights of `model`, in the model's tensor order.
     public func selectedNames(in model: Model) -> [String] {
-        model.weightOrder.filter { name in model.weights[name].map { selects(name, shape: $0.shape) } ?? false }
+        model.weightOrder.filter { name in model.weights[name].map { selects(name, shape: $0.shape, family: model.config.architecture.family) } ?? false }
     }
 
     private static func matches(_ expression: NSRegularExpression, _ name: String) -> Bool {

@@ -96,7 +96,7 @@ public final class GradualPruner: TrainingHook, @unchecked Sendable {
         self.options = options
         let selection = try TensorSelection(targets: options.targets, ignore: options.ignore)
         let params = trainer.graph.parameters
-        names = params.entries.filter { $0.shape.count == 2 && selection.selects($0.name, shape: $0.shape) }.map(\.name)
+        names = params.entries.filter { $0.shape.count == 2 && selection.selects($0.name, shape: $0.shape, family: model.config.architecture.family) }.map(\.name)
         guard !names.isEmpty else { throw LLMOptError.invalidArgument(name: "targets", reason: "no trained matrix of the model matches the selection") }
         if let pattern = options.pattern {
             for name in names { try pattern.check(name, columns: params.entry(name)!.shape[1]) }

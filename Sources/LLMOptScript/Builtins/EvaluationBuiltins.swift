@@ -51,12 +51,12 @@ extension Builtins {
                     .init("decode", .value(.number(32)), "tokens generated one by one after it"),
                     .init("runs", .value(.number(3)), "repetitions; the fastest is kept"),
                 ],
-                summary: "Speed on this machine: prompt processing (prefill) and generation (decode) in tokens per second, best of several runs. Fields: prefill_tps, decode_tps, prefill_seconds, decode_seconds, threads, bytes.",
+                summary: "Speed on this machine: prompt processing (prefill) and generation (decode) in tokens per second, best of several runs. Fields (as `llmopt bench --json` names them): prefill_tok_s, decode_tok_s, prefill_seconds, decode_seconds, prefill_cpu_seconds, decode_cpu_seconds, prompt_tokens, decode_tokens, runs, threads, bytes.",
                 math: """
-                prefill_tps = prompt / t_prefill     decode_tps = decode / t_decode
-                Decoding reads every weight once per token: decode_tps ≤ memory bandwidth / weight bytes.
+                prefill_tok_s = prompt / t_prefill     decode_tok_s = decode / t_decode
+                Decoding reads every weight once per token: decode_tok_s ≤ memory bandwidth / weight bytes.
                 """,
-                example: "bench(load(\"Examples/models/SmolLM2-135M-Instruct.Q4_1.gguf\"), prompt: 64, decode: 16).decode_tps") { args in
+                example: "bench(load(\"Examples/models/SmolLM2-135M-Instruct.Q4_1.gguf\"), prompt: 64, decode: 16).decode_tok_s") { args in
             let model = try args.model("model")
             let prompt = try args.int("prompt"), decode = try args.int("decode"), runs = try args.int("runs")
             for (name, n) in [("prompt", prompt), ("decode", decode), ("runs", runs)] where n <= 0 {
@@ -82,7 +82,7 @@ extension Builtins {
                     .init("decode", .value(.number(32)), "speed: tokens generated one by one"),
                     .init("runs", .value(.number(3)), "speed: repetitions, the fastest kept"),
                 ], variadic: true,
-                summary: "A side-by-side table of several models on one text: parameters, bytes, perplexity, KL divergence and top-1 agreement against the first model, and tokens per second. The models are the positional arguments. Fields: rows (one record per model: name, params, bytes, ppl, ppl_error, mean_nll, kld, top1, prefill_tps, decode_tps), ppl (list).",
+                summary: "A side-by-side table of several models on one text: parameters, bytes, perplexity, KL divergence and top-1 agreement against the first model, and tokens per second. The models are the positional arguments. Fields: rows (one record per model: name, params, bytes, ppl, ppl_error, mean_nll, kld, top1, prefill_tok_s, decode_tok_s), ppl (list).",
                 math: "Each column is what perplexity(), kld() (against the first model) and bench() measure.",
                 example: "let m = load(\"Tests/Fixtures/models/tiny-llama\")\ncompare(m, m, on: text(\"Tests/Fixtures/text/eval_gpl3.txt\"), ctx: 64, max_tokens: 512, speed: false)") { args in
             let models = try args.rest.enumerated().map { i, v -> Model in
@@ -116,8 +116,8 @@ extension Builtins {
                 }
                 if speed {
                     let t = try Throughput.measure(model: m, promptTokens: prompt, decodeTokens: decode, runs: runs)
-                    record["prefill_tps"] = .number(t.prefillTokensPerSecond)
-                    record["decode_tps"] = .number(t.decodeTokensPerSecond)
+                    record["prefill_tok_s"] = .number(t.prefillTokensPerSecond)
+                    record["decode_tok_s"] = .number(t.decodeTokensPerSecond)
                     row += [format4(t.prefillTokensPerSecond), format4(t.decodeTokensPerSecond)]
                 }
                 rows.append(row)
@@ -140,16 +140,5 @@ extension Builtins {
         return { done, total in report("\(what): window \(done)/\(total)") }
     }
 
-    private static func throughputFields(_ r: ThroughputReport) -> Record {
-        var f = Record()
-        f["prefill_tps"] = .number(r.prefillTokensPerSecond)
-        f["decode_tps"] = .number(r.decodeTokensPerSecond)
-        f["prefill_seconds"] = .number(r.prefillSeconds)
-        f["decode_seconds"] = .number(r.decodeSeconds)
-        f["prompt"] = .number(Double(r.promptTokens))
-        f["decode"] = .number(Double(r.decodeTokens))
-        f["threads"] = .number(Double(r.threads))
-        f["bytes"] = .number(Double(r.modelBytes))
-        return f
-    }
+    private static func throughputFields(_ r: ThroughputReport) -> Record { Record(measurement: r) }
 }

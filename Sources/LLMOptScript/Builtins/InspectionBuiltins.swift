@@ -45,7 +45,7 @@ extension Builtins {
                 return .number(zeroFraction([t.tensor]))
             case .model(let m):
                 let linear = m.weightOrder.compactMap { name -> Tensor? in
-                    guard let t = m.weights[name], t.rank == 2, !isEmbeddingOrHead(name) else { return nil }
+                    guard let t = m.weights[name], t.rank == 2, !m.config.architecture.family.isEmbeddingOrHead(name) else { return nil }
                     return t
                 }
                 return .number(zeroFraction(linear))
@@ -54,10 +54,6 @@ extension Builtins {
             }
         },
     ]
-
-    static func isEmbeddingOrHead(_ name: String) -> Bool {
-        name.contains("embed_tokens") || name.contains("wte") || name.contains("wpe") || name.hasPrefix("lm_head")
-    }
 
     private static func zeroFraction(_ tensors: [Tensor]) -> Double {
         var zeros = 0, total = 0

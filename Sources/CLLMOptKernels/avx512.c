@@ -414,8 +414,8 @@ void llmopt_q8act_quantize_avx512(int k, const float *x, void *dst) {
             if (b >= nb) { q8[2 * h] = q8[2 * h + 1] = _mm_setzero_si128(); continue; }
             __m512 x0 = _mm512_loadu_ps(x + b * 32), x1 = _mm512_loadu_ps(x + b * 32 + 16);
             float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_and_ps(x0, sign), _mm512_and_ps(x1, sign)));
-            float d = amax / 127.0f;
-            float id = d != 0 ? 1.0f / d : 0.0f;
+            float d = _cvtsh_ss(_cvtss_sh(amax / 127.0f, _MM_FROUND_TO_NEAREST_INT));
+            float id = amax != 0 ? 127.0f / amax : 0.0f;
             __m512 vid = _mm512_set1_ps(id);
             __m512i i0 = _mm512_cvtps_epi32(_mm512_mul_ps(x0, vid)), i1 = _mm512_cvtps_epi32(_mm512_mul_ps(x1, vid));
             q8[2 * h] = _mm512_cvtsepi32_epi8(i0);
@@ -445,6 +445,26 @@ INLINE __m512i nibble_index(int bb, int off) {
 }
 INLINE __m512i nibble_index_q4_0(void) { return nibble_index(18, 2); }
 INLINE __m512i nibble_index_q4_1(void) { return nibble_index(20, 4); }
+
+/// Bytes of one 32-value block, and where its nibbles and (Q5) its 32 high bits start.
+INLINE int block_bytes32(int wtype) {
+    switch (wtype) {
+    case LLMOPT_W_Q8_0: return 34;
+    case LLMOPT_W_Q4_0: return 18;
+    case LLMOPT_W_Q4_1: return 20;
+    case LLMOPT_W_Q5_0: return 22;
+    default: return 24;  // Q5_1
+    }
+}
+INLINE int has_min32(int wtype) { return wtype == LLMOPT_W_Q4_1 || wtype == LLMOPT_W_Q5_1; }
+INLINE int nibbles_at(int wtype) {
+    switch (wtype) {
+    case LLMOPT_W_Q4_0: return 2;
+    case LLMOPT_W_Q4_1: return 4;
+    case LLMOPT_W_Q5_0: return 6;
+    default: return 8;  // Q5_1
+    }
+}
 
 /// vpermw indices: words 0-7 the scale of block 0, 8-15 that of block 1, then (Q4_1) 16-23 and 24-31 the minimums.
 INLINE __m512i scale_index(int bb, int has_min) {
@@ -481,22 +501,37 @@ INLINE void load_weight_chunk(int wtype, const uint8_t *row, int c, int two, __m
         *wd = _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutexvar_epi16(scale_index(34, 0), a)));
         *wm = _mm512_setzero_ps();
     } else {
-        // One masked load holds both blocks (36 or 40 bytes); byte and word permutes place the
-        // nibbles (128-bit lanes: block 0 low, block 0 high, block 1 low, block 1 high) and the scales.
-        int q41 = wtype == LLMOPT_W_Q4_1, bb = q41 ? 20 : 18;
+        // One masked load holds both blocks (36 to 48 bytes); byte and word permutes place the
+        // nibbles (128-bit lanes: block 0 low, block 0 high, block 1 low, block 1 high) and the
+        // scales. Q5's fifth bits, bit j of each block's u32 for value j, are then in lane order.
+        int bb = block_bytes32(wtype), mins = has_min32(wtype);
         __mmask64 bytes = two ? (1ull << (2 * bb)) - 1 : (1ull << bb) - 1;
-        __m512i raw = _mm512_maskz_loadu_epi8(bytes, row + (size_t)b0 * bb);
-        __m512i v = _mm512_permutexvar_epi8(q41 ? nibble_index_q4_1() : nibble_index_q4_0(), raw);
+        const uint8_t *p = row + (size_t)b0 * bb;
+        __m512i raw = _mm512_maskz_loadu_epi8(bytes, p);
+        __m512i v = _mm512_permutexvar_epi8(nibble_index(bb, nibbles_at(wtype)), raw);
         v = _mm512_mask_srli_epi16(v, 0xFF00FF00u, v, 4);
         *wq = _mm512_and_si512(v, _mm512_set1_epi8(0x0F));
-        __m512i halves = _mm512_permutexvar_epi16(q41 ? scale_index_q4_1() : scale_index_q4_0(), raw);
+        if (wtype == LLMOPT_W_Q5_0 || wtype == LLMOPT_W_Q5_1) {
+            int at = mins ? 4 : 2;
+            uint32_t h0, h1 = 0;
+            memcpy(&h0, p + at, 4);
+            if (two) memcpy(&h1, p + bb + at, 4);
+            *wq = _mm512_or_si512(*wq, _mm512_maskz_mov_epi8((__mmask64)h0 | (__mmask64)h1 << 32, _mm512_set1_epi8(16)));
+        }
+        __m512i halves = _mm512_permutexvar_epi16(scale_index(bb, mins), raw);
         *wd = _mm512_cvtph_ps(_mm512_castsi512_si256(halves));
-        *wm = q41 ? _mm512_cvtph_ps(_mm512_extracti64x4_epi64(halves, 1)) : _mm512_setzero_ps();
+        *wm = mins ? _mm512_cvtph_ps(_mm512_extracti64x4_epi64(halves, 1)) : _mm512_setzero_ps();
     }
 }
 
 /// Bytes of two blocks (one chunk) of a weight row.
-INLINE int chunk_bytes(int wtype) { return wtype == LLMOPT_W_Q8_0 ? 68 : wtype == LLMOPT_W_Q4_0 ? 36 : 40; }
+INLINE int chunk_bytes(int wtype) { return 2 * block_bytes32(wtype); }
+
+/// The code offset subtracted as offset · (sum of the activation values) per lane: log2 of 128
+/// (Q8_0 stored with its sign bit flipped), 8 (Q4_0) or 16 (Q5_0); 0 for the types with a minimum.
+INLINE int offset_shift(int wtype) {
+    return wtype == LLMOPT_W_Q8_0 ? 7 : wtype == LLMOPT_W_Q4_0 ? 3 : wtype == LLMOPT_W_Q5_0 ? 4 : 0;
+}
 
 
 /// M activation rows (up to 4) against one weight row: the weight chunk is unpacked once per M rows.
@@ -520,10 +555,9 @@ INLINE void qdot_rows(int wtype, int M, int k, const uint8_t *qx, size_t xb, con
             __m512i dot = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wq, xq);
             __m512i xs = _mm512_loadu_si512((const __m512i *)(v[i].lane_s + ch * 16));
             __m512 xd = _mm512_loadu_ps(v[i].lane_d + ch * 16);
-            if (wtype == LLMOPT_W_Q8_0) dot = _mm512_sub_epi32(dot, _mm512_slli_epi32(xs, 7));
-            else if (wtype == LLMOPT_W_Q4_0) dot = _mm512_sub_epi32(dot, _mm512_slli_epi32(xs, 3));
+            if (!has_min32(wtype)) dot = _mm512_sub_epi32(dot, _mm512_sll_epi32(xs, _mm_cvtsi32_si128(offset_shift(wtype))));
             acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(wd, xd), acc[i]);
-            if (wtype == LLMOPT_W_Q4_1) accMin[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(xs), _mm512_mul_ps(wm, xd), accMin[i]);
+            if (has_min32(wtype)) accMin[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(xs), _mm512_mul_ps(wm, xd), accMin[i]);
         }
     }
     for (int i = 0; i < M; i++) c[(size_t)i * ldc] = _mm512_reduce_add_ps(_mm512_add_ps(acc[i], accMin[i]));
@@ -541,8 +575,8 @@ INLINE void qdot_weight_rows(int wtype, int R, int k, const uint8_t *qx, const u
         __m512i xq = _mm512_loadu_si512((const __m512i *)(v.q + ch * 64));
         __m512i xs = _mm512_loadu_si512((const __m512i *)(v.lane_s + ch * 16));
         __m512 xd = _mm512_loadu_ps(v.lane_d + ch * 16);
-        __m512i offset = wtype == LLMOPT_W_Q8_0 ? _mm512_slli_epi32(xs, 7) : _mm512_slli_epi32(xs, 3);
-        __m512 xsd = wtype == LLMOPT_W_Q4_1 ? _mm512_mul_ps(_mm512_cvtepi32_ps(xs), xd) : _mm512_setzero_ps();
+        __m512i offset = _mm512_sll_epi32(xs, _mm_cvtsi32_si128(offset_shift(wtype)));
+        __m512 xsd = has_min32(wtype) ? _mm512_mul_ps(_mm512_cvtepi32_ps(xs), xd) : _mm512_setzero_ps();
         for (int r = 0; r < R; r++) {
             _mm_prefetch((const char *)row0 + r * rb + (size_t)ch * chunk_bytes(wtype) + prefetch_bytes(wtype), _MM_HINT_T0);
             __m512i wq;
@@ -550,9 +584,9 @@ INLINE void qdot_weight_rows(int wtype, int R, int k, const uint8_t *qx, const u
             if (2 * ch + 1 < nb) load_weight_chunk(wtype, row0 + r * rb, ch, 1, &wq, &wd, &wm);
             else load_weight_chunk(wtype, row0 + r * rb, ch, 0, &wq, &wd, &wm);
             __m512i dot = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wq, xq);
-            if (wtype != LLMOPT_W_Q4_1) dot = _mm512_sub_epi32(dot, offset);
+            if (!has_min32(wtype)) dot = _mm512_sub_epi32(dot, offset);
             acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(wd, xd), acc[r]);
-            if (wtype == LLMOPT_W_Q4_1) accMin[r] = _mm512_fmadd_ps(wm, xsd, accMin[r]);
+            if (has_min32(wtype)) accMin[r] = _mm512_fmadd_ps(wm, xsd, accMin[r]);
         }
     }
     for (int r = 0; r < R; r++) c[r] = _mm512_reduce_add_ps(_mm512_add_ps(acc[r], accMin[r]));
@@ -576,11 +610,133 @@ INLINE void qgemm_typed(int wtype, int m, int n, int k, const uint8_t *qx, const
     }
 }
 
+// MARK: K-quants against Q8_K activations
+
+/// Values 64j ..< 64j + 64 of a K-quant super-block as unsigned codes, in value order.
+INLINE __m512i kq_codes(int wtype, const uint8_t *blk, int j) {
+    __m256i m4 = _mm256_set1_epi8(0x0F);
+    switch (wtype) {
+    case LLMOPT_W_Q2_K:
+    case LLMOPT_W_Q3_K: {
+        // 32 bytes hold 128 values in their bit pairs: values 64j.. use pairs 2(j%2) and 2(j%2)+1.
+        int q3 = wtype == LLMOPT_W_Q3_K, s0 = 4 * (j % 2);
+        __m512i q = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(blk + (q3 ? 32 : 16) + 32 * (j / 2))));
+        __m512i shifts = _mm512_inserti64x4(_mm512_set1_epi16((short)s0), _mm256_set1_epi16((short)(s0 + 2)), 1);
+        __m512i c = _mm512_and_si512(_mm512_srlv_epi16(q, shifts), _mm512_set1_epi8(3));
+        if (q3) {
+            // Bit v / 32 of hmask[v % 32] adds 4.
+            __m512i hm = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)blk));
+            __m512i hs = _mm512_inserti64x4(_mm512_set1_epi16((short)(2 * j)), _mm256_set1_epi16((short)(2 * j + 1)), 1);
+            __m512i h = _mm512_and_si512(_mm512_srlv_epi16(hm, hs), _mm512_set1_epi8(1));
+            c = _mm512_or_si512(c, _mm512_slli_epi16(h, 2));
+        }
+        return c;
+    }
+    case LLMOPT_W_Q4_K:
+    case LLMOPT_W_Q5_K: {
+        int q5 = wtype == LLMOPT_W_Q5_K;
+        __m256i q = _mm256_loadu_si256((const __m256i *)(blk + (q5 ? 48 : 16) + 32 * j));
+        __m256i lo = _mm256_and_si256(q, m4), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
+        if (q5) {
+            __m256i qh = _mm256_loadu_si256((const __m256i *)(blk + 16)), one = _mm256_set1_epi8(1);
+            lo = _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(_mm256_srl_epi16(qh, _mm_cvtsi32_si128(2 * j)), one), 4));
+            hi = _mm256_or_si256(hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srl_epi16(qh, _mm_cvtsi32_si128(2 * j + 1)), one), 4));
+        }
+        return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
+    }
+    default: {  // Q6_K: per 128 values, ql byte l: values l (low), l + 64 (high); l + 32: l + 32, l + 96
+        int h = j / 2, upper = j % 2;
+        __m512i ql = _mm512_loadu_si512((const __m512i *)(blk + 64 * h));
+        if (upper) ql = _mm512_srli_epi16(ql, 4);
+        __m512i lo = _mm512_and_si512(ql, _mm512_set1_epi8(0x0F));
+        __m512i qh = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(blk + 128 + 32 * h)));
+        __m512i hs = _mm512_inserti64x4(_mm512_set1_epi16((short)(4 * upper)), _mm256_set1_epi16((short)(4 * upper + 2)), 1);
+        __m512i hb = _mm512_and_si512(_mm512_srlv_epi16(qh, hs), _mm512_set1_epi8(3));
+        return _mm512_or_si512(lo, _mm512_slli_epi16(hb, 4));
+    }
+    }
+}
+
+/// vpermw indices spreading 16 sub-block scales over the 32 pair sums of values 64j ..< 64j + 64.
+INLINE __m512i kq_scale_index(int j) {
+    int16_t idx[32];
+    for (int l = 0; l < 32; l++) idx[l] = (int16_t)(4 * j + l / 8);
+    return _mm512_loadu_si512(idx);
+}
+
+/// M activation rows (Q8_K, `xb` bytes apart, up to 4) against one K-quant weight row: each
+/// super-block is unpacked once for all M. Per 64 values, maddubs gives the 32 pair products of
+/// codes and activations, madd weighs them by their sub-block scales into 16 exact integer sums.
+INLINE void kq_rows(int wtype, int M, int k, const uint8_t *qx, size_t xb, const uint8_t *row, float *c, int ldc) {
+    int bb = llmopt_kquant_block_bytes(wtype);
+    __m512 acc[4];
+    __m256 accMin[4];
+    for (int i = 0; i < M; i++) { acc[i] = _mm512_setzero_ps(); accMin[i] = _mm256_setzero_ps(); }
+    for (int b = 0; b < k / 256; b++) {
+        const uint8_t *blk = row + (size_t)b * bb;
+        for (int o = 0; o < bb; o += 64) _mm_prefetch((const char *)blk + 1024 + o, _MM_HINT_T0);
+        int16_t scales[16], mins[16];
+        int offset;
+        float d, dmin;
+        llmopt_kquant_scales(wtype, blk, scales, mins, &offset, &d, &dmin);
+        __m256i sc16 = _mm256_loadu_si256((const __m256i *)scales), mn16 = _mm256_loadu_si256((const __m256i *)mins);
+        __m512i scv = _mm512_broadcast_i64x4(sc16);
+        __m512i isum[4];
+        for (int i = 0; i < M; i++) isum[i] = _mm512_setzero_si512();
+        for (int j = 0; j < 4; j++) {
+            __m512i codes = kq_codes(wtype, blk, j);
+            __m512i s = _mm512_permutexvar_epi16(kq_scale_index(j), scv);
+            for (int i = 0; i < M; i++) {
+                __m512i xq = _mm512_loadu_si512((const __m512i *)(qx + (size_t)i * xb + (size_t)b * LLMOPT_Q8K_BLOCK_BYTES + 4 + 64 * j));
+                isum[i] = _mm512_dpwssd_epi32(isum[i], _mm512_maddubs_epi16(codes, xq), s);
+            }
+        }
+        for (int i = 0; i < M; i++) {
+            const uint8_t *xblk = qx + (size_t)i * xb + (size_t)b * LLMOPT_Q8K_BLOCK_BYTES;
+            __m256i bsums = _mm256_loadu_si256((const __m256i *)(xblk + 260));
+            float dx;
+            memcpy(&dx, xblk, 4);
+            if (offset) {
+                __m256i off = _mm256_mullo_epi32(_mm256_madd_epi16(sc16, bsums), _mm256_set1_epi32(offset));
+                isum[i] = _mm512_sub_epi32(isum[i], _mm512_zextsi256_si512(off));
+            }
+            acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[i]), _mm512_set1_ps(dx * d), acc[i]);
+            if (dmin != 0)
+                accMin[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_madd_epi16(mn16, bsums)), _mm256_set1_ps(-dx * dmin), accMin[i]);
+        }
+    }
+    for (int i = 0; i < M; i++) {
+        c[(size_t)i * ldc] = _mm512_reduce_add_ps(_mm512_add_ps(acc[i], _mm512_zextps256_ps512(accMin[i])));
+    }
+}
+
+INLINE void kq_gemm_typed(int wtype, int m, int n, int k, const uint8_t *qx, const uint8_t *w, size_t rb, float *c, int ldc) {
+    size_t xb = llmopt_act_row_bytes(wtype, k);
+    for (int j = 0; j < n; j++) {
+        const uint8_t *row = w + (size_t)j * rb;
+        int i = 0;
+        for (; i + 4 <= m; i += 4) kq_rows(wtype, 4, k, qx + i * xb, xb, row, c + (size_t)i * ldc + j, ldc);
+        switch (m - i) {
+        case 3: kq_rows(wtype, 3, k, qx + i * xb, xb, row, c + (size_t)i * ldc + j, ldc); break;
+        case 2: kq_rows(wtype, 2, k, qx + i * xb, xb, row, c + (size_t)i * ldc + j, ldc); break;
+        case 1: kq_rows(wtype, 1, k, qx + i * xb, xb, row, c + (size_t)i * ldc + j, ldc); break;
+        default: break;
+        }
+    }
+}
+
 void llmopt_qgemm_nt_avx512(int m, int n, int k, const void *qx, const void *w, int wtype, size_t rb, float *c, int ldc) {
     switch (wtype) {
     case LLMOPT_W_Q8_0: qgemm_typed(LLMOPT_W_Q8_0, m, n, k, qx, w, rb, c, ldc); break;
     case LLMOPT_W_Q4_0: qgemm_typed(LLMOPT_W_Q4_0, m, n, k, qx, w, rb, c, ldc); break;
     case LLMOPT_W_Q4_1: qgemm_typed(LLMOPT_W_Q4_1, m, n, k, qx, w, rb, c, ldc); break;
+    case LLMOPT_W_Q5_0: qgemm_typed(LLMOPT_W_Q5_0, m, n, k, qx, w, rb, c, ldc); break;
+    case LLMOPT_W_Q5_1: qgemm_typed(LLMOPT_W_Q5_1, m, n, k, qx, w, rb, c, ldc); break;
+    case LLMOPT_W_Q2_K: kq_gemm_typed(LLMOPT_W_Q2_K, m, n, k, qx, w, rb, c, ldc); break;
+    case LLMOPT_W_Q3_K: kq_gemm_typed(LLMOPT_W_Q3_K, m, n, k, qx, w, rb, c, ldc); break;
+    case LLMOPT_W_Q4_K: kq_gemm_typed(LLMOPT_W_Q4_K, m, n, k, qx, w, rb, c, ldc); break;
+    case LLMOPT_W_Q5_K: kq_gemm_typed(LLMOPT_W_Q5_K, m, n, k, qx, w, rb, c, ldc); break;
+    case LLMOPT_W_Q6_K: kq_gemm_typed(LLMOPT_W_Q6_K, m, n, k, qx, w, rb, c, ldc); break;
     default: break;
     }
 }

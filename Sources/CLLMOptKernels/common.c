@@ -176,15 +176,14 @@ void llmopt_q8act_quantize_ref(int k, const float *x, void *dst) {
     for (int b = 0; b < nb; b++) {
         float amax = 0;
         for (int j = 0; j < 32; j++) amax = fmaxf(amax, fabsf(x[b * 32 + j]));
-        float d = amax / 127.0f;
-        float id = d != 0 ? 1.0f / d : 0.0f;
+        float id = amax != 0 ? 127.0f / amax : 0.0f;
         int32_t sum = 0;
         for (int j = 0; j < 32; j++) {
             int q = (int)nearbyintf(x[b * 32 + j] * id);
             v.q[b * 32 + j] = (int8_t)q;
             sum += q;
         }
-        v.d[b] = d;
+        v.d[b] = llmopt_half_to_float(llmopt_float_to_half(amax / 127.0f));
         v.s[b] = sum;
     }
     for (int c = 0; c < nc; c++)
@@ -205,38 +204,68 @@ void llmopt_q8act_block(int k, const void *qx, int block, float *scale, int32_t 
     memcpy(values, v.q + (size_t)block * 32, 32);
 }
 
-/// Integer weights of one block and its float scale (and minimum for Q4_1; offset 8 folded into q for Q4_0).
-static void weight_block_ints(int wtype, const uint8_t *blk, int8_t *q, float *d, float *mn) {
+void llmopt_block32_ints(int wtype, const uint8_t *blk, int8_t *q, float *d, float *mn) {
+    *d = llmopt_half_to_float(load_u16(blk));
     *mn = 0;
     switch (wtype) {
     case LLMOPT_W_Q8_0:
-        *d = llmopt_half_to_float(load_u16(blk));
         for (int j = 0; j < 32; j++) q[j] = (int8_t)blk[2 + j];
         break;
     case LLMOPT_W_Q4_0:
-        *d = llmopt_half_to_float(load_u16(blk));
         for (int j = 0; j < 16; j++) { q[j] = (int8_t)((blk[2 + j] & 15) - 8); q[j + 16] = (int8_t)((blk[2 + j] >> 4) - 8); }
         break;
-    default: // Q4_1
-        *d = llmopt_half_to_float(load_u16(blk));
+    case LLMOPT_W_Q4_1:
         *mn = llmopt_half_to_float(load_u16(blk + 2));
         for (int j = 0; j < 16; j++) { q[j] = (int8_t)(blk[4 + j] & 15); q[j + 16] = (int8_t)(blk[4 + j] >> 4); }
         break;
+    default: {  // Q5_0, Q5_1: bit j of the u32 after the scale(s) is the fifth bit of value j
+        int q51 = wtype == LLMOPT_W_Q5_1;
+        if (q51) *mn = llmopt_half_to_float(load_u16(blk + 2));
+        uint32_t qh;
+        memcpy(&qh, blk + (q51 ? 4 : 2), 4);
+        const uint8_t *nib = blk + (q51 ? 8 : 6);
+        int offset = q51 ? 0 : 16;
+        for (int j = 0; j < 16; j++) {
+            q[j] = (int8_t)(((nib[j] & 15) | (qh >> j & 1) << 4) - offset);
+            q[j + 16] = (int8_t)(((nib[j] >> 4) | (qh >> (j + 16) & 1) << 4) - offset);
+        }
+        break;
+    }
     }
 }
 
+int llmopt_qgemm_supports(int wtype) {
+    return wtype == LLMOPT_W_Q8_0 || wtype == LLMOPT_W_Q4_0 || wtype == LLMOPT_W_Q4_1 || llmopt_kquant_block_values(wtype) > 0;
+}
+
+int llmopt_act_is_q8k(int wtype) { return llmopt_kquant_block_values(wtype) == 256; }
+
+size_t llmopt_act_row_bytes(int wtype, int k) {
+    return llmopt_act_is_q8k(wtype) ? (size_t)(k / 256) * LLMOPT_Q8K_BLOCK_BYTES : llmopt_q8act_row_bytes(k);
+}
+
+void llmopt_act_quantize(int wtype, int k, const float *x, void *dst) {
+    if (llmopt_act_is_q8k(wtype)) llmopt_q8k_quantize(k, x, dst);
+    else llmopt_q8act_quantize(k, x, dst);
+}
+
 void llmopt_qgemm_nt_ref(int m, int n, int k, const void *qx, const void *w, int wtype, size_t rb, float *c, int ldc) {
-    int nb = k / 32;
-    size_t xb = llmopt_q8act_row_bytes(k), bb = llmopt_weight_row_bytes(wtype, 32);
+    size_t xb = llmopt_act_row_bytes(wtype, k);
     for (int i = 0; i < m; i++) {
-        llmopt_q8act_view v = llmopt_q8act_make_view(k, (const uint8_t *)qx + (size_t)i * xb);
+        const uint8_t *xi = (const uint8_t *)qx + (size_t)i * xb;
         for (int j = 0; j < n; j++) {
             const uint8_t *row = (const uint8_t *)w + (size_t)j * rb;
+            if (llmopt_act_is_q8k(wtype)) {
+                c[(size_t)i * ldc + j] = llmopt_kquant_dot_q8k(wtype, k, row, xi);
+                continue;
+            }
+            llmopt_q8act_view v = llmopt_q8act_make_view(k, xi);
+            size_t bb = llmopt_weight_row_bytes(wtype, 32);
             float acc = 0;
-            for (int b = 0; b < nb; b++) {
+            for (int b = 0; b < k / 32; b++) {
                 int8_t q[32];
                 float d, mn;
-                weight_block_ints(wtype, row + (size_t)b * bb, q, &d, &mn);
+                llmopt_block32_ints(wtype, row + (size_t)b * bb, q, &d, &mn);
                 int32_t dot = 0;
                 for (int t = 0; t < 32; t++) dot += (int32_t)q[t] * v.q[b * 32 + t];
                 acc += d * v.d[b] * (float)dot + mn * v.d[b] * (float)v.s[b];

@@ -118,33 +118,29 @@ void LLMOPT_FN(llmopt_gemm_small_)(int m, int n, int k, const float *x, int ldx,
 
 void LLMOPT_FN(llmopt_qgemm_nt_)(int m, int n, int k, const void *qx, const void *w, int wtype, size_t rb,
                                   float *c, int ldc) {
+    size_t xb = llmopt_act_row_bytes(wtype, k);
+    if (llmopt_act_is_q8k(wtype)) {
+        for (int j = 0; j < n; j++)
+            for (int i = 0; i < m; i++)
+                c[(size_t)i * ldc + j] = llmopt_kquant_dot_q8k(wtype, k, (const uint8_t *)w + (size_t)j * rb, (const uint8_t *)qx + (size_t)i * xb);
+        return;
+    }
     int nb = k / 32;
-    size_t xb = llmopt_q8act_row_bytes(k), bb = llmopt_weight_row_bytes(wtype, 32);
-    int q41 = wtype == LLMOPT_W_Q4_1;
+    size_t bb = llmopt_weight_row_bytes(wtype, 32);
     for (int j = 0; j < n; j++) {
         const uint8_t *row = (const uint8_t *)w + (size_t)j * rb;
         for (int i = 0; i < m; i++) {
             llmopt_q8act_view v = llmopt_q8act_make_view(k, (const uint8_t *)qx + (size_t)i * xb);
             float acc = 0;
             for (int b = 0; b < nb; b++) {
-                const uint8_t *blk = row + (size_t)b * bb;
-                uint16_t h;
-                memcpy(&h, blk, 2);
-                float d = llmopt_half_to_float(h);
+                int8_t q[32];
+                float d, mn;
+                llmopt_block32_ints(wtype, row + (size_t)b * bb, q, &d, &mn);
                 const int8_t *xq = v.q + b * 32;
                 int32_t dot = 0;
-                if (wtype == LLMOPT_W_Q8_0) {
-                    for (int t = 0; t < 32; t++) dot += (int32_t)(int8_t)blk[2 + t] * xq[t];
-                } else {
-                    const uint8_t *nib = blk + (q41 ? 4 : 2);
-                    for (int t = 0; t < 16; t++) dot += (int32_t)(nib[t] & 15) * xq[t] + (int32_t)(nib[t] >> 4) * xq[t + 16];
-                    if (!q41) dot -= 8 * v.s[b];
-                }
+                for (int t = 0; t < 32; t++) dot += (int32_t)q[t] * xq[t];
                 acc += d * v.d[b] * (float)dot;
-                if (q41) {
-                    memcpy(&h, blk + 2, 2);
-                    acc += llmopt_half_to_float(h) * v.d[b] * (float)v.s[b];
-                }
+                if (mn != 0) acc += mn * v.d[b] * (float)v.s[b];
             }
             c[(size_t)i * ldc + j] = acc;
         }

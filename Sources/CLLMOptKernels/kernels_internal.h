@@ -50,6 +50,21 @@ void llmopt_qgemm_nt_avx2(int m, int n, int k, const void *qx, const void *w, in
 void llmopt_qgemm_nt_generic(int m, int n, int k, const void *qx, const void *w, int wtype, size_t rb, float *c, int ldc);
 
 
+/// The integer form of one K-quant super-block (Q2_K ... Q6_K) against a Q8_K block x:
+/// block · x = d_x (d Σ_s scales[s] (Σ_{16 values of s} codes · q_x − offset · bsums_x[s])
+///                 − dmin Σ_s mins[s] bsums_x[s]), for the 16 sub-blocks s of 16 values.
+/// Codes are unsigned (0..63); Q4_K/Q5_K repeat their per-32 scales and mins for both halves.
+void llmopt_kquant_scales(int wtype, const uint8_t *blk, int16_t scales[16], int16_t mins[16], int *offset, float *d,
+                          float *dmin);
+void llmopt_kquant_codes(int wtype, const uint8_t *blk, uint8_t codes[256]);
+
+/// One K-quant row of k values against one Q8_K row, by the formula above (the plain loop).
+float llmopt_kquant_dot_q8k(int wtype, int k, const void *row, const void *qx);
+
+/// The integers of one 32-value block of Q8_0, Q4_0, Q4_1, Q5_0 or Q5_1: value = d * q + mn
+/// (the Q4_0/Q5_0 offset folded into q).
+void llmopt_block32_ints(int wtype, const uint8_t *blk, int8_t q[32], float *d, float *mn);
+
 // Quantized activation row layout (k values, nb = k / 32 blocks, nc = ceil(nb / 2) chunks of 64):
 //   int8  q[nc * 64]      values, zero padded
 //   float lane_d[nc * 16] per 32-bit lane of a 64-byte chunk: the scale of the block that lane belongs to

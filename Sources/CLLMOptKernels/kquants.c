@@ -661,3 +661,141 @@ void llmopt_kquant_dequant_range(int wtype, const void *row, int p0, int len, fl
         memcpy(dst + b * bv + from - p0, block + from, (size_t)(to - from) * 4);
     }
 }
+
+// MARK: Q8_K activations and the integer form of a super-block
+
+void llmopt_q8k_quantize(int k, const float *x, void *dst) {
+    uint8_t *y = (uint8_t *)dst;
+    for (int b = 0; b < k / SUPER; b++, x += SUPER, y += LLMOPT_Q8K_BLOCK_BYTES) {
+        float max = 0, amax = 0;
+        for (int j = 0; j < SUPER; j++)
+            if (fabsf(x[j]) > amax) { amax = fabsf(x[j]); max = x[j]; }
+        int8_t *q = (int8_t *)(y + 4);
+        int16_t bsums[16];
+        float d = 0;
+        if (amax == 0) {
+            memset(q, 0, SUPER);
+        } else {
+            float iscale = -127.f / max;
+            for (int j = 0; j < SUPER; j++) {
+                int v = nearest_int(iscale * x[j]);
+                q[j] = (int8_t)(v > 127 ? 127 : v);
+            }
+            d = 1 / iscale;
+        }
+        for (int s = 0; s < 16; s++) {
+            int sum = 0;
+            for (int j = 0; j < 16; j++) sum += q[16 * s + j];
+            bsums[s] = (int16_t)sum;
+        }
+        memcpy(y, &d, 4);
+        memcpy(y + 4 + SUPER, bsums, sizeof bsums);
+    }
+}
+
+void llmopt_kquant_scales(int wtype, const uint8_t *blk, int16_t scales[16], int16_t mins[16], int *offset, float *d,
+                          float *dmin) {
+    *offset = 0;
+    *dmin = 0;
+    memset(mins, 0, 16 * sizeof(int16_t));
+    switch (wtype) {
+    case LLMOPT_W_Q2_K:
+        for (int s = 0; s < 16; s++) { scales[s] = blk[s] & 0xF; mins[s] = blk[s] >> 4; }
+        *d = half_at(blk + 80);
+        *dmin = half_at(blk + 82);
+        break;
+    case LLMOPT_W_Q3_K:
+        for (int s = 0; s < 16; s++) scales[s] = (int16_t)q3_scale(blk + 96, s);
+        *offset = 4;
+        *d = half_at(blk + 108);
+        break;
+    case LLMOPT_W_Q4_K:
+    case LLMOPT_W_Q5_K:
+        for (int j = 0; j < 8; j++) {
+            uint8_t sc, m;
+            scale_min_k4(j, blk + 4, &sc, &m);
+            scales[2 * j] = scales[2 * j + 1] = sc;
+            mins[2 * j] = mins[2 * j + 1] = m;
+        }
+        *d = half_at(blk);
+        *dmin = half_at(blk + 2);
+        break;
+    default:  // Q6_K
+        for (int s = 0; s < 16; s++) scales[s] = (int8_t)blk[192 + s];
+        *offset = 32;
+        *d = half_at(blk + 208);
+        break;
+    }
+}
+
+void llmopt_kquant_codes(int wtype, const uint8_t *blk, uint8_t codes[SUPER]) {
+    switch (wtype) {
+    case LLMOPT_W_Q2_K:
+    case LLMOPT_W_Q3_K: {
+        // 2-bit codes: per 128 values, 32 bytes whose bit pairs 0-1 ... 6-7 hold 32 values each;
+        // Q3_K adds 4 where bit (value / 32) of hmask[value % 32] is set.
+        const uint8_t *qs = blk + (wtype == LLMOPT_W_Q2_K ? 16 : 32);
+        for (int v = 0; v < SUPER; v++) {
+            int n = v / 128, shift = 2 * (v % 128 / 32), l = v % 32;
+            int c = qs[32 * n + l] >> shift & 3;
+            if (wtype == LLMOPT_W_Q3_K) c += (blk[l] >> (v / 32) & 1) << 2;
+            codes[v] = (uint8_t)c;
+        }
+        break;
+    }
+    case LLMOPT_W_Q4_K:
+    case LLMOPT_W_Q5_K: {
+        int q5 = wtype == LLMOPT_W_Q5_K;
+        const uint8_t *qs = blk + (q5 ? 48 : 16), *qh = blk + 16;
+        for (int j = 0; j < 4; j++)
+            for (int l = 0; l < 32; l++) {
+                int lo = qs[32 * j + l] & 0xF, hi = qs[32 * j + l] >> 4;
+                if (q5) {
+                    lo |= (qh[l] >> (2 * j) & 1) << 4;
+                    hi |= (qh[l] >> (2 * j + 1) & 1) << 4;
+                }
+                codes[64 * j + l] = (uint8_t)lo;
+                codes[64 * j + 32 + l] = (uint8_t)hi;
+            }
+        break;
+    }
+    default:  // Q6_K
+        for (int h = 0; h < 2; h++) {
+            const uint8_t *ql = blk + 64 * h, *qh = blk + 128 + 32 * h;
+            uint8_t *c = codes + 128 * h;
+            for (int l = 0; l < 32; l++) {
+                c[l] = (uint8_t)((ql[l] & 0xF) | (qh[l] & 3) << 4);
+                c[l + 32] = (uint8_t)((ql[l + 32] & 0xF) | (qh[l] >> 2 & 3) << 4);
+                c[l + 64] = (uint8_t)((ql[l] >> 4) | (qh[l] >> 4 & 3) << 4);
+                c[l + 96] = (uint8_t)((ql[l + 32] >> 4) | (qh[l] >> 6 & 3) << 4);
+            }
+        }
+        break;
+    }
+}
+
+float llmopt_kquant_dot_q8k(int wtype, int k, const void *row, const void *qx) {
+    const uint8_t *w = (const uint8_t *)row, *x = (const uint8_t *)qx;
+    int bb = llmopt_kquant_block_bytes(wtype);
+    float acc = 0;
+    for (int b = 0; b < k / SUPER; b++, w += bb, x += LLMOPT_Q8K_BLOCK_BYTES) {
+        uint8_t codes[SUPER];
+        int16_t scales[16], mins[16], bsums[16];
+        int offset;
+        float d, dmin, dx;
+        llmopt_kquant_codes(wtype, w, codes);
+        llmopt_kquant_scales(wtype, w, scales, mins, &offset, &d, &dmin);
+        memcpy(&dx, x, 4);
+        memcpy(bsums, x + 4 + SUPER, sizeof bsums);
+        const int8_t *q = (const int8_t *)(x + 4);
+        int32_t isum = 0, imin = 0;
+        for (int s = 0; s < 16; s++) {
+            int32_t dot = 0;
+            for (int j = 0; j < 16; j++) dot += (int32_t)codes[16 * s + j] * q[16 * s + j];
+            isum += scales[s] * (dot - offset * bsums[s]);
+            imin += mins[s] * bsums[s];
+        }
+        acc += dx * d * (float)isum - dx * dmin * (float)imin;
+    }
+    return acc;
+}

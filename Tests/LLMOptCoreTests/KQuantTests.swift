@@ -61,8 +61,9 @@ final class KQuantTests: XCTestCase {
         }
     }
 
-    /// The layer product on K-quant weights (decode rows and a prefill-sized batch) against a
-    /// naive product with the dequantized weight.
+    /// The layer product on K-quant weights against a naive product with the dequantized weight:
+    /// decode rows with exact activations (the float kernels), and a prefill-sized batch. Decode
+    /// with activations rounded as llama.cpp rounds them is KernelKQuantTests'.
     func testLinearMatchesDequantizedProduct() throws {
         var rng = SplitMix64(seed: 7)
         let n = 24, k = 512
@@ -74,7 +75,10 @@ final class KQuantTests: XCTestCase {
                 let x = (0..<(rows * k)).map { _ in gaussian(&rng) }
                 var y = [Float](repeating: .nan, count: rows * n)
                 x.withUnsafeBufferPointer { xp in
-                    y.withUnsafeMutableBufferPointer { Linear.forward(xp.baseAddress!, rows: rows, weight: q, into: $0.baseAddress!) }
+                    y.withUnsafeMutableBufferPointer {
+                        Linear.forward(xp.baseAddress!, rows: rows, weight: q, into: $0.baseAddress!,
+                                       activations: rows <= Linear.integerRowLimit ? .exact : .quantized)
+                    }
                 }
                 for i in 0..<rows {
                     for j in 0..<n {

@@ -55,7 +55,8 @@ enum {
     /// (asymmetric only), then the codes bit-packed LSB first; value = (code - offset) * scale with
     /// offset the zero point, or 2^(bits-1) for symmetric rows. Rows are read whole by the kernels.
     LLMOPT_W_QGROUP = 6,
-    // ggml's 5-bit blocks and K-quants (layouts in kquants.c); converted to float32 as they are read.
+    // ggml's 5-bit blocks and K-quants (layouts in kquants.c): integer kernels for few rows,
+    // converted to float32 as they are read for the float kernels.
     LLMOPT_W_Q5_0 = 7,  // per 32 values: f16 d, u32 high bits, 16 bytes of nibbles; value = d * (q - 16)
     LLMOPT_W_Q5_1 = 8,  // per 32 values: f16 d, f16 m, u32 high bits, 16 bytes of nibbles; value = d * q + m
     LLMOPT_W_Q2_K = 9,  // per 256 values, 84 bytes: 4-bit scales and mins per 16, 2-bit codes
@@ -159,7 +160,9 @@ void llmopt_qgroup_gemm_small(int m, int n, int k, const float *x, int ldx, cons
 /// per 32-block an int8 vector with a float scale and the block's integer sum. Multiple of 64.
 size_t llmopt_q8act_row_bytes(int k);
 
-/// Quantizes one activation row, as llama.cpp's Q8 rows: d = max|x| / 127, q = round(x / d).
+/// Quantizes one activation row as llama.cpp's quantize_row_q8_0 does on x86: per 32 values
+/// q = round_half_even(x · 127 / max|x|), and the scale d = max|x| / 127 is kept as float16
+/// (block_q8_0 stores it so), then read back as float.
 void llmopt_q8act_quantize(int k, const float *x, void *dst);
 
 /// The reference of `llmopt_q8act_quantize`: the scalar loop (bit-identical output).
@@ -174,17 +177,47 @@ int llmopt_qgroup_integer_ok(const void *row, int k);
 /// dot product of codes minus their offset with the 8-bit activations (VNNI), times both scales.
 void llmopt_qgroup_qgemm(int m, int n, int k, const void *qx, const void *w, size_t w_row_bytes, float *c, int ldc);
 
+// MARK: Activations for every integer kernel (Q8_0 ... Q4_1, Q5_0, Q5_1: the Q8 rows above; K-quants: Q8_K)
+
+/// Whether `llmopt_qgemm_nt` multiplies weights of `wtype` with integer dot products: Q8_0,
+/// Q4_0, Q4_1, Q5_0, Q5_1 against 8-bit rows per 32 values, Q2_K ... Q6_K against Q8_K rows.
+int llmopt_qgemm_supports(int wtype);
+
+/// Whether the integer kernels of `wtype` read Q8_K activation rows (the K-quants), as
+/// llama.cpp's `vec_dot_*_q8_K` do; otherwise they read `llmopt_q8act` rows.
+int llmopt_act_is_q8k(int wtype);
+
+/// Bytes of one activation row of k values quantized for the integer kernels of `wtype` (k a
+/// multiple of 256 for K-quants, of 32 otherwise).
+size_t llmopt_act_row_bytes(int wtype, int k);
+
+/// Quantizes one activation row for the integer kernels of `wtype` (`llmopt_q8k_quantize` or
+/// `llmopt_q8act_quantize`).
+void llmopt_act_quantize(int wtype, int k, const float *x, void *dst);
+
+/// Bytes of one Q8_K block (ggml's block_q8_K): float d, int8 q[256], int16 bsums[16] (the sum
+/// of each 16 values of q); value = d * q.
+enum { LLMOPT_Q8K_BLOCK_BYTES = 292 };
+
+/// Quantizes k values (a multiple of 256) to Q8_K as ggml's `quantize_row_q8_K_ref`: per block,
+/// m = the value of largest magnitude (sign kept), q = min(127, round_half_even(-127 / m * x)),
+/// d = 1 / (-127 / m); an all-zero block gets d = 0.
+void llmopt_q8k_quantize(int k, const float *x, void *dst);
+
 /// Reads back block `block` of a quantized activation row: its scale, integer sum and 32 values.
 void llmopt_q8act_block(int k, const void *qx, int block, float *scale, int32_t *sum, int8_t *values);
 
-/// C[m, n] = Xq · Wᵀ for m quantized activation rows (`llmopt_q8act_row_bytes(k)` apart) and
-/// n block-quantized weight rows (`w_row_bytes` apart). Each weight block is unpacked once and
-/// used for up to four activation rows.
+/// C[m, n] = Xq · Wᵀ for m quantized activation rows (`llmopt_act_row_bytes(wtype, k)` apart) and
+/// n weight rows (`w_row_bytes` apart) of a type `llmopt_qgemm_supports` accepts. Each weight
+/// block is unpacked once and used for up to four activation rows. Per block (K-quants: per 16 or
+/// 32 values) the exact integer dot product, then llama.cpp's float scaling: Q5_0 d_w d_x dot;
+/// K-quants d_x (d_w Σ scale_s dot_s − dmin_w Σ min_s bsum_s), codes offset as the format says.
 void llmopt_qgemm_nt(int m, int n, int k, const void *qx, const void *w, int wtype, size_t w_row_bytes,
                      float *c, int ldc);
 
 /// The reference of `llmopt_qgemm_nt`: per block the exact integer dot product, then
-/// d_w * d_x * dot (minus the Q4_0 offset, plus the Q4_1 minimum), summed over blocks in order.
+/// d_w * d_x * dot (minus the Q4_0/Q5_0 offset, plus the Q4_1/Q5_1 minimum; K-quants as above),
+/// summed over blocks in order.
 void llmopt_qgemm_nt_ref(int m, int n, int k, const void *qx, const void *w, int wtype, size_t w_row_bytes,
                          float *c, int ldc);
 

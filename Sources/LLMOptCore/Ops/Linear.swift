@@ -4,9 +4,10 @@ import CLLMOptKernels
 /// This is the one place where weight dtypes meet kernels:
 /// - f32, f16, bf16: blocked SGEMM (half types converted a panel at a time); for up to
 ///   `smallRowLimit` rows a kernel that reads each weight row once per four rows (GEMV for one);
-/// - q8_0, q4_0, q4_1: activations quantized to 8 bits per 32-block, then integer dot products
-///   (VNNI) for up to `integerRowLimit` rows, as llama.cpp does; more rows (prefill) go to the
-///   SGEMM with the weight dequantized a panel at a time, which is faster there and exact;
+/// - q8_0, q4_0, q4_1, q5_0, q5_1 and the K-quants: activations quantized as llama.cpp quantizes
+///   them (8 bits per 32-block; Q8_K super-blocks of 256 for K-quants), then integer dot products
+///   (AVX-512 VNNI) for up to `integerRowLimit` rows; more rows (prefill) go to the SGEMM with the
+///   weight dequantized a panel at a time, which is faster there and exact;
 /// - qgroup (RTN, GPTQ, AWQ): see `forwardGroupQuantized` (LinearQGroup.swift);
 /// - anything else: dequantized to f32 once per call (the reference path).
 /// Every path splits the weight rows (`out`) across threads, so each core streams its own part
@@ -73,14 +74,21 @@ public enum Linear {
             for (w, y) in zip(weights, outputs) { forward(x, rows: rows, weight: w, into: y) }
             return
         }
-        var qx: UnsafeMutableRawPointer?
-        let xBytes = llmopt_q8act_row_bytes(Int32(k))
-        if weights.contains(where: { $0.dtype.format.integerKernel }) {
-            qx = llmopt_scratch(1, xBytes * rows)!
-            for i in 0..<rows { llmopt_q8act_quantize(Int32(k), x + i * k, qx! + i * xBytes) }
+        // The activations in each format the integer kernels need (8-bit 32-blocks, Q8_K), once.
+        var qx: [Bool: UnsafeMutableRawPointer] = [:]
+        for w in weights where w.dtype.format.integerKernel {
+            let wtype = kernelType(w.dtype)!, q8k = llmopt_act_is_q8k(wtype) != 0
+            guard qx[q8k] == nil else { continue }
+            let xBytes = llmopt_act_row_bytes(wtype, Int32(k))
+            let buffer = llmopt_scratch(q8k ? 2 : 1, xBytes * rows)!
+            for i in 0..<rows { llmopt_act_quantize(wtype, Int32(k), x + i * k, buffer + i * xBytes) }
+            qx[q8k] = buffer
         }
-        let parts = weights.map { (raw: $0.rawPointer, type: kernelType($0.dtype)!, rowBytes: $0.rowBytes, n: $0.shape[0],
-                                   quantized: $0.dtype.format.integerKernel) }
+        let parts = weights.map { w in
+            let wtype = kernelType(w.dtype)!
+            return (raw: w.rawPointer, type: wtype, rowBytes: w.rowBytes, n: w.shape[0], quantized: w.dtype.format.integerKernel,
+                    qx: w.dtype.format.integerKernel ? qx[llmopt_act_is_q8k(wtype) != 0] : nil)
+        }
         var starts = [0]
         for part in parts { starts.append(starts.last! + part.n) }
         Parallel.forRanges(starts.last!, grain: 16, chunksPerThread: decodeChunksPerThread) { r in
@@ -89,7 +97,7 @@ public enum Linear {
                 guard lo < hi else { continue }
                 let w = part.raw + lo * part.rowBytes, y = outputs[i] + lo
                 if part.quantized {
-                    llmopt_qgemm_nt(Int32(rows), Int32(hi - lo), Int32(k), qx, w, part.type, part.rowBytes, y, Int32(part.n))
+                    llmopt_qgemm_nt(Int32(rows), Int32(hi - lo), Int32(k), part.qx, w, part.type, part.rowBytes, y, Int32(part.n))
                 } else {
                     llmopt_gemm_small(Int32(rows), Int32(hi - lo), Int32(k), x, Int32(k), w, part.type, part.rowBytes, y, Int32(part.n))
                 }
@@ -192,9 +200,9 @@ public enum Linear {
 
     static func forwardQuantized(_ x: UnsafePointer<Float>, rows: Int, n: Int, k: Int, weight: UnsafeRawPointer, wtype: Int32,
                                  rowBytes: Int, into y: UnsafeMutablePointer<Float>) {
-        let xBytes = llmopt_q8act_row_bytes(Int32(k))
+        let xBytes = llmopt_act_row_bytes(wtype, Int32(k))
         let qx = llmopt_scratch(1, xBytes * rows)!
-        for i in 0..<rows { llmopt_q8act_quantize(Int32(k), x + i * k, qx + i * xBytes) }
+        for i in 0..<rows { llmopt_act_quantize(wtype, Int32(k), x + i * k, qx + i * xBytes) }
         Parallel.forRanges(n, grain: 16, chunksPerThread: decodeChunksPerThread) { r in
             llmopt_qgemm_nt(Int32(rows), Int32(r.count), Int32(k), qx, weight + r.lowerBound * rowBytes, wtype, rowBytes,
                             y + r.lowerBound, Int32(n))

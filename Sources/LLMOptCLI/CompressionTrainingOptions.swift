@@ -9,6 +9,9 @@ struct CompressionTrainingOptions: ParsableArguments {
     var qat: String?
     @Option(help: "QAT grid: -1 per tensor, 0 per output channel, n groups of n.") var group = 32
     @Option(help: "QAT grid: symmetric (true) or asymmetric (false).") var symmetric = true
+    @Flag(name: .customLong("qat-learn-scales"),
+          help: "QAT: train each group's scale too (LSQ, Esser et al. 2019), from the weights' ranges; symmetric integer grids (int2...int8).")
+    var qatLearnScales = false
 
     @Option(help: "Distill from this model (same vocabulary): loss alpha·CE + (1−alpha)·T²·KL.") var teacher: String?
     @Option(help: "Distillation temperature T.") var temperature = 2.0
@@ -31,6 +34,7 @@ struct CompressionTrainingOptions: ParsableArguments {
         if let qat {
             c.qat = (qat, QuantizationOptions(group: group, symmetric: symmetric))
         }
+        c.learnScales = qatLearnScales
         if let teacher {
             guard let divergence = DistillationDivergence(rawValue: kdLoss) else {
                 throw LLMOptError.invalidArgument(name: "kd-loss", reason: "'\(kdLoss)' is not forward or reverse")

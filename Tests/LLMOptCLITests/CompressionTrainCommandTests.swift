@@ -30,6 +30,17 @@ final class CompressionTrainCommandTests: XCTestCase {
         XCTAssertEqual(try saved.weight("model.layers.0.mlp.up_proj.weight").dtype, .q4_0)
         XCTAssertEqual(try saved.weight("model.layers.0.mlp.down_proj.weight").dtype, .f16, "172 columns: no whole Q4_0 blocks, float16 as quantize does")
         XCTAssertEqual(try saved.weight("lm_head.weight").dtype, .f32)
+        // --qat-learn-scales: the same first loss (the scales start at quantize's), int4 packed tensors out.
+        let lsq = try json(try Binary.run(["train", model, text, "--steps", "2", "--batch", "2", "--seq", "32", "--qat", "int4", "--group", "32",
+                                           "--qat-learn-scales", "--out", dir + "/lsq.gguf", "--json"]))
+        XCTAssertEqual((lsq["log"] as! [[String: Any]])[0]["loss"] as! Double, 6.293806076049805, accuracy: 1e-5)
+        XCTAssertTrue((lsq["compression"] as? [String])?.first?.hasPrefix("quantization-aware: converted to int4 lsq, 14 matrices") == true, "\(lsq)")
+        // GGUF has no int-N group type: the file holds the dequantized values, at most 15 levels (codes −7...7) per group of 32.
+        let up = try ModelLoader.load(path: dir + "/lsq.gguf").weight("model.layers.0.mlp.up_proj.weight").floats()
+        XCTAssertEqual(stride(from: 0, to: up.count, by: 32).map { Set(up[$0..<($0 + 32)]).count }.max(), 15)
+        let asymmetric = try Binary.run(["train", model, text, "--steps", "1", "--qat", "int4", "--symmetric", "false", "--qat-learn-scales"])
+        XCTAssertEqual(asymmetric.status, 1)
+        XCTAssertTrue(asymmetric.stderr.contains("argument 'qat-learn-scales': learned scales (LSQ) need a symmetric integer grid"), asymmetric.stderr)
         let bad = try Binary.run(["train", model, text, "--steps", "1", "--qat", "awq"])
         XCTAssertEqual(bad.status, 1)
         XCTAssertTrue(bad.stderr.contains("argument 'scheme': 'awq' cannot be trained through"), bad.stderr)

@@ -54,6 +54,28 @@ final class CompressionTrainingTests: XCTestCase {
         XCTAssertEqual(try student.run(ids: ids, batch: 2, seq: 32, backward: false), ref["ce"] as! Double, accuracy: 1e-5)
     }
 
+    /// The teacher runs forward only: no gradient buffer, one layer's activations instead of
+    /// every layer's, the same logits bit for bit as a full training graph, and no backward pass.
+    func testDistillationTeacherIsForwardOnly() throws {
+        let ids = Ref.ids(try Ref.json("distill.json")["batch_ids"])
+        let teacherModel = try Ref.model("tiny-llama"), studentModel = try Self.student()
+        let kd = try Distillation(teacher: teacherModel, student: try TrainingGraph(model: studentModel), studentModel: studentModel,
+                                  options: DistillationOptions())
+        let teacher = try XCTUnwrap(kd.teacher)
+        XCTAssertFalse(teacher.trainable)
+        XCTAssertFalse(teacher.parameters.hasGradients)
+        XCTAssertEqual(teacher.parameters.globalGradientNorm(), 0)
+        let full = try TrainingGraph(model: teacherModel)
+        XCTAssertEqual(try teacher.run(ids: ids, batch: 2, seq: 32, backward: false), try full.run(ids: ids, batch: 2, seq: 32, backward: false))
+        let n = ids.count * teacher.vocab
+        XCTAssertEqual(Array(UnsafeBufferPointer(start: teacher.lastLogits(rows: ids.count), count: n)),
+                       Array(UnsafeBufferPointer(start: full.lastLogits(rows: ids.count), count: n)))
+        XCTAssertLessThan(teacher.activationBytes, full.activationBytes, "the two layers share one set of buffers")
+        XCTAssertThrowsError(try teacher.run(ids: ids, batch: 2, seq: 32)) { error in
+            XCTAssertTrue("\(error)".contains("forward-only"), "\(error)")
+        }
+    }
+
     /// The loss of one position, in float64, straight from the definitions.
     static func naiveLoss(student z: [Float], teacher t: [Float], label: Int, T: Double, alpha: Double, reverse: Bool, topK: Int? = nil) -> Double {
         func logSoftmax(_ x: [Double]) -> [Double] {
@@ -181,6 +203,100 @@ final class CompressionTrainingTests: XCTestCase {
         }
         XCTAssertEqual(try TrainingGraph(model: quantized).run(ids: heldOut, batch: 2, seq: 32, backward: false), trained, accuracy: 1e-6)
         XCTAssertThrowsError(try FakeQuantizer(model: model, scheme: "gptq", options: QuantizationOptions()))
+    }
+
+    // MARK: Learned step sizes (LSQ)
+
+    /// LSQ's gradients against a float64 implementation of Esser et al.'s definition from the same
+    /// ∂L/∂Q(W): per scale g·Σ ∂L/∂Q·(round(v) − v | −Qn | Qp), g = 1/√(N·Qp) (N = 12 for the last,
+    /// short group of a 172-column row), and the weights' clipped straight-through gradients. (The
+    /// loss is piecewise constant in s between roundings, so finite differences of it cannot check
+    /// LSQ's estimator; the definition in float64 is the reference.)
+    func testLearnedStepSizeGradients() throws {
+        let ref = try Ref.json("qat_tiny-llama.json"), ids = Ref.ids(ref["batch_ids"])
+        let model = try Ref.model("tiny-llama")
+        let graph = try TrainingGraph(model: model)
+        let fq = try FakeQuantizer(model: model, scheme: "int4", options: QuantizationOptions(bits: 4, group: 32, symmetric: true))
+        graph.fakeQuantizer = fq
+        let lsq = try fq.learnScales(parameters: graph.parameters, training: TrainingOptions(steps: 1, batch: 2, seq: 32, lr: 1e-3))
+        XCTAssertEqual(lsq.names, fq.names)
+        // Before any update the scales are quantize's: the forward pass is plain QAT's (case 5).
+        XCTAssertEqual(try graph.run(ids: ids, batch: 2, seq: 32, backward: false), ref["loss"] as! Double, accuracy: 1e-5)
+        // Shrink a third of the scales (their extremes fall outside the grid) and widen a third.
+        for name in lsq.names {
+            let s = lsq.scales(name).enumerated().map { $1 * [Float(0.6), 1, 1.4][$0 % 3] }
+            lsq.scales.setValues(name, s)
+        }
+        _ = try graph.run(ids: ids, batch: 2, seq: 32)
+        let dQ = Dictionary(uniqueKeysWithValues: lsq.names.map { ($0, graph.parameters.gradient($0)) })
+        lsq.computeGradients(graph.parameters)
+        var clipped = 0, inside = 0
+        for name in lsq.names {
+            let cols = graph.parameters.entry(name)!.shape[1], groups = (cols + 31) / 32
+            let w = graph.parameters.values(name), s = lsq.scales(name), g = dQ[name]!
+            var expected = [Double](repeating: 0, count: s.count), expectedW = [Float](repeating: 0, count: w.count)
+            for i in w.indices {
+                let c = i % cols, k = (i / cols) * groups + c / 32
+                // v as the quantizer divides (float32): at v = ±7 exactly (each unscaled group's extreme) the grid clips.
+                let v = Double(w[i] / s[k]), n = Double(min(cols, (c / 32 + 1) * 32) - (c / 32) * 32)
+                var dQds = 0.0
+                if v <= -7 { dQds = -7; clipped += 1 } else if v >= 7 { dQds = 7; clipped += 1 } else {
+                    dQds = v.rounded(.toNearestOrEven) - v
+                    expectedW[i] = g[i]
+                    inside += 1
+                }
+                expected[k] += Double(g[i]) * dQds / (n * 7).squareRoot()
+            }
+            let ours = lsq.scales.gradient(name).map(Double.init)
+            let err = zip(ours, expected).map { abs($0 - $1) }.max()!, size = expected.map(abs).max()!
+            XCTAssertLessThanOrEqual(err, 1e-5 * size, name)
+            XCTAssertGreaterThan(size, 0, name)
+            XCTAssertTrue(graph.parameters.gradient(name) == expectedW, "\(name): ∂L/∂W is ∂L/∂Q inside the grid, 0 outside")
+        }
+        XCTAssertGreaterThan(clipped, 1000)
+        XCTAssertGreaterThan(inside, 10 * clipped)
+    }
+
+    /// LSQ through the trainer: the scales move, stay positive, and the converted model holds the
+    /// learned scales: its weights are the forward pass's Q(W) bit for bit. Grids LSQ cannot learn
+    /// are refused by name.
+    func testLearnedScalesTrainAndConvert() throws {
+        let model = try Ref.model("tiny-llama")
+        let text = try String(contentsOfFile: try SharedFiles.testdata("text/eval_gpl3.txt"), encoding: .utf8)
+        let data = TrainingData(text: text, tokenizer: model.tokenizer!)
+        var o = TrainingOptions(steps: 3, batch: 2, seq: 32, lr: 2e-3)
+        o.schedule = .constant
+        let trainer = try Trainer(model: model, data: data, options: o)
+        var compression = TrainingCompression()
+        compression.qat = ("int4", QuantizationOptions(bits: 4, group: 32, symmetric: true))
+        compression.learnScales = true
+        let attached = try compression.attach(to: trainer, model: model)
+        let fq = try XCTUnwrap(attached.fakeQuantizer), lsq = try XCTUnwrap(fq.learnedScales)
+        let initial = lsq.names.map { lsq.scales($0) }
+        try trainer.run()
+        let learned = lsq.names.map { lsq.scales($0) }
+        let moved = zip(initial, learned).reduce(0) { $0 + zip($1.0, $1.1).filter { $0 != $1 }.count }
+        XCTAssertGreaterThan(moved, learned.reduce(0) { $0 + $1.count } / 2, "most scales are trained")
+        XCTAssertTrue(learned.allSatisfy { $0.allSatisfy { $0 > 0 } })
+        let (quantized, notes) = try attached.finish(trainer.trainedModel(from: model))
+        XCTAssertTrue(notes.contains { $0.contains("int4 lsq") }, "\(notes)")
+        let heldOut = Array(data.ids[4000..<4064])
+        let trained = try trainer.graph.run(ids: heldOut, batch: 2, seq: 32, backward: false)
+        for name in fq.names {
+            XCTAssertEqual(try quantized.weight(name).dtype, .qgroup)
+            let e = trainer.graph.parameters.entry(name)!
+            XCTAssertEqual(Array(UnsafeBufferPointer(start: fq.weight(name)!, count: e.count)), try quantized.weight(name).floats(), name)
+        }
+        XCTAssertEqual(try TrainingGraph(model: quantized).run(ids: heldOut, batch: 2, seq: 32, backward: false), trained, accuracy: 1e-6)
+
+        for (scheme, symmetric) in [("int4", false), ("q4_0", true)] {
+            var c = TrainingCompression()
+            c.qat = (scheme, QuantizationOptions(bits: 4, group: 32, symmetric: symmetric))
+            c.learnScales = true
+            XCTAssertThrowsError(try c.attach(to: try Trainer(model: model, data: data, options: o), model: model)) { error in
+                XCTAssertTrue("\(error)".contains("symmetric integer grid"), "\(error)")
+            }
+        }
     }
 
     // MARK: Gradual pruning

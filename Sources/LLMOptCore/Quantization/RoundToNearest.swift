@@ -112,7 +112,10 @@ public struct QuantGrid: Sendable, Equatable, CustomStringConvertible {
 /// values equal the float32 oracle's fake-quantized weights bit for bit.
 public enum RoundToNearest {
     /// Quantizes a matrix (last dimension = input features) named `name` for error messages.
-    public static func quantize(_ tensor: Tensor, grid: QuantGrid, name: String) throws -> Tensor {
+    /// `scales`, on a symmetric grid, replaces the scales taken from the ranges: one per group
+    /// (row by row, groups along the row; one in all for a per-tensor grid), as learned step
+    /// size quantization trains them.
+    public static func quantize(_ tensor: Tensor, grid: QuantGrid, name: String, scales: [Float]? = nil) throws -> Tensor {
         guard tensor.rank >= 2 else {
             throw LLMOptError.invalidArgument(name: name, reason: "round-to-nearest needs a matrix, got shape \(tensor.shape)")
         }
@@ -122,7 +125,13 @@ public enum RoundToNearest {
         let layout = try grid.layout(columns: cols)
         let src = w.f32Pointer
         var tensorParameters: (scale: Float, zero: Int)?
-        if grid.grouping == .perTensor {
+        if let scales {
+            let expected = grid.grouping == .perTensor ? 1 : rows * layout.groupsPerRow
+            guard grid.symmetric, scales.count == expected, scales.allSatisfy({ $0.isFinite && $0 > 0 }) else {
+                throw LLMOptError.invalidArgument(name: name, reason: "given scales need a symmetric grid and \(expected) positive finite values, got \(scales.count)")
+            }
+            if grid.grouping == .perTensor { tensorParameters = (scales[0], 0) }
+        } else if grid.grouping == .perTensor {
             let (lo, hi) = range(src, count: rows * cols)
             tensorParameters = grid.parameters(min: lo, max: hi)
         }
@@ -133,7 +142,7 @@ public enum RoundToNearest {
                     let x = src + r * cols
                     for g in 0..<layout.groupsPerRow {
                         let start = g * layout.groupSize, end = min(cols, start + layout.groupSize)
-                        let p = tensorParameters ?? {
+                        let p = tensorParameters ?? scales.map { ($0[r * layout.groupsPerRow + g], 0) } ?? {
                             let (lo, hi) = Self.range(x + start, count: end - start)
                             return grid.parameters(min: lo, max: hi)
                         }()

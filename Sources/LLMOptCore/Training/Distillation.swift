@@ -59,8 +59,9 @@ public struct DistillationOptions: Sendable, Equatable {
 /// p_t) has gradient (1 − alpha)·T·p_s,j·(log p_s,j − log p_t,j − KL).
 public final class Distillation: LogitLoss, @unchecked Sendable {
     public let options: DistillationOptions
-    /// The teacher's forward pass; released once a top-k cache holds everything training needs.
-    private var teacher: TrainingGraph?
+    /// The teacher's forward pass (no gradients, one layer's activations); released once a
+    /// top-k cache holds everything training needs.
+    private(set) var teacher: TrainingGraph?
     private let vocab: Int
     /// Top-k teachers: per micro-batch of ids, every position's k token ids and logits.
     private var cache: [[Int]: TopK] = [:]
@@ -76,7 +77,7 @@ public final class Distillation: LogitLoss, @unchecked Sendable {
     /// Distills `teacher` into the student being trained by `student`; both must share a vocabulary.
     public init(teacher: Model, student: TrainingGraph, studentModel: Model, options: DistillationOptions) throws {
         try options.validate()
-        let graph = try TrainingGraph(model: teacher)
+        let graph = try TrainingGraph(model: teacher, forwardOnly: true)
         guard graph.vocab == student.vocab else {
             throw LLMOptError.invalidArgument(name: "teacher", reason: "the teacher scores \(graph.vocab) tokens and the student \(student.vocab): distillation compares their distributions token by token, so both need the same vocabulary (the same tokenizer)")
         }

@@ -6,16 +6,19 @@ import Foundation
 /// Q(W) is made by the real quantizer (the same `QuantGrid` or ggml block code `quantize` runs)
 /// and read back, so the trained model converts to exactly the tensors the forward pass used.
 /// Backward: the straight-through estimator, dL/dW = dL/dQ(W) (Q is the identity when
-/// differentiating; scales are not learned). The matmul backward needs only the weight for the
-/// input gradient, so that product already uses Q(W), and the weight gradient is unchanged.
+/// differentiating). The matmul backward needs only the weight for the input gradient, so that
+/// product already uses Q(W), and the weight gradient is unchanged. With `learnedScales` (LSQ)
+/// the scales are trained too, and Q(W) uses them.
 public final class FakeQuantizer: @unchecked Sendable {
     public let scheme: String
     public let options: QuantizationOptions
     /// Each fake-quantized weight and how it is quantized.
     let plan: [(name: String, scheme: Quantization.TensorScheme)]
     private var buffers: [String: FloatBuffer] = [:]
-    /// The `ParameterSet.version` the buffers were made from.
-    private var madeFrom = -1
+    /// The `ParameterSet.version`s of the weights and of the learned scales the buffers were made from.
+    private var madeFrom = (weights: -1, scales: -1)
+    /// Learned step size quantization: the trained scales Q(W) uses instead of the weights' ranges.
+    public private(set) var learnedScales: LearnedStepSizes?
 
     /// Schemes that quantize one tensor at a time without calibration (GPTQ and AWQ do not).
     /// (Nor the K-quant mixes, which choose a format per tensor name.)
@@ -34,6 +37,13 @@ public final class FakeQuantizer: @unchecked Sendable {
         plan = names.map { ($0, main) } + overridden.map { ($0.0, $0.1) }
     }
 
+    /// Trains the scales too (LSQ), starting from the ranges of the weights in `parameters`.
+    func learnScales(parameters: ParameterSet, training: TrainingOptions) throws -> LearnedStepSizes {
+        let lsq = try LearnedStepSizes(plan: plan, parameters: parameters, training: training)
+        learnedScales = lsq
+        return lsq
+    }
+
     /// Names of the fake-quantized weights.
     public var names: [String] { plan.map(\.name) }
 
@@ -42,18 +52,19 @@ public final class FakeQuantizer: @unchecked Sendable {
 
     /// Remakes every Q(W) from the master weights when they changed since the last call.
     func refresh(from params: ParameterSet) throws {
-        guard params.version != madeFrom else { return }
+        let versions = (weights: params.version, scales: learnedScales?.scales.version ?? -1)
+        guard versions != madeFrom else { return }
         for (name, tensorScheme) in plan {
             guard let e = params.entry(name) else {
                 throw LLMOptError.invalidArgument(name: "qat", reason: "'\(name)' is not a trained parameter of this model")
             }
             let master = Tensor.f32(shape: e.shape) { $0.baseAddress!.update(from: params.value(name), count: e.count) }
-            let (quantized, _, _) = try tensorScheme.apply(master, name: name)
+            let quantized = try learnedScales?.quantize(master, name: name) ?? tensorScheme.apply(master, name: name).0
             let out = buffers[name] ?? FloatBuffer(count: e.count)
             buffers[name] = out
             Self.dequantize(quantized, into: out.pointer)
         }
-        madeFrom = params.version
+        madeFrom = versions
     }
 
     /// Row-parallel dequantization (rows of a quantized matrix are a fixed number of bytes apart).
@@ -66,8 +77,19 @@ public final class FakeQuantizer: @unchecked Sendable {
     }
 
     /// The trained model in the real quantized format: the same call `quantize` makes, on the
-    /// trained master weights, so its dequantized weights are the forward pass's Q(W) bit for bit.
+    /// trained master weights (with the learned scales under LSQ), so its dequantized weights
+    /// are the forward pass's Q(W) bit for bit.
     public func convert(_ trained: Model) throws -> (Model, QuantReport) {
-        try Quantization.quantize(trained, scheme: scheme, options: options)
+        guard let lsq = learnedScales else { return try Quantization.quantize(trained, scheme: scheme, options: options) }
+        var result = trained, rows: [QuantReport.Row] = []
+        for name in lsq.names {
+            let tensor = try trained.weight(name), quantized = try lsq.quantize(tensor, name: name)
+            result.weights[name] = quantized
+            rows.append(QuantReport.Row(name: name, before: tensor, after: quantized, format: "\(lsq.layouts[name]!.grid) LSQ", note: nil))
+        }
+        result.metadata["llmopt.quantized"] = scheme + " lsq"
+        let report = QuantReport(scheme: scheme + " lsq", rows: rows, notes: ["learned step sizes (LSQ): each group's scale trained with the weights"],
+                                 modelBytesBefore: trained.byteCount, modelBytesAfter: result.byteCount)
+        return (result, report)
     }
 }

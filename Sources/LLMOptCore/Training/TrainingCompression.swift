@@ -6,6 +6,8 @@ import Foundation
 public struct TrainingCompression {
     /// QAT: the scheme and grid, as `quantize` takes them.
     public var qat: (scheme: String, options: QuantizationOptions)?
+    /// QAT: train the scales too (LSQ, `LearnedStepSizes`); symmetric integer grids only.
+    public var learnScales = false
     public var teacher: Model?
     public var distillation = DistillationOptions()
     public var pruning: GradualPruningOptions?
@@ -21,6 +23,14 @@ public struct TrainingCompression {
             let fq = try FakeQuantizer(model: model, scheme: qat.scheme, options: qat.options)
             trainer.graph.fakeQuantizer = fq
             attached.fakeQuantizer = fq
+            if learnScales {
+                guard trainer.completedSteps == 0 else {
+                    throw LLMOptError.invalidArgument(name: "resume", reason: "learned QAT scales are not kept in checkpoints: a resumed run would restart them from the weights' ranges")
+                }
+                trainer.hooks.append(try fq.learnScales(parameters: trainer.graph.parameters, training: trainer.options))
+            }
+        } else if learnScales {
+            throw LLMOptError.invalidArgument(name: "qat-learn-scales", reason: "learned scales belong to quantization-aware training: give a QAT scheme")
         }
         if let teacher {
             let kd = try Distillation(teacher: teacher, student: trainer.graph, studentModel: model, options: distillation)
@@ -57,7 +67,7 @@ public struct AttachedCompression {
         if let fakeQuantizer {
             let (quantized, report) = try fakeQuantizer.convert(model)
             model = quantized
-            notes.append("quantization-aware: converted to \(fakeQuantizer.scheme), \(report.rows.count) matrices, "
+            notes.append("quantization-aware: converted to \(report.scheme), \(report.rows.count) matrices, "
                          + "\(Format.bytes(report.modelBytesBefore)) → \(Format.bytes(report.modelBytesAfter))")
         }
         return (model, notes)

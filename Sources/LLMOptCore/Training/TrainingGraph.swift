@@ -61,9 +61,14 @@ public final class TrainingGraph: @unchecked Sendable {
     /// The learned position table (GPT-2), the final norm and its bias.
     let positionsName: String?
     let finalNormName: String, finalNormBiasName: String?
+    /// False for a forward-only graph (a distillation teacher): no gradients, and activations
+    /// kept for one layer at a time, since no backward pass will read them.
+    public let trainable: Bool
 
-    public init(model: Model) throws {
+    /// The graph of `model`; `forwardOnly` allocates no gradients and keeps no per-layer activations.
+    public init(model: Model, forwardOnly: Bool = false) throws {
         config = model.config
+        trainable = !forwardOnly
         let c = model.config, d = c.hiddenSize, hd = c.headDim
         let family = c.architecture.family
         guard let kind = family.trainingBlock else {
@@ -127,12 +132,14 @@ public final class TrainingGraph: @unchecked Sendable {
         // Keep the model file's order where it has one (checkpoints and listings read alike).
         let order = Dictionary(uniqueKeysWithValues: model.weightOrder.enumerated().map { ($1, $0) })
         parameterNames.sort { (order[$0] ?? Int.max, $0) < (order[$1] ?? Int.max, $1) }
-        parameters = try ParameterSet(model: model, names: parameterNames)
+        parameters = try ParameterSet(model: model, names: parameterNames, gradients: !forwardOnly)
         guard let head = parameters.entry(headName), head.shape.count == 2, head.shape[1] == d else {
             throw LLMOptError.invalidArgument(name: "model", reason: "no output projection of width \(d)")
         }
         vocab = head.shape[0]
         self.layers = layers
+        // Shared per-layer buffers: the forward pass is the same, only nothing is kept for a backward pass.
+        if forwardOnly { recomputeActivations = true }
     }
 
     // MARK: Activations
@@ -180,6 +187,9 @@ public final class TrainingGraph: @unchecked Sendable {
     @discardableResult
     public func run(ids: [Int], batch B: Int, seq T: Int, backward: Bool = true, gradScale: Float = 1,
                     nll: UnsafeMutablePointer<Float>? = nil) throws -> Double {
+        guard trainable || !backward else {
+            throw LLMOptError.invalidArgument(name: "backward", reason: "this graph is forward-only (a distillation teacher): it has no gradients")
+        }
         guard B > 0, T > 1, ids.count == B * T else {
             throw LLMOptError.invalidArgument(name: "batch", reason: "\(ids.count) ids for \(B) rows of \(T) tokens (T must be at least 2)")
         }

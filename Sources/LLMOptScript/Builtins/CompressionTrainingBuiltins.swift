@@ -44,6 +44,7 @@ extension Builtins {
                     .init("group", .value(.number(32)), "values per scale along each row; 0: per output channel; -1: per tensor"),
                     .init("symmetric", .value(.bool(true)), "symmetric grid (no zero point) or asymmetric"),
                     .init("full_range", .value(.bool(false)), "symmetric grids: all 2^bits codes"),
+                    .init("learn_scales", .value(.bool(false)), "train each group's scale too (LSQ), starting from quantize's; symmetric integer grids"),
                     .init("targets", .absent, "regular expressions: fake-quantize only matching tensors (default: linear layers)"),
                     .init("ignore", .absent, "regular expressions: leave these tensors in float"),
                     .init("overrides", .absent, "a record from name pattern to scheme, checked first, e.g. [\"down_proj\": \"int8\"]"),
@@ -55,9 +56,13 @@ extension Builtins {
                 """,
                 math: """
                 Forward: y = x · Q(W)ᵀ with Q the grid of `quantize` (per group: scale = max|w|/qmax, q = clamp(round(w/scale)), Q(w) = q·scale).
-                Backward (straight-through estimator): ∂L/∂W = ∂L/∂Q(W), Q treated as the identity; scales not learned.
+                Backward (straight-through estimator): ∂L/∂W = ∂L/∂Q(W), Q treated as the identity.
                 The optimizer updates the float32 master W; at the end the model is quantize(W_trained), whose values are
                 exactly the Q(W) the last forward pass used.
+                learn_scales (LSQ, Esser et al. 2019): each group's scale s is trained too. With v = w/s and codes −Qn..Qp,
+                  ∂Q/∂s = round(v) − v inside the grid, −Qn below it, Qp above it; ∂Q/∂w = 1 inside, 0 outside;
+                  ∂L/∂s is scaled by g = 1/√(N·Qp), N the weights sharing s. The scales start at quantize's, have their own
+                  optimizer (the run's kind, betas and schedule, no decay, not clipped), and the result uses them.
                 """,
                 example: """
                 let m = load("Tests/Fixtures/models/tiny-llama")
@@ -75,6 +80,7 @@ extension Builtins {
             }
             var compression = TrainingCompression()
             compression.qat = (try args.string("scheme"), options)
+            compression.learnScales = try args.bool("learn_scales")
             return try runTraining(args, function: "qat", model: model, compression: compression)
         },
         Builtin("distill", family: "training",

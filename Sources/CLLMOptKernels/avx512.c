@@ -414,8 +414,8 @@ void llmopt_q8act_quantize_avx512(int k, const float *x, void *dst) {
             if (b >= nb) { q8[2 * h] = q8[2 * h + 1] = _mm_setzero_si128(); continue; }
             __m512 x0 = _mm512_loadu_ps(x + b * 32), x1 = _mm512_loadu_ps(x + b * 32 + 16);
             float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_and_ps(x0, sign), _mm512_and_ps(x1, sign)));
-            float d = _cvtsh_ss(_cvtss_sh(amax / 127.0f, _MM_FROUND_TO_NEAREST_INT));
-            float id = amax != 0 ? 127.0f / amax : 0.0f;
+            float d = amax / 127.0f;
+            float id = d != 0 ? 1.0f / d : 0.0f;
             __m512 vid = _mm512_set1_ps(id);
             __m512i i0 = _mm512_cvtps_epi32(_mm512_mul_ps(x0, vid)), i1 = _mm512_cvtps_epi32(_mm512_mul_ps(x1, vid));
             q8[2 * h] = _mm512_cvtsepi32_epi8(i0);

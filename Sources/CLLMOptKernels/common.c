@@ -176,14 +176,15 @@ void llmopt_q8act_quantize_ref(int k, const float *x, void *dst) {
     for (int b = 0; b < nb; b++) {
         float amax = 0;
         for (int j = 0; j < 32; j++) amax = fmaxf(amax, fabsf(x[b * 32 + j]));
-        float id = amax != 0 ? 127.0f / amax : 0.0f;
+        float d = amax / 127.0f;
+        float id = d != 0 ? 1.0f / d : 0.0f;
         int32_t sum = 0;
         for (int j = 0; j < 32; j++) {
             int q = (int)nearbyintf(x[b * 32 + j] * id);
             v.q[b * 32 + j] = (int8_t)q;
             sum += q;
         }
-        v.d[b] = llmopt_half_to_float(llmopt_float_to_half(amax / 127.0f));
+        v.d[b] = d;
         v.s[b] = sum;
     }
     for (int c = 0; c < nc; c++)

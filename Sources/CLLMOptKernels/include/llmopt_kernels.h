@@ -160,9 +160,7 @@ void llmopt_qgroup_gemm_small(int m, int n, int k, const float *x, int ldx, cons
 /// per 32-block an int8 vector with a float scale and the block's integer sum. Multiple of 64.
 size_t llmopt_q8act_row_bytes(int k);
 
-/// Quantizes one activation row as llama.cpp's quantize_row_q8_0 does on x86: per 32 values
-/// q = round_half_even(x · 127 / max|x|), and the scale d = max|x| / 127 is kept as float16
-/// (block_q8_0 stores it so), then read back as float.
+/// Quantizes one activation row, as llama.cpp's Q8 rows: d = max|x| / 127, q = round(x / d).
 void llmopt_q8act_quantize(int k, const float *x, void *dst);
 
 /// The reference of `llmopt_q8act_quantize`: the scalar loop (bit-identical output).

@@ -741,6 +741,19 @@ void llmopt_qgemm_nt_avx512(int m, int n, int k, const void *qx, const void *w, 
     }
 }
 
+// MARK: Rounding through float16
+
+void llmopt_round_through_half_avx512(float *dst, const float *src, size_t n) {
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        _mm512_storeu_ps(dst + i, _mm512_cvtph_ps(_mm512_cvtps_ph(_mm512_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)));
+    if (i < n) {
+        __mmask16 mk = (__mmask16)((1u << (n - i)) - 1);
+        __m512 x = _mm512_maskz_loadu_ps(mk, src + i);
+        _mm512_mask_storeu_ps(dst + i, mk, _mm512_cvtph_ps(_mm512_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)));
+    }
+}
+
 #pragma clang attribute pop
 
 #else
@@ -758,6 +771,9 @@ void llmopt_gemv_avx512(int n, int k, const float *x, const void *b, int wtype, 
     llmopt_gemv_generic(n, k, x, b, wtype, rb, y);
 }
 void llmopt_q8act_quantize_avx512(int k, const float *x, void *dst) { llmopt_q8act_quantize_ref(k, x, dst); }
+void llmopt_round_through_half_avx512(float *dst, const float *src, size_t n) {
+    for (size_t i = 0; i < n; i++) dst[i] = llmopt_half_to_float(llmopt_float_to_half(src[i]));
+}
 void llmopt_qgemm_nt_avx512(int m, int n, int k, const void *qx, const void *w, int wtype, size_t rb, float *c, int ldc) {
     llmopt_qgemm_nt_generic(m, n, k, qx, w, wtype, rb, c, ldc);
 }

@@ -45,6 +45,7 @@ void llmopt_gemm_small_avx2(int m, int n, int k, const float *x, int ldx, const 
 void llmopt_gemm_small_generic(int m, int n, int k, const float *x, int ldx, const void *b, int wtype, size_t rb, float *y, int ldy);
 
 void llmopt_q8act_quantize_avx512(int k, const float *x, void *dst);
+void llmopt_round_through_half_avx512(float *dst, const float *src, size_t n);
 void llmopt_qgemm_nt_avx512(int m, int n, int k, const void *qx, const void *w, int wtype, size_t rb, float *c, int ldc);
 void llmopt_qgemm_nt_avx2(int m, int n, int k, const void *qx, const void *w, int wtype, size_t rb, float *c, int ldc);
 void llmopt_qgemm_nt_generic(int m, int n, int k, const void *qx, const void *w, int wtype, size_t rb, float *c, int ldc);

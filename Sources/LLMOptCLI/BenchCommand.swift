@@ -7,10 +7,10 @@ struct BenchCommand: ParsableCommand {
         commandName: "bench",
         abstract: "Prefill and decode tokens/s of a model on this machine.",
         discussion: """
-        Prefill: one forward pass over --prompt-tokens tokens. Decode: --decode-tokens single-token
-        steps after that prompt, with the KV cache. Each is the best of --runs runs (the least disturbed
-        by other work on the machine). --dtype converts the weights first, so one file can be measured
-        as float32, float16 or a ggml block format; --random gpt2-small benchmarks a GPT-2-small-shaped
+        Prefill: one forward pass over --prompt-tokens tokens. Decode: --decode-tokens single-token \
+        steps after that prompt, with the KV cache. Each is the best of --runs runs (the least disturbed \
+        by other work on the machine). --dtype converts the weights first, so one file can be measured \
+        as float32, float16 or a ggml block format; --random gpt2-small benchmarks a GPT-2-small-shaped \
         model with random weights instead of a file.
         """)
 

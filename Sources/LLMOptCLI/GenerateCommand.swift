@@ -7,9 +7,9 @@ struct GenerateCommand: ParsableCommand {
         commandName: "generate",
         abstract: "Generate text, as llama2.c's run prints it, or chat with the model's template.",
         discussion: """
-        Without --chat: prints the prompt and its continuation; --steps counts positions including the
-        prompt (as run.c does). With --chat: the prompt is the user's message, rendered with the model's
-        chat template; only the reply is printed, --steps bounds the new tokens, and generation stops at
+        Without --chat: prints the prompt and its continuation; --steps counts positions including the \
+        prompt (as run.c does). With --chat: the prompt is the user's message, rendered with the model's \
+        chat template; only the reply is printed, --steps bounds the new tokens, and generation stops at \
         the end of the turn. Temperature 0 is greedy (argmax).
         """)
 

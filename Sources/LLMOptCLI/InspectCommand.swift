@@ -6,8 +6,8 @@ struct InspectCommand: ParsableCommand {
         commandName: "inspect",
         abstract: "Summarize a model, or show the statistics of one of its tensors.",
         discussion: """
-        Without a tensor name: architecture, parameters by kind, bytes by dtype and a table of layers.
-        With one: shape, dtype, bytes, min/max/mean/std, L2 norm, fraction of zeros, outliers and a histogram.
+        Without a tensor name: architecture, parameters by kind, bytes by dtype and a table of layers. \
+        With one: shape, dtype, bytes, min/max/mean/std, L2 norm, fraction of zeros, outliers and a histogram. \
         Tensor names are Hugging Face's (model.layers.0.self_attn.q_proj.weight) whatever the file format.
         """)
 

@@ -7,10 +7,10 @@ struct PerplexityCommand: ParsableCommand {
         commandName: "perplexity",
         abstract: "Perplexity of a model on a text file, with the protocol and an error bar.",
         discussion: """
-        The text is tokenized once. Windows of --ctx tokens start every --stride tokens; each token is
-        scored once, by the first window in which it has context (with stride = ctx the first token of
-        every window is not scored). ppl = exp(mean negative log-likelihood); the error bar is the
-        standard error of the mean NLL carried through exp. Under `mpirun -np N`, window w is scored by
+        The text is tokenized once. Windows of --ctx tokens start every --stride tokens; each token is \
+        scored once, by the first window in which it has context (with stride = ctx the first token of \
+        every window is not scored). ppl = exp(mean negative log-likelihood); the error bar is the \
+        standard error of the mean NLL carried through exp. Under `mpirun -np N`, window w is scored by \
         rank w mod N and the losses are summed in window order: the same result as one process.
         """)
 

@@ -11,36 +11,36 @@ struct TrainCommand: ParsableCommand {
         commandName: "train",
         abstract: "Train (fine-tune) a model on a text: AdamW or SGD, schedules, clipping, accumulation, mixed precision, checkpoints.",
         discussion: """
-        The text is tokenized once (BOS in front for Llama models). Step s trains on
-        ids[(s-1)·B·T ..< s·B·T] as B rows of T tokens (--order sequential; wraps at the end), or on
-        B windows drawn from (--seed, s) (--order shuffled). Loss = mean next-token cross-entropy over
-        the B·(T-1) predictions. Each step: lr from the schedule (linear warmup over --warmup steps,
-        then cosine or linear decay to --min-lr at the last step, or constant); gradients of the
-        --accumulate micro-batches of B/K rows summed (each loss times its share of the batch); global-norm clipping to
-        --clip; one optimizer update. AdamW decays 2-D parameters only (decoupled, lr·wd), betas
+        The text is tokenized once (BOS in front for Llama models). Step s trains on \
+        ids[(s-1)·B·T ..< s·B·T] as B rows of T tokens (--order sequential; wraps at the end), or on \
+        B windows drawn from (--seed, s) (--order shuffled). Loss = mean next-token cross-entropy over \
+        the B·(T-1) predictions. Each step: lr from the schedule (linear warmup over --warmup steps, \
+        then cosine or linear decay to --min-lr at the last step, or constant); gradients of the \
+        --accumulate micro-batches of B/K rows summed (each loss times its share of the batch); global-norm clipping to \
+        --clip; one optimizer update. AdamW decays 2-D parameters only (decoupled, lr·wd), betas \
         (0.9, 0.95), eps 1e-8.
 
-        --precision bf16 rounds every matmul's inputs, weights and outputs to bfloat16 (float32
-        master weights, as torch.autocast does); fp16 does the same in float16 with dynamic loss
+        --precision bf16 rounds every matmul's inputs, weights and outputs to bfloat16 (float32 \
+        master weights, as torch.autocast does); fp16 does the same in float16 with dynamic loss \
         scaling (an overflow skips the step and halves the scale; 200 good steps double it).
 
-        --recompute-activations keeps only each layer's input in the forward pass and recomputes
-        the layer's activations just before its backward pass (activation checkpointing): the same
-        gradients, one layer's activations in memory instead of all of them, for about a third more
+        --recompute-activations keeps only each layer's input in the forward pass and recomputes \
+        the layer's activations just before its backward pass (activation checkpointing): the same \
+        gradients, one layer's activations in memory instead of all of them, for about a third more \
         compute.
 
-        Compression while training: --qat SCHEME trains through the quantizer (straight-through
-        estimator) and writes the real quantized model; --teacher MODEL distills (loss
-        alpha·CE + (1−alpha)·T²·KL); --prune magnitude --sparsity S masks the smallest weights on a
+        Compression while training: --qat SCHEME trains through the quantizer (straight-through \
+        estimator) and writes the real quantized model; --teacher MODEL distills (loss \
+        alpha·CE + (1−alpha)·T²·KL); --prune magnitude --sparsity S masks the smallest weights on a \
         schedule (Zhu & Gupta's cubic by default) and keeps them exactly zero.
 
-        --checkpoint DIR --every N writes parameters, optimizer state, step and data position to DIR
-        atomically; --resume DIR continues bit-identically. Ctrl-C stops after the current step and
+        --checkpoint DIR --every N writes parameters, optimizer state, step and data position to DIR \
+        atomically; --resume DIR continues bit-identically. Ctrl-C stops after the current step and \
         still writes --out (and a checkpoint when --checkpoint is given).
 
-        `mpirun -np N llmopt train ...` trains data-parallel: row r of each batch goes to rank r mod N,
-        the gradients are summed over the ranks in rank order, and every rank applies the update one
-        process would (same losses). Rank 0 alone prints and writes --out and checkpoints; a checkpoint
+        `mpirun -np N llmopt train ...` trains data-parallel: row r of each batch goes to rank r mod N, \
+        the gradients are summed over the ranks in rank order, and every rank applies the update one \
+        process would (same losses). Rank 0 alone prints and writes --out and checkpoints; a checkpoint \
         resumes with any N.
         """)
 

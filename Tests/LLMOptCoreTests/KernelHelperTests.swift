@@ -1,9 +1,29 @@
 import CLLMOptKernels
 import XCTest
 
-/// The vector helpers (dot, axpy, softmax, RMSNorm, LayerNorm, GELU, SwiGLU, weighted sum) on every path against double references.
+/// The vector helpers (dot, axpy, softmax, RMSNorm, LayerNorm, GELU, SwiGLU, weighted sum, rounding
+/// through float16) on every path against double or Swift references.
 final class KernelHelperTests: XCTestCase {
     static let lengths = [1, 15, 16, 17, 100, 1000]
+
+    /// fp16 autocast's rounding equals Swift's Float16 conversion (ties to even), overflow, subnormals,
+    /// signed zeros, infinities and NaN included, on every path and every tail length.
+    func testRoundingThroughHalfIsIEEE() {
+        var rng = TestRandom(seed: 22)
+        var x = rng.floats(997).enumerated().map { i, v in v * Float(pow(2.0, Double(i % 48 - 30))) }
+        x += [65504, 65519.99, 65520, -65520, 1e6, .infinity, -.infinity, 0, -0.0, .nan,
+              Float(bitPattern: 0x3380_0000), Float(bitPattern: 0x3300_0000), Float(bitPattern: 0x3300_0001), 1 + 0x1p-11, 1 + 3 * 0x1p-11]
+        let expected = x.map { Float(Float16($0)) }
+        for n in Self.lengths + [x.count] {
+            KernelTestData.forEachPath { isa in
+                var got = [Float](repeating: 7, count: n)
+                llmopt_round_through_half(&got, Array(x.suffix(n)), n)
+                for (i, e) in expected.suffix(n).enumerated() {
+                    XCTAssertEqual(got[i].bitPattern, e.bitPattern, "\(isa) n=\(n) x=\(x.suffix(n)[x.count - n + i])")
+                }
+            }
+        }
+    }
 
     func testDotAndAxpy() {
         var rng = TestRandom(seed: 20)

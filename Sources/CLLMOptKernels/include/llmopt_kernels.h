@@ -92,6 +92,10 @@ void llmopt_kquant_dequant_range(int wtype, const void *row, int p0, int len, fl
 /// float32 to float16 bits, rounded to nearest even.
 uint16_t llmopt_float_to_half(float f);
 
+/// dst[i] = src[i] rounded to the nearest float16 (ties to even, overflow to ±inf) and read back
+/// as float32: fp16 autocast's rounding, with F16C where the CPU has it. dst may be src.
+void llmopt_round_through_half(float *dst, const float *src, size_t n);
+
 // MARK: Dense GEMM, C[m, n] = A[m, k] · B[n, k]ᵀ
 
 /// C[m, n] (+)= sum_k A[m, k] * B[n, k]: activations times the transpose of a row-major

@@ -1,3 +1,4 @@
+import CLLMOptKernels
 import Foundation
 
 /// Training precisions: float32 throughout, bf16 autocast (float32 master weights; matmul inputs
@@ -20,11 +21,14 @@ enum Precision {
     @inline(__always)
     static func fp16(_ x: Float) -> Float { Float(Float16(x)) }
 
-    static func roundToBF16(_ dst: FloatPtr, _ src: ConstFloatPtr, count: Int) {
-        for i in 0..<count { dst[i] = bf16(src[i]) }
-    }
-
-    static func roundToFP16(_ dst: FloatPtr, _ src: ConstFloatPtr, count: Int) {
-        for i in 0..<count { dst[i] = fp16(src[i]) }
+    /// dst = src rounded to `precision` (a copy for fp32); dst may be src. Swift's Float16
+    /// conversion is a library call on x86-64 (no F16C in the baseline), so fp16 goes through
+    /// the kernels' F16C loop.
+    static func round(_ dst: FloatPtr, _ src: ConstFloatPtr, count: Int, to precision: TrainingPrecision) {
+        switch precision {
+        case .fp32: if dst != UnsafeMutablePointer(mutating: src) { dst.update(from: src, count: count) }
+        case .bf16: for i in 0..<count { dst[i] = bf16(src[i]) }
+        case .fp16: llmopt_round_through_half(dst, src, count)
+        }
     }
 }

@@ -35,7 +35,7 @@ public final class TrainingGraph: @unchecked Sendable {
     private func key(_ name: String, _ l: Int) -> String { recomputeActivations ? name : "\(name).\(l)" }
 
     private func roundHalf(_ dst: FloatPtr, _ src: ConstFloatPtr, count: Int) {
-        if autocast == .fp16 { Precision.roundToFP16(dst, src, count: count) } else { Precision.roundToBF16(dst, src, count: count) }
+        Precision.round(dst, src, count: count, to: autocast)
     }
 
     /// One block's widths and parameter names, read from the family's description.

@@ -177,7 +177,6 @@ enum TrainOps {
                                  roundScores: TrainingPrecision = .fp32) {
         let T = s.seq, hd = s.headDim, group = s.heads / s.kvHeads
         let scale = 1 / Float(hd).squareRoot()
-        let half: (Float) -> Float = roundScores == .fp16 ? Precision.fp16 : Precision.bf16
         let rounds = roundScores != .fp32
         let packFloats = llmopt_gemm_packed_a_floats(Int32(T), Int32(max(T, hd)))
         Parallel.forRanges(s.batch * s.heads) { range in
@@ -192,12 +191,12 @@ enum TrainOps {
                 llmopt_gemm_nt_packed(Int32(T), Int32(T), Int32(hd), packed, UnsafeRawPointer(kb), Int32(LLMOPT_W_F32), s.kStride * 4, p, Int32(T))
                 for t in 0..<T {
                     let row = p + t * T, lo = s.first(t)
+                    let live = row + lo, n = t - lo + 1
+                    Precision.round(live, live, count: n, to: roundScores)
+                    for u in 0..<n { live[u] *= scale }
+                    Precision.round(live, live, count: n, to: roundScores)
                     var mx = -Float.infinity
-                    for u in lo...t {
-                        let sc = rounds ? half(half(row[u]) * scale) : row[u] * scale
-                        row[u] = sc
-                        mx = max(mx, sc)
-                    }
+                    for u in 0..<n { mx = max(mx, live[u]) }
                     var sum: Float = 0
                     for u in lo...t { let e = expf(row[u] - mx); row[u] = e; sum += e }
                     let inv = 1 / sum
@@ -207,7 +206,7 @@ enum TrainOps {
                 }
                 for u in 0..<T { for i in 0..<hd { vt[i * T + u] = vb[u * s.vStride + i] } }
                 var pa = ConstFloatPtr(p)
-                if rounds { for i in 0..<(T * T) { pr[i] = half(p[i]) }; pa = ConstFloatPtr(pr) }
+                if rounds { Precision.round(pr, p, count: T * T, to: roundScores); pa = ConstFloatPtr(pr) }
                 llmopt_gemm_pack_a(Int32(T), Int32(T), pa, Int32(T), packed)
                 llmopt_gemm_nt_packed(Int32(T), Int32(hd), Int32(T), packed, UnsafeRawPointer(vt), Int32(LLMOPT_W_F32), T * 4,
                                       out + b * T * s.outStride + h * hd, Int32(s.outStride))

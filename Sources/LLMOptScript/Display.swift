@@ -138,13 +138,14 @@ func formatNumber(_ n: Double) -> String {
     return "\(n)"
 }
 
-/// Four significant digits, for tables and statistics.
+/// Four significant digits, trailing zeros kept ("75.00 ± 5.833", not "75 ± 5.833"; whole numbers
+/// stay whole), for tables and statistics.
 func format4(_ x: Double) -> String {
     if x.isNaN { return "nan" }
-    if x == 0 { return "0" }
+    if x == x.rounded(), abs(x) < 1e4 { return String(Int(x)) }
     if abs(x) >= 1e4 && abs(x) < 1e9 { return String(format: "%.0f", x) }
     if abs(x) >= 1e9 || abs(x) < 1e-4 { return String(format: "%.3e", x) }
-    var s = String(format: "%.4g", x)
+    var s = String(format: "%#.4g", x)
     if s.contains("e") { s = String(format: "%.4f", x) }
     return s
 }

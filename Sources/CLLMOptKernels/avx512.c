@@ -12,10 +12,97 @@
 
 // MARK: Conversion of weight rows to float32
 
+INLINE float half_at(const uint8_t *p) {
+    uint16_t h;
+    memcpy(&h, p, 2);
+    return _cvtsh_ss(h);
+}
+
+/// One Q5_0 block (22 bytes) as 32 floats, (q − 16)·d as the reference computes it.
+INLINE void q5_0_block(const uint8_t *blk, float *x) {
+    __m512 d = _mm512_set1_ps(half_at(blk));
+    uint32_t qh;
+    memcpy(&qh, blk + 2, 4);
+    __m128i bytes = _mm_loadu_si128((const __m128i *)(blk + 6)), mask = _mm_set1_epi8(0x0F);
+    __m512i sixteen = _mm512_set1_epi32(16);
+    __m512i lo = _mm512_cvtepu8_epi32(_mm_and_si128(bytes, mask));
+    __m512i hi = _mm512_cvtepu8_epi32(_mm_and_si128(_mm_srli_epi16(bytes, 4), mask));
+    lo = _mm512_mask_add_epi32(lo, (__mmask16)qh, lo, sixteen);
+    hi = _mm512_mask_add_epi32(hi, (__mmask16)(qh >> 16), hi, sixteen);
+    _mm512_storeu_ps(x, _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(lo, sixteen)), d));
+    _mm512_storeu_ps(x + 16, _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(hi, sixteen)), d));
+}
+
+/// One Q4_K super-block (144 bytes) as 256 floats: (d·scale)·q − dmin·min per 32 values.
+INLINE void q4_k_super(const uint8_t *y, float *x) {
+    float d = half_at(y), dmin = half_at(y + 2);
+    const uint8_t *s = y + 4, *q = y + 16;
+    __m128i mask = _mm_set1_epi8(0x0F);
+    for (int j = 0; j < 8; j += 2, q += 32, x += 64) {
+        // 6-bit scales and mins: sub-blocks 0-3 in the low bits of bytes 0-7, 4-7 split.
+        int sc0 = j < 4 ? s[j] & 63 : (s[j + 4] & 0xF) | (s[j - 4] >> 6) << 4;
+        int m0 = j < 4 ? s[j + 4] & 63 : (s[j + 4] >> 4) | (s[j] >> 6) << 4;
+        int sc1 = j + 1 < 4 ? s[j + 1] & 63 : (s[j + 5] & 0xF) | (s[j - 3] >> 6) << 4;
+        int m1 = j + 1 < 4 ? s[j + 5] & 63 : (s[j + 5] >> 4) | (s[j + 1] >> 6) << 4;
+        __m512 d1 = _mm512_set1_ps(d * (float)sc0), dm1 = _mm512_set1_ps(dmin * (float)m0);
+        __m512 d2 = _mm512_set1_ps(d * (float)sc1), dm2 = _mm512_set1_ps(dmin * (float)m1);
+        for (int h = 0; h < 32; h += 16) {
+            __m128i bytes = _mm_loadu_si128((const __m128i *)(q + h));
+            __m512 lo = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_and_si128(bytes, mask)));
+            __m512 hi = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_and_si128(_mm_srli_epi16(bytes, 4), mask)));
+            _mm512_storeu_ps(x + h, _mm512_sub_ps(_mm512_mul_ps(d1, lo), dm1));
+            _mm512_storeu_ps(x + 32 + h, _mm512_sub_ps(_mm512_mul_ps(d2, hi), dm2));
+        }
+    }
+}
+
+/// One Q6_K super-block (210 bytes) as 256 floats: (d·scale)·(q − 32) per 16 values.
+INLINE void q6_k_super(const uint8_t *y, float *x) {
+    float d = half_at(y + 208);
+    const uint8_t *ql = y, *qh = y + 128;
+    const int8_t *sc = (const int8_t *)(y + 192);
+    __m512i low4 = _mm512_set1_epi32(0xF), two = _mm512_set1_epi32(3), offset = _mm512_set1_epi32(32);
+    for (int n = 0; n < 256; n += 128, x += 128, ql += 64, qh += 32, sc += 8)
+        for (int l = 0; l < 32; l += 16) {
+            int is = l / 16;
+            __m512i a = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(ql + l)));
+            __m512i b = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(ql + l + 32)));
+            __m512i h = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(qh + l)));
+            __m512i q0 = _mm512_or_si512(_mm512_and_si512(a, low4), _mm512_slli_epi32(_mm512_and_si512(h, two), 4));
+            __m512i q1 = _mm512_or_si512(_mm512_and_si512(b, low4), _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(h, 2), two), 4));
+            __m512i q2 = _mm512_or_si512(_mm512_srli_epi32(a, 4), _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(h, 4), two), 4));
+            __m512i q3 = _mm512_or_si512(_mm512_srli_epi32(b, 4), _mm512_slli_epi32(_mm512_srli_epi32(h, 6), 4));
+            _mm512_storeu_ps(x + l, _mm512_mul_ps(_mm512_set1_ps(d * (float)sc[is]), _mm512_cvtepi32_ps(_mm512_sub_epi32(q0, offset))));
+            _mm512_storeu_ps(x + l + 32, _mm512_mul_ps(_mm512_set1_ps(d * (float)sc[is + 2]), _mm512_cvtepi32_ps(_mm512_sub_epi32(q1, offset))));
+            _mm512_storeu_ps(x + l + 64, _mm512_mul_ps(_mm512_set1_ps(d * (float)sc[is + 4]), _mm512_cvtepi32_ps(_mm512_sub_epi32(q2, offset))));
+            _mm512_storeu_ps(x + l + 96, _mm512_mul_ps(_mm512_set1_ps(d * (float)sc[is + 6]), _mm512_cvtepi32_ps(_mm512_sub_epi32(q3, offset))));
+        }
+}
+
+/// Values [p0, p0 + len) of a Q5_0, Q4_K or Q6_K row (the formats of llama.cpp's Q4_K_M mixes):
+/// whole blocks straight into dst, a block cut by the range through a scratch block.
+INLINE void kquant_range(int wtype, const uint8_t *r, int p0, int len, float *dst) {
+    int bv = wtype == LLMOPT_W_Q5_0 ? 32 : 256, bb = wtype == LLMOPT_W_Q5_0 ? 22 : wtype == LLMOPT_W_Q4_K ? 144 : 210;
+    float part[256];
+    for (int b = p0 / bv; b * bv < p0 + len; b++) {
+        int from = b * bv < p0 ? p0 - b * bv : 0, to = (b + 1) * bv > p0 + len ? p0 + len - b * bv : bv;
+        float *out = from == 0 && to == bv ? dst + b * bv - p0 : part;
+        const uint8_t *blk = r + (size_t)b * bb;
+        if (wtype == LLMOPT_W_Q5_0) q5_0_block(blk, out);
+        else if (wtype == LLMOPT_W_Q4_K) q4_k_super(blk, out);
+        else q6_k_super(blk, out);
+        if (out == part) memcpy(dst + b * bv + from - p0, part + from, (size_t)(to - from) * 4);
+    }
+}
+
 /// dst[0..<len] = values [p0, p0 + len) of a weight row, converted to float32.
 INLINE void convert_range(int wtype, const void *row, int p0, int len, float *dst) {
     const uint8_t *r = (const uint8_t *)row;
     switch (wtype) {
+    case LLMOPT_W_Q5_0: case LLMOPT_W_Q4_K: case LLMOPT_W_Q6_K: kquant_range(wtype, r, p0, len, dst); break;
+    case LLMOPT_W_Q5_1: case LLMOPT_W_Q2_K: case LLMOPT_W_Q3_K: case LLMOPT_W_Q5_K:
+        llmopt_kquant_dequant_range(wtype, row, p0, len, dst);
+        break;
     case LLMOPT_W_F16: {
         int i = 0;
         for (; i + 16 <= len; i += 16)

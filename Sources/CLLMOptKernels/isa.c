@@ -46,16 +46,17 @@ const char *llmopt_kernels_isa(void) {
     }
 }
 
-/// The path for float kernels on weights of `wtype`: the AVX-512 kernels read only the types up
-/// to LLMOPT_W_QGROUP themselves; 5-bit blocks and K-quants take the AVX2 (or generic) kernels,
-/// which convert rows through `llmopt_dequant_range_generic`.
+/// The path for the GEMV and small-GEMM float kernels on weights of `wtype`: they read only the
+/// types up to LLMOPT_W_QGROUP themselves at AVX-512; 5-bit blocks and K-quants take the AVX2 (or
+/// generic) kernels, which convert rows through `llmopt_dequant_range_generic`. (The packed GEMM
+/// converts every type at AVX-512; decode of K-quants runs on the integer kernels.)
 static int isa_for(int wtype) {
     if (llmopt_kquant_block_values(wtype) && llmopt_isa_active == LLMOPT_ISA_AVX512) return LLMOPT_ISA_AVX2;
     return llmopt_isa_active;
 }
 
 void llmopt_gemm_nt_packed(int m, int n, int k, const float *pa, const void *b, int wtype, size_t rb, float *c, int ldc) {
-    switch (isa_for(wtype)) {
+    switch (llmopt_isa_active) {
     case LLMOPT_ISA_AVX512: llmopt_gemm_nt_packed_avx512(m, n, k, pa, b, wtype, rb, c, ldc); break;
     case LLMOPT_ISA_AVX2: llmopt_gemm_nt_packed_avx2(m, n, k, pa, b, wtype, rb, c, ldc); break;
     default: llmopt_gemm_nt_packed_generic(m, n, k, pa, b, wtype, rb, c, ldc); break;

@@ -132,6 +132,37 @@ final class KernelKQuantTests: XCTestCase {
 
     /// Decode (few rows) through `Linear`, one weight and fused weights of mixed activation
     /// formats, gives the naive product with the activations rounded as llama.cpp rounds them.
+    /// Prefill's packed GEMM converts K-quant and 5-bit rows exactly: its product equals, bit for
+    /// bit, the same GEMM on the rows dequantized to float32 by the reference
+    /// (`llmopt_kquant_dequantize_row`), on every path. k = 1280 is five super-blocks, so the
+    /// GEMM's depth blocking cuts some of them; n = 13 leaves a partial column tile.
+    func testPackedGemmConvertsRowsExactly() {
+        var rng = TestRandom(seed: 31)
+        let m = 37, n = 13, k = 1280
+        let a = rng.floats(m * k)
+        var packed = [Float](repeating: 0, count: llmopt_gemm_packed_a_floats(Int32(m), Int32(k)))
+        llmopt_gemm_pack_a(Int32(m), Int32(k), a, Int32(k), &packed)
+        for dtype in Self.types {
+            let wtype = dtype.format.kernelType!
+            let rb = llmopt_weight_row_bytes(wtype, Int32(k))
+            var rows = [UInt8](repeating: 0, count: rb * n), dequantized = [Float](repeating: 0, count: n * k)
+            let w = rng.floats(n * k)
+            for r in 0..<n {
+                rows.withUnsafeMutableBytes { buf in
+                    XCTAssertEqual(llmopt_kquant_quantize_row(wtype, Int32(k), Array(w[(r * k)..<((r + 1) * k)]), buf.baseAddress! + r * rb), 0)
+                    XCTAssertEqual(llmopt_kquant_dequantize_row(wtype, Int32(k), buf.baseAddress! + r * rb, &dequantized[r * k]), 0)
+                }
+            }
+            KernelTestData.forEachPath { isa in
+                var fromRows = [Float](repeating: 0, count: m * n), fromFloats = fromRows
+                llmopt_gemm_nt_packed(Int32(m), Int32(n), Int32(k), packed, rows, wtype, rb, &fromRows, Int32(n))
+                llmopt_gemm_nt_packed(Int32(m), Int32(n), Int32(k), packed, dequantized, Int32(LLMOPT_W_F32), k * 4, &fromFloats, Int32(n))
+                let first = fromRows.indices.first { fromRows[$0].bitPattern != fromFloats[$0].bitPattern }
+                XCTAssertNil(first, "\(dtype) \(isa): C differs at \(first ?? -1)")
+            }
+        }
+    }
+
     func testLinearDecodeUsesIntegerKernels() {
         var rng = TestRandom(seed: 42)
         let k = 512, m = 2

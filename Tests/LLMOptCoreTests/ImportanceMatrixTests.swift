@@ -56,4 +56,14 @@ final class ImportanceMatrixTests: XCTestCase {
             XCTAssertLessThan(weightedTotal, 0.97 * plainTotal, scheme)
         }
     }
+
+    /// Calibration text reaches the K-quant mixes: their Q8_0 tensors are searched with the
+    /// importance matrix, and the report says that the K-quant and 5-bit tensors are not.
+    func testMixesUseTheImportanceMatrixWhereTheyCan() throws {
+        let (model, calibration) = try load()
+        let (_, report) = try Quantization.quantize(model, scheme: "q4_k_m", options: QuantizationOptions(calibration: calibration))
+        XCTAssertTrue(report.rows.contains { $0.format == "Q8_0 imatrix" }, "\(report.rows.map(\.format))")
+        XCTAssertTrue(report.rows.contains { $0.format == "Q5_0" }, "\(report.rows.map(\.format))")
+        XCTAssertTrue(report.notes.contains { $0.contains("Q5_0") && $0.contains("reference quantizer") }, "\(report.notes)")
+    }
 }

@@ -5,7 +5,8 @@ import Foundation
 /// minimise Σ_j E[x_j²]·(w_j − d·q_j)² instead of the plain error Σ_j (w_j − d·q_j)². Under the
 /// diagonal approximation of the layer's Hessian that weighted error is the expected squared
 /// error of the layer's output, which is what the model feels. The bytes are ordinary Q4_0/Q8_0
-/// blocks: the kernels, the writers and llama.cpp read them as any other.
+/// blocks: the kernels, the writers and llama.cpp read them as any other. (The 5-bit blocks and
+/// K-quants keep their reference quantizers: their searches do not take the importance yet.)
 public enum ImportanceMatrix {
     /// Mean x_j² at the input of each of `names`, over the calibration windows.
     public static func collect(_ model: Model, names: [String], calibration: Calibration?) throws -> [String: [Float]] {
@@ -20,9 +21,12 @@ public enum ImportanceMatrix {
         return result
     }
 
-    /// Q8_0 or Q4_0 blocks of `tensor` whose scales minimise the importance-weighted error.
+    /// Whether `dtype` has an importance-weighted quantizer here.
+    public static func handles(_ dtype: DType) -> Bool { dtype == .q8_0 || dtype == .q4_0 }
+
+    /// Blocks of `tensor` in `dtype` whose scales minimise the importance-weighted error.
     public static func quantize(_ tensor: Tensor, to dtype: DType, importance: [Float], name: String) throws -> Tensor {
-        guard dtype == .q8_0 || dtype == .q4_0 else {
+        guard handles(dtype) else {
             throw LLMOptError.unsupported("importance-weighted \(dtype.ggmlName): only Q8_0 and Q4_0")
         }
         guard GGMLBlocks.fits(tensor, dtype) else {

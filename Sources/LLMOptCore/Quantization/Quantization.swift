@@ -94,23 +94,30 @@ public enum Quantization {
             }
         }
 
-        /// Quantizes one tensor; returns the new tensor, its format name and a note.
-        func apply(_ tensor: Tensor, name: String) throws -> (Tensor, String, String?) {
+        /// Quantizes one tensor; returns the new tensor, its format name and a note. A ggml block
+        /// format takes `importance` (E[x²] per input channel), where given, into its scale search.
+        func apply(_ tensor: Tensor, name: String, importance: [Float]? = nil) throws -> (Tensor, String, String?) {
             switch self {
             case .roundToNearest(let grid):
                 return (try RoundToNearest.quantize(tensor, grid: grid, name: name), grid.description, nil)
             case .block(let dtype):
+                func blocks(_ stored: DType) throws -> (Tensor, String) {
+                    guard let importance, ImportanceMatrix.handles(stored) else { return (try GGMLBlocks.quantize(tensor, to: stored, name: name), stored.ggmlName) }
+                    return (try ImportanceMatrix.quantize(tensor, to: stored, importance: importance, name: name), stored.ggmlName + " imatrix")
+                }
                 guard GGMLBlocks.fits(tensor, dtype) else {
                     // As llama.cpp's quantize tool: a K-quant falls back to a 32-value block
                     // format of about its size, and a row no block fits is stored float16.
                     if let fallback = GGMLBlocks.fallback(for: dtype), GGMLBlocks.fits(tensor, fallback) {
-                        return (try GGMLBlocks.quantize(tensor, to: fallback, name: name), fallback.ggmlName,
+                        let (quantized, format) = try blocks(fallback)
+                        return (quantized, format,
                                 "\(tensor.columns) columns are not a multiple of \(dtype.blockSize): stored \(fallback.ggmlName) instead of \(dtype.ggmlName)")
                     }
                     return (try HalfPrecision.convert(tensor, to: .f16, name: name), "F16",
                             "\(tensor.columns) columns are not a multiple of 32: stored F16 instead of \(dtype.ggmlName)")
                 }
-                return (try GGMLBlocks.quantize(tensor, to: dtype, name: name), dtype.ggmlName, nil)
+                let (quantized, format) = try blocks(dtype)
+                return (quantized, format, nil)
             case .half(let dtype):
                 return (try HalfPrecision.convert(tensor, to: dtype, name: name), dtype.ggmlName, nil)
             }
@@ -138,23 +145,6 @@ public enum Quantization {
             result = quantized
             rows = methodRows
             notes = methodNotes
-        case let block where (block == "q4_0" || block == "q8_0") && options.calibration != nil:
-            let dtype: DType = block == "q4_0" ? .q4_0 : .q8_0
-            let importance = try ImportanceMatrix.collect(model, names: mainNames, calibration: options.calibration)
-            notes.append("\(dtype.ggmlName) with an importance matrix: each block's scale minimises Σ E[x²]·(w − d·q)², "
-                         + "E[x²] the mean squared input of each channel on the calibration text")
-            let plain = try TensorScheme(scheme, options: options)
-            for name in mainNames {
-                let tensor = try model.weight(name)
-                guard let channels = importance[name], GGMLBlocks.fits(tensor, dtype) else {
-                    rows.append(try apply(plain, to: name, in: &result))
-                    continue
-                }
-                try Cancellation.checkpoint()
-                let quantized = try ImportanceMatrix.quantize(tensor, to: dtype, importance: channels, name: name)
-                result.weights[name] = quantized
-                rows.append(QuantReport.Row(name: name, before: tensor, after: quantized, format: dtype.ggmlName + " imatrix", note: nil))
-            }
         case let name where KQuantMix(name) != nil:
             // A mix covers every matrix llama.cpp's recipe quantizes, embeddings and LM head included.
             let mix = KQuantMix(name)!
@@ -164,12 +154,22 @@ public enum Quantization {
                 guard let t = model.weights[name], t.rank == 2, !taken.contains(name) else { return false }
                 return ignoreOnly.selects(name, shape: t.shape, family: model.config.architecture.family)
             }
-            for (name, dtype) in mix.plan(model, names: names) { rows.append(try apply(.block(dtype), to: name, in: &result)) }
+            let importance = try importanceMatrix(model, names: names, options: options, notes: &notes)
+            for (name, dtype) in mix.plan(model, names: names) {
+                rows.append(try apply(.block(dtype), to: name, in: &result, importance: importance[name]))
+            }
         default:
             let main = try TensorScheme(scheme, options: options)
-            for name in mainNames { rows.append(try apply(main, to: name, in: &result)) }
+            var importance: [String: [Float]] = [:]
+            if case .block = main { importance = try importanceMatrix(model, names: mainNames, options: options, notes: &notes) }
+            for name in mainNames { rows.append(try apply(main, to: name, in: &result, importance: importance[name])) }
         }
         for (name, tensorScheme) in overridden { rows.append(try apply(tensorScheme, to: name, in: &result)) }
+        let unsearched = Set(rows.map(\.dtypeAfter).filter { $0.blockSize > 1 && $0.format.ggmlType != nil && !ImportanceMatrix.handles($0) })
+        if options.calibration != nil, !["gptq", "awq"].contains(scheme.lowercased()), !unsearched.isEmpty {
+            notes.append("\(unsearched.map(\.ggmlName).sorted().joined(separator: ", ")) keep the reference quantizer: "
+                         + "the importance matrix is used for Q4_0 and Q8_0 blocks only")
+        }
         let position = Dictionary(model.weightOrder.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
         rows.sort { position[$0.name, default: 0] < position[$1.name, default: 0] }
         result.metadata["llmopt.quantized"] = scheme
@@ -199,10 +199,19 @@ public enum Quantization {
         return (mainNames, overridden)
     }
 
-    static func apply(_ tensorScheme: TensorScheme, to name: String, in model: inout Model) throws -> QuantReport.Row {
+    /// E[x²] per input channel of `names` on the calibration text (llama.cpp's imatrix), for the
+    /// ggml block formats' scale searches; empty without calibration text.
+    static func importanceMatrix(_ model: Model, names: [String], options: QuantizationOptions, notes: inout [String]) throws -> [String: [Float]] {
+        guard options.calibration != nil else { return [:] }
+        notes.append("with an importance matrix: each block's scales minimise Σ E[x²]·(w − ŵ)², "
+                     + "E[x²] the mean squared input of each channel on the calibration text")
+        return try ImportanceMatrix.collect(model, names: names, calibration: options.calibration)
+    }
+
+    static func apply(_ tensorScheme: TensorScheme, to name: String, in model: inout Model, importance: [Float]? = nil) throws -> QuantReport.Row {
         try Cancellation.checkpoint()
         let tensor = try model.weight(name)
-        let (quantized, format, note) = try tensorScheme.apply(tensor, name: name)
+        let (quantized, format, note) = try tensorScheme.apply(tensor, name: name, importance: importance)
         model.weights[name] = quantized
         return QuantReport.Row(name: name, before: tensor, after: quantized, format: format, note: note)
     }

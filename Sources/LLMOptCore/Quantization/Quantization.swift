@@ -161,7 +161,9 @@ public enum Quantization {
         default:
             let main = try TensorScheme(scheme, options: options)
             var importance: [String: [Float]] = [:]
-            if case .block = main { importance = try importanceMatrix(model, names: mainNames, options: options, notes: &notes) }
+            if case .block(let dtype) = main, ImportanceMatrix.handles(dtype) || GGMLBlocks.fallback(for: dtype).map(ImportanceMatrix.handles) == true {
+                importance = try importanceMatrix(model, names: mainNames, options: options, notes: &notes)
+            }
             for name in mainNames { rows.append(try apply(main, to: name, in: &result, importance: importance[name])) }
         }
         for (name, tensorScheme) in overridden { rows.append(try apply(tensorScheme, to: name, in: &result)) }
@@ -203,8 +205,8 @@ public enum Quantization {
     /// ggml block formats' scale searches; empty without calibration text.
     static func importanceMatrix(_ model: Model, names: [String], options: QuantizationOptions, notes: inout [String]) throws -> [String: [Float]] {
         guard options.calibration != nil else { return [:] }
-        notes.append("with an importance matrix: each block's scales minimise Σ E[x²]·(w − ŵ)², "
-                     + "E[x²] the mean squared input of each channel on the calibration text")
+        notes.append("importance matrix from the calibration text (as llama.cpp's imatrix): each Q4_0/Q8_0 block's scale "
+                     + "minimises Σ E[x²]·(w − d·q)², E[x²] the mean squared input of each channel")
         return try ImportanceMatrix.collect(model, names: names, calibration: options.calibration)
     }
 

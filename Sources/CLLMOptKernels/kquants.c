@@ -291,13 +291,17 @@ static void pack_2bit(const uint8_t *codes, uint8_t *qs) {
 
 // Q2_K super-block (84 bytes): 16 bytes of 4-bit scale (low) and 4-bit min (high) per 16 values,
 // 64 bytes of 2-bit codes, f16 d, f16 dmin; value = d * scale * q - dmin * min.
-static void quantize_q2_k(const float *x, uint8_t *y, int k) {
+/// `importance` (per value of the row, or NULL for llama.cpp's reference) multiplies the weights
+/// of the sub-block searches, as llama.cpp's imatrix does.
+static void quantize_q2_k(const float *x, const float *importance, uint8_t *y, int k) {
     uint8_t codes[SUPER], trial[16];
     float weights[16], mins[16], scales[16];
     for (int b = 0; b < k / SUPER; b++, x += SUPER, y += 84) {
         float max_scale = 0, max_min = 0;
+        const float *imp = importance ? importance + (size_t)b * SUPER : NULL;
         for (int j = 0; j < 16; j++) {
             for (int l = 0; l < 16; l++) weights[l] = fabsf(x[16 * j + l]);
+            if (imp) for (int l = 0; l < 16; l++) weights[l] *= imp[16 * j + l];
             scales[j] = search_affine(16, 3, x + 16 * j, weights, codes + 16 * j, &mins[j], trial, -0.5f, 0.1f, 15, 1);
             if (scales[j] > max_scale) max_scale = scales[j];
             if (mins[j] > max_min) max_min = mins[j];
@@ -426,7 +430,9 @@ static inline void scale_min_k4(int j, const uint8_t *s, uint8_t *scale, uint8_t
 /// Shared by Q4_K and Q5_K (layout: f16 d, f16 dmin, 12 bytes of scales/mins, then codes): fits
 /// each 32-value sub-block with `search_affine`, stores 6-bit scales and mins relative to the
 /// largest, and recomputes the codes (0..nmax) from the stored values.
-static void affine_k_superblock(const float *x, uint8_t *y, int nmax, float rmin, int nstep, uint8_t *codes) {
+/// `importance` (per value of the super-block, or NULL for llama.cpp's reference) multiplies the
+/// weights of the sub-block searches, as llama.cpp's imatrix does.
+static void affine_k_superblock(const float *x, const float *importance, uint8_t *y, int nmax, float rmin, int nstep, uint8_t *codes) {
     uint8_t trial[32];
     float weights[32], mins[8], scales[8];
     float max_scale = 0, max_min = 0;
@@ -436,6 +442,7 @@ static void affine_k_superblock(const float *x, uint8_t *y, int nmax, float rmin
         for (int l = 0; l < 32; l++) sum_x2 += v[l] * v[l];
         float av_x = sqrtf(sum_x2 / 32);
         for (int l = 0; l < 32; l++) weights[l] = av_x + fabsf(v[l]);
+        if (importance) for (int l = 0; l < 32; l++) weights[l] *= importance[32 * j + l];
         scales[j] = search_affine(32, nmax, v, weights, codes + 32 * j, &mins[j], trial, rmin, 0.1f, nstep, 0);
         if (scales[j] > max_scale) max_scale = scales[j];
         if (mins[j] > max_min) max_min = mins[j];
@@ -472,10 +479,10 @@ static void affine_k_superblock(const float *x, uint8_t *y, int nmax, float rmin
 // Q4_K super-block (144 bytes): f16 d, f16 dmin, 12 bytes of 6-bit scales and mins per 32
 // values, 128 bytes of nibbles (per 64 values: byte l holds value l low, l + 32 high);
 // value = d * scale * q - dmin * min.
-static void quantize_q4_k(const float *x, uint8_t *y, int k) {
+static void quantize_q4_k(const float *x, const float *importance, uint8_t *y, int k) {
     uint8_t codes[SUPER];
     for (int b = 0; b < k / SUPER; b++, x += SUPER, y += 144) {
-        affine_k_superblock(x, y, 15, -1.f, 20, codes);
+        affine_k_superblock(x, importance ? importance + (size_t)b * SUPER : NULL, y, 15, -1.f, 20, codes);
         uint8_t *q = y + 16;
         for (int j = 0; j < SUPER; j += 64, q += 32)
             for (int l = 0; l < 32; l++) q[l] = (uint8_t)(codes[j + l] | codes[j + l + 32] << 4);
@@ -500,10 +507,10 @@ static void dequantize_q4_k(const uint8_t *y, float *x, int k) {
 
 // Q5_K super-block (176 bytes): as Q4_K with 32 bytes of high bits (bit 2i and 2i+1 of byte l:
 // values 64i + l and 64i + l + 32) between the scales and the nibbles; codes 0..31.
-static void quantize_q5_k(const float *x, uint8_t *y, int k) {
+static void quantize_q5_k(const float *x, const float *importance, uint8_t *y, int k) {
     uint8_t codes[SUPER];
     for (int b = 0; b < k / SUPER; b++, x += SUPER, y += 176) {
-        affine_k_superblock(x, y, 31, -0.5f, 15, codes);
+        affine_k_superblock(x, importance ? importance + (size_t)b * SUPER : NULL, y, 31, -0.5f, 15, codes);
         uint8_t *qh = y + 16, *ql = y + 48;
         memset(qh, 0, 32);
         for (int n = 0, pair = 0; n < SUPER; n += 64, pair++, ql += 32)
@@ -625,13 +632,24 @@ int llmopt_kquant_quantize_row(int wtype, int k, const float *x, void *dst) {
     switch (wtype) {
     case LLMOPT_W_Q5_0: quantize_q5_0(x, y, k); break;
     case LLMOPT_W_Q5_1: quantize_q5_1(x, y, k); break;
-    case LLMOPT_W_Q2_K: quantize_q2_k(x, y, k); break;
+    case LLMOPT_W_Q2_K: quantize_q2_k(x, NULL, y, k); break;
     case LLMOPT_W_Q3_K: quantize_q3_k(x, y, k); break;
-    case LLMOPT_W_Q4_K: quantize_q4_k(x, y, k); break;
-    case LLMOPT_W_Q5_K: quantize_q5_k(x, y, k); break;
+    case LLMOPT_W_Q4_K: quantize_q4_k(x, NULL, y, k); break;
+    case LLMOPT_W_Q5_K: quantize_q5_k(x, NULL, y, k); break;
     case LLMOPT_W_Q6_K: quantize_q6_k(x, y, k); break;
     }
     return 0;
+}
+
+int llmopt_kquant_quantize_row_weighted(int wtype, int k, const float *x, const float *importance, void *dst) {
+    if (k < 0 || k % SUPER) return -1;
+    uint8_t *y = (uint8_t *)dst;
+    switch (wtype) {
+    case LLMOPT_W_Q2_K: quantize_q2_k(x, importance, y, k); return 0;
+    case LLMOPT_W_Q4_K: quantize_q4_k(x, importance, y, k); return 0;
+    case LLMOPT_W_Q5_K: quantize_q5_k(x, importance, y, k); return 0;
+    default: return -1;
+    }
 }
 
 int llmopt_kquant_dequantize_row(int wtype, int k, const void *src, float *dst) {

@@ -57,6 +57,33 @@ final class ImportanceMatrixTests: XCTestCase {
         }
     }
 
+    /// Q2_K, Q4_K and Q5_K with the importance in their sub-block searches: a weight of 8 rows of
+    /// 512 and an importance that varies over three orders of magnitude across channels. The
+    /// importance-weighted error falls clearly below the reference quantizer's, the bytes decode
+    /// with the format's ordinary dequantizer, and without importance the bytes are llama.cpp's
+    /// (the reference quantizer, which the byte-exact fixtures check).
+    func testKQuantSearchesTakeTheImportance() throws {
+        var rng = TestRandom(seed: 41)
+        let rows = 8, cols = 512
+        let w = rng.floats(rows * cols)
+        let importance = (0..<cols).map { j in Float(pow(10.0, Double(j % 7) / 2)) * (1 + rng.float() * 0.5) }
+        let tensor = Tensor(shape: [rows, cols], floats: w)
+        for dtype in [DType.q2_k, .q4_k, .q5_k] {
+            let plain = try GGMLBlocks.quantize(tensor, to: dtype, name: "w").floats()
+            let weighted = try ImportanceMatrix.quantize(tensor, to: dtype, importance: importance, name: "w")
+            XCTAssertEqual(weighted.dtype, dtype)
+            let values = weighted.floats()
+            var plainError = 0.0, weightedError = 0.0
+            for i in w.indices {
+                let e = Double(importance[i % cols])
+                plainError += e * Double(w[i] - plain[i]) * Double(w[i] - plain[i])
+                weightedError += e * Double(w[i] - values[i]) * Double(w[i] - values[i])
+            }
+            XCTAssertLessThan(weightedError, 0.9 * plainError, "\(dtype)")
+        }
+        XCTAssertThrowsError(try ImportanceMatrix.quantize(tensor, to: .q6_k, importance: importance, name: "w"))
+    }
+
     /// Calibration text reaches the K-quant mixes: their Q8_0 tensors are searched with the
     /// importance matrix, and the report says that the K-quant and 5-bit tensors are not.
     func testMixesUseTheImportanceMatrixWhereTheyCan() throws {

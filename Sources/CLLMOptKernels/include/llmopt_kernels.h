@@ -82,6 +82,11 @@ int llmopt_kquant_block_bytes(int wtype);
 /// type or a k that is not a whole number of blocks, else 0.
 int llmopt_kquant_quantize_row(int wtype, int k, const float *x, void *dst);
 
+/// Q2_K, Q4_K or Q5_K with an importance per value of the row (E[x²] of its input channel, as
+/// llama.cpp's imatrix): the weights of every sub-block's scale and minimum search are
+/// multiplied by it. -1 for another type or a k that is not a whole number of super-blocks.
+int llmopt_kquant_quantize_row_weighted(int wtype, int k, const float *x, const float *importance, void *dst);
+
 /// Converts k values of Q5_0 ... Q6_K to float32 as llama.cpp's `dequantize_row_*` does
 /// (bit-identical results). -1 for another type or a partial block, else 0.
 int llmopt_kquant_dequantize_row(int wtype, int k, const void *src, float *dst);

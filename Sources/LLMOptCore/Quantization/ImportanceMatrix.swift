@@ -1,12 +1,15 @@
+import CLLMOptKernels
 import Foundation
 
 /// Importance-weighted block quantization, as llama.cpp's imatrix: calibration text gives each
 /// linear layer's mean squared input per channel, E[x_j²], and a block's scale is chosen to
 /// minimise Σ_j E[x_j²]·(w_j − d·q_j)² instead of the plain error Σ_j (w_j − d·q_j)². Under the
 /// diagonal approximation of the layer's Hessian that weighted error is the expected squared
-/// error of the layer's output, which is what the model feels. The bytes are ordinary Q4_0/Q8_0
-/// blocks: the kernels, the writers and llama.cpp read them as any other. (The 5-bit blocks and
-/// K-quants keep their reference quantizers: their searches do not take the importance yet.)
+/// error of the layer's output, which is what the model feels. Q4_0/Q8_0 search each block's
+/// scale here; Q2_K, Q4_K and Q5_K pass the importance into their sub-block searches in the C
+/// kernels (llama.cpp's quant_weights). The bytes are ordinary blocks of the format: the kernels,
+/// the writers and llama.cpp read them as any other. (Q3_K, Q6_K and the 5-bit blocks keep their
+/// reference quantizers.)
 public enum ImportanceMatrix {
     /// Mean x_j² at the input of each of `names`, over the calibration windows.
     public static func collect(_ model: Model, names: [String], calibration: Calibration?) throws -> [String: [Float]] {
@@ -22,15 +25,15 @@ public enum ImportanceMatrix {
     }
 
     /// Whether `dtype` has an importance-weighted quantizer here.
-    public static func handles(_ dtype: DType) -> Bool { dtype == .q8_0 || dtype == .q4_0 }
+    public static func handles(_ dtype: DType) -> Bool { [.q8_0, .q4_0, .q2_k, .q4_k, .q5_k].contains(dtype) }
 
     /// Blocks of `tensor` in `dtype` whose scales minimise the importance-weighted error.
     public static func quantize(_ tensor: Tensor, to dtype: DType, importance: [Float], name: String) throws -> Tensor {
         guard handles(dtype) else {
-            throw LLMOptError.unsupported("importance-weighted \(dtype.ggmlName): only Q8_0 and Q4_0")
+            throw LLMOptError.unsupported("importance-weighted \(dtype.ggmlName): Q8_0, Q4_0, Q2_K, Q4_K and Q5_K have it")
         }
         guard GGMLBlocks.fits(tensor, dtype) else {
-            throw LLMOptError.invalidArgument(name: name, reason: "rows of \(tensor.columns) values are not a whole number of \(dtype.ggmlName) blocks of 32")
+            throw LLMOptError.invalidArgument(name: name, reason: "rows of \(tensor.columns) values are not a whole number of \(dtype.ggmlName) blocks of \(dtype.blockSize)")
         }
         guard importance.count == tensor.columns else {
             throw LLMOptError.shapeMismatch(name: name, expected: [tensor.columns], actual: [importance.count], source: "importance matrix")
@@ -38,6 +41,17 @@ public enum ImportanceMatrix {
         let w = tensor.toF32()
         try RoundToNearest.checkFinite(w, name: name)
         let cols = w.columns, src = w.f32Pointer, rowBytes = dtype.byteCount(elements: cols)!
+        if let wtype = dtype.format.kernelType, dtype.blockSize == 256 {
+            // Channels nobody reads still count a little, so no sub-block's weights are all zero.
+            let mean = importance.reduce(0, +) / Float(cols)
+            let weights = importance.map { $0 + 1e-6 * mean + 1e-30 }
+            return Tensor.raw(shape: w.shape, dtype: dtype) { out in
+                let base = out.baseAddress!
+                Parallel.forRanges(w.rows, grain: 4) { range in
+                    for r in range { _ = llmopt_kquant_quantize_row_weighted(wtype, Int32(cols), src + r * cols, weights, base + r * rowBytes) }
+                }
+            }
+        }
         return Tensor.raw(shape: w.shape, dtype: dtype) { out in
             let base = out.baseAddress!
             importance.withUnsafeBufferPointer { imp in

@@ -170,7 +170,7 @@ public enum Quantization {
         let unsearched = Set(rows.map(\.dtypeAfter).filter { $0.blockSize > 1 && $0.format.ggmlType != nil && !ImportanceMatrix.handles($0) })
         if options.calibration != nil, !["gptq", "awq"].contains(scheme.lowercased()), !unsearched.isEmpty {
             notes.append("\(unsearched.map(\.ggmlName).sorted().joined(separator: ", ")) keep the reference quantizer: "
-                         + "the importance matrix is used for Q4_0 and Q8_0 blocks only")
+                         + "the importance matrix is used for Q4_0, Q8_0, Q2_K, Q4_K and Q5_K")
         }
         let position = Dictionary(model.weightOrder.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
         rows.sort { position[$0.name, default: 0] < position[$1.name, default: 0] }
@@ -205,8 +205,8 @@ public enum Quantization {
     /// ggml block formats' scale searches; empty without calibration text.
     static func importanceMatrix(_ model: Model, names: [String], options: QuantizationOptions, notes: inout [String]) throws -> [String: [Float]] {
         guard options.calibration != nil else { return [:] }
-        notes.append("importance matrix from the calibration text (as llama.cpp's imatrix): each Q4_0/Q8_0 block's scale "
-                     + "minimises Σ E[x²]·(w − d·q)², E[x²] the mean squared input of each channel")
+        notes.append("importance matrix from the calibration text (as llama.cpp's imatrix): block scales minimise "
+                     + "Σ E[x²]·(w − ŵ)², E[x²] the mean squared input of each channel")
         return try ImportanceMatrix.collect(model, names: names, calibration: options.calibration)
     }
 

@@ -66,7 +66,8 @@ extension Builtins {
                 full_range: codes −2^(b−1)..2^(b−1)−1, scale = m / −2^(b−1) with m the value of largest |w| (it maps exactly)
                 q4_0/q8_0 with calibration (importance matrix, as llama.cpp's imatrix): e_j = E[x_j²] per input channel;
                       each block's scale d minimises Σ_j e_j (w_j − d·q_j)² over scales near the plain one (same bytes, same kernels);
-                      the mixes and the K-quant fallbacks use it for their q4_0/q8_0 tensors, K-quant and 5-bit blocks do not yet
+                      q2_k/q4_k/q5_k and the mixes take it too, multiplying the weights of each sub-block's scale and minimum
+                      search (llama.cpp's quant_weights); q3_k, q6_k and the 5-bit blocks keep the reference quantizer
 
                 defaults, chosen by measurement (SmolLM2-135M, int4 g128, WikiText-2 test's first 20,000
                 characters at ctx 256, 16 calibration windows of 256 tokens from later in the file; float32 42.41):

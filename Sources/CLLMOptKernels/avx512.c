@@ -82,7 +82,7 @@ INLINE void q6_k_super(const uint8_t *y, float *x) {
 /// Values [p0, p0 + len) of a Q5_0, Q4_K or Q6_K row (the formats of llama.cpp's Q4_K_M mixes):
 /// whole blocks straight into dst, a block cut by the range through a scratch block.
 INLINE void kquant_range(int wtype, const uint8_t *r, int p0, int len, float *dst) {
-    int bv = wtype == LLMOPT_W_Q5_0 ? 32 : 256, bb = wtype == LLMOPT_W_Q5_0 ? 22 : wtype == LLMOPT_W_Q4_K ? 144 : 210;
+    int bv = llmopt_kquant_block_values(wtype), bb = llmopt_kquant_block_bytes(wtype);
     float part[256];
     for (int b = p0 / bv; b * bv < p0 + len; b++) {
         int from = b * bv < p0 ? p0 - b * bv : 0, to = (b + 1) * bv > p0 + len ? p0 + len - b * bv : bv;
@@ -679,24 +679,6 @@ INLINE void qdot_weight_rows(int wtype, int R, int k, const uint8_t *qx, const u
     for (int r = 0; r < R; r++) c[r] = _mm512_reduce_add_ps(_mm512_add_ps(acc[r], accMin[r]));
 }
 
-INLINE void qgemm_typed(int wtype, int m, int n, int k, const uint8_t *qx, const uint8_t *w, size_t rb, float *c, int ldc) {
-    size_t xb = llmopt_q8act_row_bytes(k);
-    int j0 = 0;
-    if (m == 1)
-        for (; j0 + 2 <= n; j0 += 2) qdot_weight_rows(wtype, 2, k, qx, w + (size_t)j0 * rb, rb, c + j0);
-    for (int j = j0; j < n; j++) {
-        const uint8_t *row = w + (size_t)j * rb;
-        int i = 0;
-        for (; i + 4 <= m; i += 4) qdot_rows(wtype, 4, k, qx + i * xb, xb, row, c + (size_t)i * ldc + j, ldc);
-        switch (m - i) {
-        case 3: qdot_rows(wtype, 3, k, qx + i * xb, xb, row, c + (size_t)i * ldc + j, ldc); break;
-        case 2: qdot_rows(wtype, 2, k, qx + i * xb, xb, row, c + (size_t)i * ldc + j, ldc); break;
-        case 1: qdot_rows(wtype, 1, k, qx + i * xb, xb, row, c + (size_t)i * ldc + j, ldc); break;
-        default: break;
-        }
-    }
-}
-
 // MARK: K-quants against Q8_K activations
 
 /// Values 64j ..< 64j + 64 of a K-quant super-block as unsigned codes, in value order.
@@ -797,16 +779,30 @@ INLINE void kq_rows(int wtype, int M, int k, const uint8_t *qx, size_t xb, const
     }
 }
 
-INLINE void kq_gemm_typed(int wtype, int m, int n, int k, const uint8_t *qx, const uint8_t *w, size_t rb, float *c, int ldc) {
+INLINE int is_kquant(int wtype) { return wtype >= LLMOPT_W_Q2_K && wtype <= LLMOPT_W_Q6_K; }
+
+/// M (1 to 4) activation rows against one weight row, by the kernel of the weight's format.
+INLINE void rows_typed(int wtype, int M, int k, const uint8_t *qx, size_t xb, const uint8_t *row, float *c, int ldc) {
+    if (is_kquant(wtype)) kq_rows(wtype, M, k, qx, xb, row, c, ldc);
+    else qdot_rows(wtype, M, k, qx, xb, row, c, ldc);
+}
+
+/// The integer GEMM for one weight format (`wtype` a constant once inlined): one activation row
+/// of 32-blocks runs two weight rows at a time; otherwise each weight row meets the activation
+/// rows four at a time.
+INLINE void qgemm_typed(int wtype, int m, int n, int k, const uint8_t *qx, const uint8_t *w, size_t rb, float *c, int ldc) {
     size_t xb = llmopt_act_row_bytes(wtype, k);
-    for (int j = 0; j < n; j++) {
+    int j0 = 0;
+    if (m == 1 && !is_kquant(wtype))
+        for (; j0 + 2 <= n; j0 += 2) qdot_weight_rows(wtype, 2, k, qx, w + (size_t)j0 * rb, rb, c + j0);
+    for (int j = j0; j < n; j++) {
         const uint8_t *row = w + (size_t)j * rb;
         int i = 0;
-        for (; i + 4 <= m; i += 4) kq_rows(wtype, 4, k, qx + i * xb, xb, row, c + (size_t)i * ldc + j, ldc);
+        for (; i + 4 <= m; i += 4) rows_typed(wtype, 4, k, qx + i * xb, xb, row, c + (size_t)i * ldc + j, ldc);
         switch (m - i) {
-        case 3: kq_rows(wtype, 3, k, qx + i * xb, xb, row, c + (size_t)i * ldc + j, ldc); break;
-        case 2: kq_rows(wtype, 2, k, qx + i * xb, xb, row, c + (size_t)i * ldc + j, ldc); break;
-        case 1: kq_rows(wtype, 1, k, qx + i * xb, xb, row, c + (size_t)i * ldc + j, ldc); break;
+        case 3: rows_typed(wtype, 3, k, qx + i * xb, xb, row, c + (size_t)i * ldc + j, ldc); break;
+        case 2: rows_typed(wtype, 2, k, qx + i * xb, xb, row, c + (size_t)i * ldc + j, ldc); break;
+        case 1: rows_typed(wtype, 1, k, qx + i * xb, xb, row, c + (size_t)i * ldc + j, ldc); break;
         default: break;
         }
     }
@@ -819,11 +815,11 @@ void llmopt_qgemm_nt_avx512(int m, int n, int k, const void *qx, const void *w, 
     case LLMOPT_W_Q4_1: qgemm_typed(LLMOPT_W_Q4_1, m, n, k, qx, w, rb, c, ldc); break;
     case LLMOPT_W_Q5_0: qgemm_typed(LLMOPT_W_Q5_0, m, n, k, qx, w, rb, c, ldc); break;
     case LLMOPT_W_Q5_1: qgemm_typed(LLMOPT_W_Q5_1, m, n, k, qx, w, rb, c, ldc); break;
-    case LLMOPT_W_Q2_K: kq_gemm_typed(LLMOPT_W_Q2_K, m, n, k, qx, w, rb, c, ldc); break;
-    case LLMOPT_W_Q3_K: kq_gemm_typed(LLMOPT_W_Q3_K, m, n, k, qx, w, rb, c, ldc); break;
-    case LLMOPT_W_Q4_K: kq_gemm_typed(LLMOPT_W_Q4_K, m, n, k, qx, w, rb, c, ldc); break;
-    case LLMOPT_W_Q5_K: kq_gemm_typed(LLMOPT_W_Q5_K, m, n, k, qx, w, rb, c, ldc); break;
-    case LLMOPT_W_Q6_K: kq_gemm_typed(LLMOPT_W_Q6_K, m, n, k, qx, w, rb, c, ldc); break;
+    case LLMOPT_W_Q2_K: qgemm_typed(LLMOPT_W_Q2_K, m, n, k, qx, w, rb, c, ldc); break;
+    case LLMOPT_W_Q3_K: qgemm_typed(LLMOPT_W_Q3_K, m, n, k, qx, w, rb, c, ldc); break;
+    case LLMOPT_W_Q4_K: qgemm_typed(LLMOPT_W_Q4_K, m, n, k, qx, w, rb, c, ldc); break;
+    case LLMOPT_W_Q5_K: qgemm_typed(LLMOPT_W_Q5_K, m, n, k, qx, w, rb, c, ldc); break;
+    case LLMOPT_W_Q6_K: qgemm_typed(LLMOPT_W_Q6_K, m, n, k, qx, w, rb, c, ldc); break;
     default: break;
     }
 }
@@ -858,9 +854,7 @@ void llmopt_gemv_avx512(int n, int k, const float *x, const void *b, int wtype, 
     llmopt_gemv_generic(n, k, x, b, wtype, rb, y);
 }
 void llmopt_q8act_quantize_avx512(int k, const float *x, void *dst) { llmopt_q8act_quantize_ref(k, x, dst); }
-void llmopt_round_through_half_avx512(float *dst, const float *src, size_t n) {
-    for (size_t i = 0; i < n; i++) dst[i] = llmopt_half_to_float(llmopt_float_to_half(src[i]));
-}
+void llmopt_round_through_half_avx512(float *dst, const float *src, size_t n) { llmopt_round_through_half_ref(dst, src, n); }
 void llmopt_qgemm_nt_avx512(int m, int n, int k, const void *qx, const void *w, int wtype, size_t rb, float *c, int ldc) {
     llmopt_qgemm_nt_generic(m, n, k, qx, w, wtype, rb, c, ldc);
 }

@@ -35,14 +35,13 @@ float llmopt_half_to_float(uint16_t h) {
     return out;
 }
 
-/// The reference of `llmopt_round_through_half`.
-static void round_through_half_ref(float *dst, const float *src, size_t n) {
+void llmopt_round_through_half_ref(float *dst, const float *src, size_t n) {
     for (size_t i = 0; i < n; i++) dst[i] = llmopt_half_to_float(llmopt_float_to_half(src[i]));
 }
 
 void llmopt_round_through_half(float *dst, const float *src, size_t n) {
     if (llmopt_isa_active == LLMOPT_ISA_AVX512) llmopt_round_through_half_avx512(dst, src, n);
-    else round_through_half_ref(dst, src, n);
+    else llmopt_round_through_half_ref(dst, src, n);
 }
 
 static inline uint16_t load_u16(const uint8_t *p) { uint16_t v; memcpy(&v, p, 2); return v; }

@@ -46,6 +46,8 @@ void llmopt_gemm_small_generic(int m, int n, int k, const float *x, int ldx, con
 
 void llmopt_q8act_quantize_avx512(int k, const float *x, void *dst);
 void llmopt_round_through_half_avx512(float *dst, const float *src, size_t n);
+/// The reference of `llmopt_round_through_half`: the scalar conversion both ways.
+void llmopt_round_through_half_ref(float *dst, const float *src, size_t n);
 void llmopt_qgemm_nt_avx512(int m, int n, int k, const void *qx, const void *w, int wtype, size_t rb, float *c, int ldc);
 void llmopt_qgemm_nt_avx2(int m, int n, int k, const void *qx, const void *w, int wtype, size_t rb, float *c, int ldc);
 void llmopt_qgemm_nt_generic(int m, int n, int k, const void *qx, const void *w, int wtype, size_t rb, float *c, int ldc);

@@ -160,5 +160,3 @@ func formatCount(_ n: Int) -> String {
     if x >= 1e4 { return String(format: "%.1f K", x / 1e3) }
     return String(n)
 }
-
-

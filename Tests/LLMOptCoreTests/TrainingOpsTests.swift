@@ -145,13 +145,20 @@ final class TrainingOpsTests: XCTestCase {
         }
         var outF = [Float](repeating: 0, count: n * heads * hd), probs = [Float](repeating: 0, count: B * heads * T * T)
         TrainOps.attentionForward(out: &outF, probs: &probs, q: q, k: k, v: v, shape: shape)
-        var dqF = [Float](repeating: 1, count: n * heads * hd), dkF = [Float](repeating: 1, count: n * kvHeads * hd), dvF = dkF
+        checkAttentionBackwardMatchesReference(dout: dout, probs: probs, q: q, k: k, v: v, shape: shape)
+    }
+
+    /// The GEMM form of the attention backward pass against the plain loops: dq, dk and dv
+    /// (accumulated onto ones) within 1e-5.
+    func checkAttentionBackwardMatchesReference(dout: [Float], probs: [Float], q: [Float], k: [Float], v: [Float],
+                                                shape: TrainOps.AttentionShape, file: StaticString = #filePath, line: UInt = #line) {
+        var dqF = [Float](repeating: 1, count: q.count), dkF = [Float](repeating: 1, count: k.count), dvF = [Float](repeating: 1, count: v.count)
         var dqS = dqF, dkS = dkF, dvS = dvF
         TrainOps.attentionBackward(dq: &dqF, dk: &dkF, dv: &dvF, dout: dout, probs: probs, q: q, k: k, v: v, shape: shape)
         TrainingReference.attentionBackward(dq: &dqS, dk: &dkS, dv: &dvS, dout: dout, probs: probs, q: q, k: k, v: v, shape: shape)
-        XCTAssertLessThan(TrainingReferenceTests.errors(dqF, dqS).maxAbs, 1e-5)
-        XCTAssertLessThan(TrainingReferenceTests.errors(dkF, dkS).maxAbs, 1e-5)
-        XCTAssertLessThan(TrainingReferenceTests.errors(dvF, dvS).maxAbs, 1e-5)
+        XCTAssertLessThan(TrainingReferenceTests.errors(dqF, dqS).maxAbs, 1e-5, "dq", file: file, line: line)
+        XCTAssertLessThan(TrainingReferenceTests.errors(dkF, dkS).maxAbs, 1e-5, "dk", file: file, line: line)
+        XCTAssertLessThan(TrainingReferenceTests.errors(dvF, dvS).maxAbs, 1e-5, "dv", file: file, line: line)
     }
 
     /// A sliding window (Mistral's): the GEMM form against the plain loops, probabilities exactly
@@ -172,13 +179,7 @@ final class TrainingOpsTests: XCTestCase {
             for u in 0..<T where u > t || u <= t - window { XCTAssertEqual(pF[row * T + u], 0, "row \(row), key \(u)") }
             XCTAssertEqual(pF[(row * T + max(0, t - window + 1))...(row * T + t)].reduce(0, +), 1, accuracy: 1e-5)
         }
-        var dqF = [Float](repeating: 1, count: n * heads * hd), dkF = [Float](repeating: 1, count: n * kvHeads * hd), dvF = dkF
-        var dqS = dqF, dkS = dkF, dvS = dvF
-        TrainOps.attentionBackward(dq: &dqF, dk: &dkF, dv: &dvF, dout: dout, probs: pF, q: q, k: k, v: v, shape: shape)
-        TrainingReference.attentionBackward(dq: &dqS, dk: &dkS, dv: &dvS, dout: dout, probs: pF, q: q, k: k, v: v, shape: shape)
-        XCTAssertLessThan(TrainingReferenceTests.errors(dqF, dqS).maxAbs, 1e-5)
-        XCTAssertLessThan(TrainingReferenceTests.errors(dkF, dkS).maxAbs, 1e-5)
-        XCTAssertLessThan(TrainingReferenceTests.errors(dvF, dvS).maxAbs, 1e-5)
+        checkAttentionBackwardMatchesReference(dout: dout, probs: pF, q: q, k: k, v: v, shape: shape)
         let small = TrainOps.AttentionShape(batch: 1, seq: 7, heads: 2, kvHeads: 1, headDim: 4, qStride: 8, kStride: 4, vStride: 4,
                                             outStride: 8, window: 3)
         func fwd(_ x: [[Float]]) -> ([Float], [Float]) {

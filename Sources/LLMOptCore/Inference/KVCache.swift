@@ -26,7 +26,7 @@ final class KVCache {
         self.widths = widths
         let windows = windows ?? widths.map { _ in nil }
         self.windows = windows
-        rows = windows.map { w in w.map { min(capacity, 2 * $0 + maxBatch) } ?? capacity }
+        rows = windows.map { Self.rows(capacity: capacity, window: $0, maxBatch: maxBatch) }
         keys = zip(widths, rows).map { FloatBuffer(count: $1 * $0) }
         values = zip(widths, rows).map { FloatBuffer(count: $1 * $0) }
         base = widths.map { _ in 0 }
@@ -54,11 +54,16 @@ final class KVCache {
     /// Bytes held by the cache.
     var byteCount: Int { zip(widths, rows).reduce(0) { $0 + 2 * $1.1 * $1.0 * 4 } }
 
+    /// Rows a layer holds: every position, or about two windows plus a batch under a window.
+    static func rows(capacity: Int, window: Int?, maxBatch: Int) -> Int {
+        window.map { min(capacity, 2 * $0 + maxBatch) } ?? capacity
+    }
+
     /// Bytes a cache of `capacity` positions holds for this config (the windows bound some layers).
     static func bytes(_ c: ModelConfig, capacity: Int, maxBatch: Int) -> Double {
         (0..<c.numLayers).reduce(0.0) { sum, l in
-            let rows = c.window(layer: l).map { min(capacity, 2 * $0 + maxBatch) } ?? capacity
-            return sum + 2 * Double(rows) * Double(c.numKVHeads * c.headDim) * 4
+            let held = rows(capacity: capacity, window: c.window(layer: l), maxBatch: maxBatch)
+            return sum + 2 * Double(held) * Double(c.numKVHeads * c.headDim) * 4
         }
     }
 }

@@ -74,20 +74,21 @@ public enum Linear {
             for (w, y) in zip(weights, outputs) { forward(x, rows: rows, weight: w, into: y) }
             return
         }
-        // The activations in each format the integer kernels need (8-bit 32-blocks, Q8_K), once.
-        var qx: [Bool: UnsafeMutableRawPointer] = [:]
-        for w in weights where w.dtype.format.integerKernel {
-            let wtype = kernelType(w.dtype)!, q8k = llmopt_act_is_q8k(wtype) != 0
-            guard qx[q8k] == nil else { continue }
+        // The activations in each format the integer kernels need (8-bit 32-blocks, Q8_K), once each.
+        var q8: UnsafeMutableRawPointer?, q8k: UnsafeMutableRawPointer?
+        func activations(for wtype: Int32) -> UnsafeMutableRawPointer {
+            let superBlocks = llmopt_act_is_q8k(wtype) != 0
+            if let done = superBlocks ? q8k : q8 { return done }
             let xBytes = llmopt_act_row_bytes(wtype, Int32(k))
-            let buffer = llmopt_scratch(q8k ? 2 : 1, xBytes * rows)!
+            let buffer = llmopt_scratch(superBlocks ? 2 : 1, xBytes * rows)!
             for i in 0..<rows { llmopt_act_quantize(wtype, Int32(k), x + i * k, buffer + i * xBytes) }
-            qx[q8k] = buffer
+            if superBlocks { q8k = buffer } else { q8 = buffer }
+            return buffer
         }
         let parts = weights.map { w in
-            let wtype = kernelType(w.dtype)!
-            return (raw: w.rawPointer, type: wtype, rowBytes: w.rowBytes, n: w.shape[0], quantized: w.dtype.format.integerKernel,
-                    qx: w.dtype.format.integerKernel ? qx[llmopt_act_is_q8k(wtype) != 0] : nil)
+            let wtype = kernelType(w.dtype)!, quantized = w.dtype.format.integerKernel
+            return (raw: w.rawPointer, type: wtype, rowBytes: w.rowBytes, n: w.shape[0], quantized: quantized,
+                    qx: quantized ? activations(for: wtype) : nil)
         }
         var starts = [0]
         for part in parts { starts.append(starts.last! + part.n) }

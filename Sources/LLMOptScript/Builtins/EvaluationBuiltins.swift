@@ -69,7 +69,7 @@ extension Builtins {
             }
             let r = try Throughput.measure(model: model, promptTokens: prompt, decodeTokens: decode, runs: runs)
             return .report(Report(title: "bench: prefill \(format4(r.prefillTokensPerSecond)) tok/s, decode \(format4(r.decodeTokensPerSecond)) tok/s",
-                                  fields: throughputFields(r), lines: [r.description]))
+                                  fields: Record(measurement: r), lines: [r.description]))
         },
         Builtin("compare", family: "evaluation",
                 parameters: [
@@ -139,6 +139,4 @@ extension Builtins {
         guard let report = args.interpreter.progress else { return nil }
         return { done, total in report("\(what): window \(done)/\(total)") }
     }
-
-    private static func throughputFields(_ r: ThroughputReport) -> Record { Record(measurement: r) }
 }

@@ -8,8 +8,10 @@
 //
 // One run at a time: a run asked for while another is in progress (another thread, or a job
 // that itself asks for one) runs on the calling thread alone. Tasks are claimed one at a time
-// from the state word, which holds the run's generation in its high half and the next task in
-// its low half, so a worker late from an earlier run can never claim a task of a later one.
+// from the state word, which holds the run's generation in its high half, its task count and the
+// next task in its low half: a worker late from an earlier run can never claim a task of a later
+// one, nor read a later run's task count and claim a task its own run does not have (which would
+// run the later run's job with a stray index and count it finished for the later run).
 #include "kernels_internal.h"
 #include <pthread.h>
 #include <sched.h>
@@ -29,10 +31,9 @@ static struct {
     pthread_mutex_t run_lock;    // held by the thread that submits a run, for the whole run
     pthread_mutex_t sleep_lock;  // with `wake`: where idle workers sleep
     pthread_cond_t wake;
-    _Atomic uint64_t state;      // generation << 32 | next task
+    _Atomic uint64_t state;      // generation << 32 | tasks << 16 | next task
     _Atomic int sleepers;
     _Atomic int finished;        // tasks of the current run completed
-    _Atomic int tasks;
     _Atomic(llmopt_pool_task) task;
     _Atomic(void *) context;
     int workers;
@@ -47,18 +48,19 @@ static int64_t now_ns(void) {
 }
 
 static uint32_t generation_of(uint64_t state) { return (uint32_t)(state >> 32); }
+static int tasks_of(uint64_t state) { return (int)((state >> 16) & 0xFFFF); }
+static int next_of(uint64_t state) { return (int)(state & 0xFFFF); }
 
 /// Claims and runs tasks of run `generation` until none are left (or a later run has begun).
 static void work(uint32_t generation) {
     llmopt_pool_task task = atomic_load_explicit(&pool.task, memory_order_relaxed);
     void *context = atomic_load_explicit(&pool.context, memory_order_relaxed);
-    int tasks = atomic_load_explicit(&pool.tasks, memory_order_relaxed);
     uint64_t s = atomic_load_explicit(&pool.state, memory_order_acquire);
     for (;;) {
-        if (generation_of(s) != generation || (int)(uint32_t)s >= tasks) return;
+        if (generation_of(s) != generation || next_of(s) >= tasks_of(s)) return;
         if (!atomic_compare_exchange_weak_explicit(&pool.state, &s, s + 1, memory_order_acq_rel, memory_order_acquire))
             continue;
-        task(context, (int)(uint32_t)s);
+        task(context, next_of(s));
         atomic_fetch_add_explicit(&pool.finished, 1, memory_order_release);
         s = atomic_load_explicit(&pool.state, memory_order_acquire);
     }
@@ -111,17 +113,16 @@ int llmopt_pool_start(int threads) {
 
 void llmopt_pool_run(int tasks, llmopt_pool_task task, void *context) {
     if (tasks <= 0) return;
-    if (tasks == 1 || pool.workers == 0 || inside_run || pthread_mutex_trylock(&pool.run_lock) != 0) {
+    if (tasks == 1 || tasks > 0xFFFF || pool.workers == 0 || inside_run || pthread_mutex_trylock(&pool.run_lock) != 0) {
         for (int i = 0; i < tasks; i++) task(context, i);
         return;
     }
     inside_run = 1;
     atomic_store_explicit(&pool.task, task, memory_order_relaxed);
     atomic_store_explicit(&pool.context, context, memory_order_relaxed);
-    atomic_store_explicit(&pool.tasks, tasks, memory_order_relaxed);
     atomic_store_explicit(&pool.finished, 0, memory_order_relaxed);
     uint32_t generation = generation_of(atomic_load(&pool.state)) + 1;
-    atomic_store(&pool.state, (uint64_t)generation << 32);  // sequentially consistent: pairs with `sleepers`
+    atomic_store(&pool.state, (uint64_t)generation << 32 | (uint64_t)tasks << 16);  // sequentially consistent: pairs with `sleepers`
     if (atomic_load(&pool.sleepers) > 0) {
         pthread_mutex_lock(&pool.sleep_lock);
         pthread_cond_broadcast(&pool.wake);
